@@ -267,4 +267,3 @@ func runVectors(t *testing.T, path string, gen func() ([]*kat.Section, error), c
 }
 
 func norm(v string) string { return strings.Join(strings.Fields(v), "") }
-
