@@ -1,7 +1,7 @@
 // Package protocoltest builds real protocol parties for tests and
 // benchmarks: identities, prekeys in an in-memory store, and sessions
-// started through the same PQXDH path the client uses. It is not used by
-// production code.
+// started through the same PQXDH path the client uses. Tests, benchmarks
+// and the demo command use it; production code does not.
 package protocoltest
 
 import (

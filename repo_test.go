@@ -1,0 +1,81 @@
+package parley
+
+import (
+	"bufio"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// goDirs returns every directory of the module that holds Go files.
+func goDirs(t *testing.T) map[string][]string {
+	t.Helper()
+	dirs := map[string][]string{}
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".go") {
+			dirs[filepath.Dir(path)] = append(dirs[filepath.Dir(path)], path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) < 2 {
+		t.Fatalf("found only %d package directories", len(dirs))
+	}
+	return dirs
+}
+
+// TestEveryPackageHasDocComment fails when a package has no doc comment
+// (STYLE.md: every package says what it is for).
+func TestEveryPackageHasDocComment(t *testing.T) {
+	for dir, files := range goDirs(t) {
+		documented := false
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.PackageClauseOnly|parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if af.Doc != nil && strings.TrimSpace(af.Doc.Text()) != "" {
+				documented = true
+			}
+		}
+		if !documented {
+			t.Errorf("package in %s has no doc comment", dir)
+		}
+	}
+}
+
+// TestFileLength keeps every Go file under the house limit.
+func TestFileLength(t *testing.T) {
+	const limit = 800
+	for _, files := range goDirs(t) {
+		for _, f := range files {
+			fh, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for sc := bufio.NewScanner(fh); sc.Scan(); {
+				n++
+			}
+			fh.Close()
+			if n > limit {
+				t.Errorf("%s has %d lines (limit %d)", f, n, limit)
+			}
+		}
+	}
+}
