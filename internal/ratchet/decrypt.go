@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/internal/keys"
+	"github.com/parley-chat/parley/internal/msgcrypt"
 	"github.com/parley-chat/parley/internal/wire"
 )
 
@@ -168,5 +169,5 @@ func (s *Session) open(seed *[keySize]byte, m *wire.RatchetMessage) ([]byte, err
 	if !hmac.Equal(want[:], m.MAC) {
 		return nil, errBadMAC
 	}
-	return openCBC(&mk, m.Ciphertext)
+	return msgcrypt.Open(mk.cipherKey[:], mk.iv[:], m.Ciphertext)
 }

@@ -1,16 +1,13 @@
 package ratchet
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
-	"errors"
 	"hash"
 
 	"github.com/parley-chat/parley/internal/keys"
+	"github.com/parley-chat/parley/internal/msgcrypt"
 )
 
 // KDF labels (spec §5.2). They are Signal's, so Parley's chain-key and
@@ -20,13 +17,6 @@ const (
 	RootInfo = "WhisperRatchet"
 	// MessageKeysInfo is the HKDF info that expands a message-key seed.
 	MessageKeysInfo = "WhisperMessageKeys"
-)
-
-// Chain-step inputs (Double Ratchet §5.2, KDF_CK: HMAC with constant
-// inputs; Signal's values).
-var (
-	messageKeySeedInput = []byte{0x01}
-	chainKeySeedInput   = []byte{0x02}
 )
 
 const (
@@ -47,12 +37,7 @@ type chainKey struct {
 // (Double Ratchet §5.2 KDF_CK; spec §5.3):
 // seed = HMAC-SHA256(CK, 0x01), CK' = HMAC-SHA256(CK, 0x02).
 func (c *chainKey) step() (seed [keySize]byte, next chainKey) {
-	m := hmac.New(sha256.New, c.key[:])
-	m.Write(messageKeySeedInput)
-	m.Sum(seed[:0])
-	m.Reset()
-	m.Write(chainKeySeedInput)
-	m.Sum(next.key[:0])
+	seed, next.key = msgcrypt.ChainStep(&c.key)
 	next.index = c.index + 1
 	return seed, next
 }
@@ -119,50 +104,4 @@ const macSize = 8
 func writeIdentity(h hash.Hash, k *keys.PublicKey) {
 	h.Write([]byte{keys.TypeX25519})
 	h.Write(k[:])
-}
-
-// errPadding is internal; callers see ErrDecrypt.
-var errPadding = errors.New("ratchet: bad padding")
-
-// sealCBC writes AES-256-CBC(PKCS#7(plaintext)) to dst, which must have
-// room for paddedLen(len(plaintext)) bytes.
-func sealCBC(dst []byte, mk *messageKeys, plaintext []byte) error {
-	block, err := aes.NewCipher(mk.cipherKey[:])
-	if err != nil {
-		return err
-	}
-	n := copy(dst, plaintext)
-	pad := byte(aes.BlockSize - len(plaintext)%aes.BlockSize)
-	for i := n; i < len(dst); i++ {
-		dst[i] = pad
-	}
-	cipher.NewCBCEncrypter(block, mk.iv[:]).CryptBlocks(dst, dst)
-	return nil
-}
-
-func paddedLen(n int) int { return n + aes.BlockSize - n%aes.BlockSize }
-
-// openCBC decrypts ciphertext (already authenticated) and removes padding.
-func openCBC(mk *messageKeys, ciphertext []byte) ([]byte, error) {
-	if len(ciphertext) == 0 || len(ciphertext)%aes.BlockSize != 0 {
-		return nil, errPadding
-	}
-	block, err := aes.NewCipher(mk.cipherKey[:])
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, len(ciphertext))
-	cipher.NewCBCDecrypter(block, mk.iv[:]).CryptBlocks(out, ciphertext)
-	pad := int(out[len(out)-1])
-	if pad == 0 || pad > aes.BlockSize {
-		return nil, errPadding
-	}
-	bad := 0
-	for _, b := range out[len(out)-pad:] {
-		bad |= subtle.ConstantTimeByteEq(b, byte(pad)) ^ 1
-	}
-	if bad != 0 {
-		return nil, errPadding
-	}
-	return out[:len(out)-pad], nil
 }

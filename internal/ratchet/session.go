@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/internal/keys"
+	"github.com/parley-chat/parley/internal/msgcrypt"
 	"github.com/parley-chat/parley/internal/pqxdh"
 	"github.com/parley-chat/parley/internal/wire"
 )
@@ -168,14 +169,10 @@ func (s *Session) Encrypt(plaintext []byte) ([]byte, error) {
 	}
 	var rk [keys.EncodedPublicKeySize]byte
 	s.sendRatchet.Public().AppendEncoded(rk[:0])
-	ctLen := paddedLen(len(plaintext))
+	ctLen := msgcrypt.PaddedLen(len(plaintext))
 	n := wire.RatchetPrefixSize(s.send.index, s.prevSendCount, ctLen) + ctLen + macSize
 	out := wire.AppendRatchetPrefix(make([]byte, 0, n), rk[:], s.send.index, s.prevSendCount, ctLen)
-	start := len(out)
-	out = out[:start+ctLen]
-	if err := sealCBC(out[start:], &mk, plaintext); err != nil {
-		return nil, fmt.Errorf("ratchet: %w", err)
-	}
+	out = msgcrypt.Seal(out, mk.cipherKey[:], mk.iv[:], plaintext)
 	// Spec §5.6: the MAC covers both identity keys and the whole header.
 	out = computeMAC(out, &mk.macKey, &s.localIdentity, &s.remoteIdentity, out)
 	clear(mk.cipherKey[:])

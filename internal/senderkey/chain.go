@@ -2,24 +2,17 @@ package senderkey
 
 import (
 	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
-	"errors"
 	"time"
+
+	"github.com/parley-chat/parley/internal/msgcrypt"
 )
 
-// Labels and info strings of the chain step and the message-key derivation
-// (spec §6.3). They are Signal's: libsignal's SenderChainKey uses the byte
-// 0x01 (MESSAGE_KEY_SEED) and 0x02 (CHAIN_KEY_SEED) as HMAC inputs, and
-// SenderMessageKey the HKDF info "WhisperGroup".
-const (
-	messageKeySeedLabel byte = 0x01
-	chainKeySeedLabel   byte = 0x02
-	messageKeyInfo           = "WhisperGroup"
-)
+// messageKeyInfo is the HKDF info of the message-key derivation (spec
+// §6.3), Signal's SenderMessageKey label. The chain step itself, with
+// Signal's HMAC inputs 0x01 and 0x02, is msgcrypt.ChainStep.
+const messageKeyInfo = "WhisperGroup"
 
 // Sizes (spec §6.3).
 const (
@@ -56,9 +49,6 @@ const (
 // ciphertext must fit wire.MaxCiphertext (1 MiB).
 const MaxPlaintext = 1<<20 - 1
 
-// errBadPadding is internal; callers see ErrDecrypt.
-var errBadPadding = errors.New("senderkey: bad padding")
-
 type chainKey [chainKeySize]byte
 
 // step returns the message-key seed for the current iteration and the next
@@ -67,13 +57,7 @@ type chainKey [chainKeySize]byte
 //	seed = HMAC-SHA256(chainKey, 0x01)
 //	next = HMAC-SHA256(chainKey, 0x02)
 func (ck *chainKey) step() (seed [seedSize]byte, next chainKey) {
-	m := hmac.New(sha256.New, ck[:])
-	m.Write([]byte{messageKeySeedLabel})
-	m.Sum(seed[:0])
-	m.Reset()
-	m.Write([]byte{chainKeySeedLabel})
-	m.Sum(next[:0])
-	return seed, next
+	return msgcrypt.ChainStep((*[chainKeySize]byte)(ck))
 }
 
 // messageKeys derives IV ‖ AES-256 key from a seed (spec §6.3):
@@ -92,44 +76,11 @@ func messageKeys(seed *[seedSize]byte) (iv, key []byte) {
 
 // encryptCBC returns AES-256-CBC(key, iv, PKCS#7(plaintext)) (spec §6.4).
 func encryptCBC(key, iv, plaintext []byte) []byte {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		panic("senderkey: aes: " + err.Error()) // unreachable: key is 32 bytes
-	}
-	pad := aes.BlockSize - len(plaintext)%aes.BlockSize
-	out := make([]byte, len(plaintext)+pad)
-	copy(out, plaintext)
-	for i := len(plaintext); i < len(out); i++ {
-		out[i] = byte(pad)
-	}
-	cipher.NewCBCEncrypter(block, iv).CryptBlocks(out, out)
-	return out
+	return msgcrypt.Seal(make([]byte, 0, msgcrypt.PaddedLen(len(plaintext))), key, iv, plaintext)
 }
 
 // decryptCBC reverses encryptCBC. It runs only on messages whose signature
-// verified, so its errors are no padding oracle to an outsider; the padding
-// check is constant time anyway.
+// verified, so its errors are no padding oracle to an outsider.
 func decryptCBC(key, iv, ciphertext []byte) ([]byte, error) {
-	if len(ciphertext) == 0 || len(ciphertext)%aes.BlockSize != 0 {
-		return nil, errBadPadding
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		panic("senderkey: aes: " + err.Error()) // unreachable: key is 32 bytes
-	}
-	out := make([]byte, len(ciphertext))
-	cipher.NewCBCDecrypter(block, iv).CryptBlocks(out, ciphertext)
-
-	pad := out[len(out)-1]
-	good := subtle.ConstantTimeLessOrEq(1, int(pad)) & subtle.ConstantTimeLessOrEq(int(pad), aes.BlockSize)
-	tail := out[len(out)-aes.BlockSize:]
-	for i := range tail {
-		inPad := subtle.ConstantTimeLessOrEq(aes.BlockSize-i, int(pad))
-		eq := subtle.ConstantTimeByteEq(tail[i], pad)
-		good &= eq | (inPad ^ 1)
-	}
-	if good != 1 {
-		return nil, errBadPadding
-	}
-	return out[:len(out)-int(pad)], nil
+	return msgcrypt.Open(key, iv, ciphertext)
 }
