@@ -5,11 +5,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/parley-chat/parley/internal/kat"
 )
 
 const (
@@ -17,8 +18,8 @@ const (
 	vectorBlock = "fingerprint-v1-v2"
 )
 
-// kat holds the libsignal fingerprint known answers from vectorPath.
-type kat struct {
+// signalKAT holds the libsignal fingerprint known answers from vectorPath.
+type signalKAT struct {
 	aliceKey, bobKey []byte
 	aliceID, bobID   []byte
 	iterations       int
@@ -29,47 +30,33 @@ type kat struct {
 
 // loadKAT reads the [fingerprint-v1-v2] block; a missing file, block or
 // value fails the test.
-func loadKAT(tb testing.TB) kat {
+func loadKAT(tb testing.TB) signalKAT {
 	tb.Helper()
-	data, err := os.ReadFile(vectorPath)
+	secs, err := kat.Load(vectorPath)
 	if err != nil {
 		tb.Fatalf("reading vectors: %v", err)
 	}
-	block := map[string]string{}
-	in, last := false, ""
-	for line := range strings.Lines(string(data)) {
-		line = strings.TrimRight(line, "\r\n")
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case trimmed == "" || strings.HasPrefix(trimmed, "#"):
-		case strings.HasPrefix(trimmed, "["):
-			in, last = trimmed == "["+vectorBlock+"]", ""
-		case !in:
-		case line[0] == ' ' || line[0] == '\t': // continuation of the previous value
-			if last == "" {
-				tb.Fatalf("vectors: continuation line with no key: %q", line)
-			}
-			block[last] += " " + trimmed
-		default:
-			k, v, ok := strings.Cut(line, "=")
-			if !ok {
-				tb.Fatalf("vectors: line without '=': %q", line)
-			}
-			last = strings.TrimSpace(k)
-			block[last] = strings.TrimSpace(v)
-		}
+	block, err := kat.Find(secs, vectorBlock)
+	if err != nil {
+		tb.Fatalf("vectors: %v", err)
 	}
 	need := func(key string) string {
-		v := block[key]
+		v, err := block.Get(key)
+		if err != nil {
+			tb.Fatalf("vectors: %v", err)
+		}
 		if v == "" {
-			tb.Fatalf("vectors: [%s] %s is missing", vectorBlock, key)
+			tb.Fatalf("vectors: [%s] %s is empty", vectorBlock, key)
 		}
 		return v
 	}
 	unhex := func(key string) []byte {
-		b, err := hex.DecodeString(need(key))
+		b, err := block.Hex(key)
 		if err != nil {
-			tb.Fatalf("vectors: %s: %v", key, err)
+			tb.Fatalf("vectors: %v", err)
+		}
+		if len(b) == 0 {
+			tb.Fatalf("vectors: [%s] %s is empty", vectorBlock, key)
 		}
 		return b
 	}
@@ -80,7 +67,7 @@ func loadKAT(tb testing.TB) kat {
 		}
 		return []byte(parts[1])
 	}
-	k := kat{
+	k := signalKAT{
 		aliceKey:      unhex("alice_identity"),
 		bobKey:        unhex("bob_identity"),
 		aliceID:       quoted("alice_stable_id"),
@@ -102,7 +89,7 @@ func loadKAT(tb testing.TB) kat {
 }
 
 // pair returns the safety number as alice and as bob see it.
-func (k kat) pair(tb testing.TB, version uint32) (alice, bob *SafetyNumber) {
+func (k signalKAT) pair(tb testing.TB, version uint32) (alice, bob *SafetyNumber) {
 	tb.Helper()
 	alice, err := New(version, k.iterations, k.aliceID, k.aliceKey, k.bobID, k.bobKey)
 	if err != nil {

@@ -74,7 +74,7 @@ func Load(path string) ([]*Section, error) {
 	defer f.Close()
 	secs, err := Parse(f)
 	if err != nil {
-		return nil, fmt.Errorf("kat: %s: %w", path, err)
+		return nil, fmt.Errorf("%w (in %s)", err, path)
 	}
 	return secs, nil
 }
@@ -98,16 +98,16 @@ func Parse(r io.Reader) ([]*Section, error) {
 			secs = append(secs, cur)
 			lastKey = ""
 		case cur == nil:
-			return nil, fmt.Errorf("line %d: value outside a section", n)
+			return nil, fmt.Errorf("kat: line %d: value outside a section", n)
 		case line[0] == ' ' || line[0] == '\t':
 			if lastKey == "" {
-				return nil, fmt.Errorf("line %d: continuation without a key", n)
+				return nil, fmt.Errorf("kat: line %d: continuation without a key", n)
 			}
 			cur.Values[lastKey] += " " + trimmed
 		default:
 			k, v, ok := strings.Cut(line, "=")
 			if !ok {
-				return nil, fmt.Errorf("line %d: want key = value", n)
+				return nil, fmt.Errorf("kat: line %d: want key = value", n)
 			}
 			lastKey = strings.TrimSpace(k)
 			cur.Set(lastKey, strings.TrimSpace(v))

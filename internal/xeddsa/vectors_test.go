@@ -1,13 +1,12 @@
 package xeddsa
 
 import (
-	"bufio"
-	"encoding/hex"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/parley-chat/parley/internal/kat"
 )
 
 // vectorsPath holds the Signal known-answer blocks, copied verbatim from
@@ -20,60 +19,38 @@ const (
 	sectionSign   = "curve25519-sign-deterministic"
 )
 
-// vectors is the parsed vector file: section name -> key -> value.
-type vectors map[string]map[string]string
+// vectors is the parsed vector file.
+type vectors []*kat.Section
 
-// loadVectors parses vectorsPath: "[section]" headers, "key = value" lines,
-// lines starting with white space continuing the previous value, and "#"
-// comments.
+// loadVectors reads vectorsPath; a missing or empty file fails the test.
 func loadVectors(tb testing.TB) vectors {
 	tb.Helper()
-	f, err := os.Open(vectorsPath)
+	secs, err := kat.Load(vectorsPath)
 	if err != nil {
-		tb.Fatalf("opening test vectors: %v", err)
+		tb.Fatalf("loading test vectors: %v", err)
 	}
-	defer f.Close()
+	return secs
+}
 
-	v := vectors{}
-	var section, lastKey string
-	scanner := bufio.NewScanner(f)
-	for line := 1; scanner.Scan(); line++ {
-		text := scanner.Text()
-		trimmed := strings.TrimSpace(text)
-		switch {
-		case trimmed == "" || strings.HasPrefix(trimmed, "#"):
-			continue
-		case strings.HasPrefix(trimmed, "[") && strings.HasSuffix(trimmed, "]"):
-			section, lastKey = strings.Trim(trimmed, "[]"), ""
-			v[section] = map[string]string{}
-		case section == "":
-			tb.Fatalf("%s:%d: value outside a section", vectorsPath, line)
-		case text[0] == ' ' || text[0] == '\t':
-			if lastKey == "" {
-				tb.Fatalf("%s:%d: continuation without a key", vectorsPath, line)
-			}
-			v[section][lastKey] += " " + trimmed
-		default:
-			key, value, ok := strings.Cut(text, "=")
-			if !ok {
-				tb.Fatalf("%s:%d: want key = value", vectorsPath, line)
-			}
-			lastKey = strings.TrimSpace(key)
-			v[section][lastKey] = strings.TrimSpace(value)
-		}
+// section returns the named section, failing the test if it is missing.
+func (v vectors) section(tb testing.TB, name string) *kat.Section {
+	tb.Helper()
+	s, err := kat.Find(v, name)
+	if err != nil {
+		tb.Fatalf("%s: %v", vectorsPath, err)
 	}
-	if err := scanner.Err(); err != nil {
-		tb.Fatalf("reading test vectors: %v", err)
-	}
-	return v
+	return s
 }
 
 // value returns section.key, failing the test if it is missing or empty.
 func (v vectors) value(tb testing.TB, section, key string) string {
 	tb.Helper()
-	s := v[section][key]
+	s, err := v.section(tb, section).Get(key)
+	if err != nil {
+		tb.Fatalf("%s: %v", vectorsPath, err)
+	}
 	if s == "" {
-		tb.Fatalf("%s: [%s] has no %q", vectorsPath, section, key)
+		tb.Fatalf("%s: [%s] %q is empty", vectorsPath, section, key)
 	}
 	return s
 }
@@ -87,7 +64,7 @@ var zeroBytesRE = regexp.MustCompile(`^(\d+) zero bytes(?:, byte\[(\d+)\] = (\d+
 func (v vectors) bytesValue(tb testing.TB, section, key string) []byte {
 	tb.Helper()
 	s := v.value(tb, section, key)
-	if b, err := hex.DecodeString(s); err == nil {
+	if b, err := v.section(tb, section).Hex(key); err == nil {
 		return b
 	}
 	m := zeroBytesRE.FindStringSubmatch(s)
