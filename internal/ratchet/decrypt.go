@@ -65,6 +65,7 @@ func (s *Session) decrypt(msg []byte, now int64) ([]byte, error) {
 		}
 		s.skipped = slices.Delete(s.skipped, i, i+1)
 		s.pending = nil
+		s.prune(now)
 		return pt, nil
 	}
 	var st step
@@ -118,10 +119,7 @@ func (s *Session) commit(st *step, their keys.PublicKey, recv chainKey, now int6
 	}
 	s.recv = recv
 	s.pending = nil
-	if len(st.skipped) == 0 && len(s.skipped) == 0 {
-		return
-	}
-	s.skipped = slices.DeleteFunc(s.skipped, func(k skippedKey) bool { return expired(k.created, now) })
+	s.prune(now)
 	s.skipped = append(s.skipped, st.skipped...)
 	if over := len(s.skipped) - MaxSkippedKeys; over > 0 {
 		s.skipped = slices.Delete(s.skipped, 0, over)
@@ -152,8 +150,20 @@ func (s *Session) findSkipped(ratchet keys.PublicKey, index uint32, now int64) i
 	return -1
 }
 
+// expired reports whether a key stored at created is past SkippedKeyTTL.
 func expired(created, now int64) bool {
-	return now-created > int64(SkippedKeyTTL/time.Second)
+	return now-created >= int64(SkippedKeyTTL/time.Second)
+}
+
+// Prune deletes the skipped keys that have expired at now. Decrypt prunes
+// as it goes; a client calls Prune for sessions that have been quiet, so
+// that expired keys do not outlive their TTL in stored state.
+func (s *Session) Prune(now time.Time) { s.prune(now.Unix()) }
+
+func (s *Session) prune(now int64) {
+	if len(s.skipped) > 0 {
+		s.skipped = slices.DeleteFunc(s.skipped, func(k skippedKey) bool { return expired(k.created, now) })
+	}
 }
 
 // open checks the MAC (spec §5.6) and only then decrypts.

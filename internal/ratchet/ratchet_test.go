@@ -133,6 +133,20 @@ func TestSkippedKeysExpire(t *testing.T) {
 	mustDecrypt(t, bob, encrypt(t, alice, "late"), "late")
 	mustFail(t, bob, early, time.Now().Add(ratchet.SkippedKeyTTL+time.Minute), "expired skipped key")
 	mustDecrypt(t, bob, early, "early") // not yet expired now
+
+	// Prune drops expired keys from the stored state without a message.
+	held := encrypt(t, alice, "held")
+	mustDecrypt(t, bob, encrypt(t, alice, "after"), "after")
+	before := len(bob.Marshal())
+	bob.Prune(time.Now())
+	if len(bob.Marshal()) != before {
+		t.Fatal("Prune dropped a live key")
+	}
+	bob.Prune(time.Now().Add(ratchet.SkippedKeyTTL))
+	if len(bob.Marshal()) >= before {
+		t.Fatal("Prune kept an expired key")
+	}
+	mustFail(t, bob, held, time.Now(), "pruned key")
 }
 
 func TestFailuresLeaveStateUnchanged(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package ratchet implements the Double Ratchet (Signal's Double Ratchet
-// specification, revision 4, with the §5 recommended cryptography and
+// specification, revision 1, with the §5.2 recommended cryptography and
 // Signal's KDF labels) for one session between two devices (spec/protocol.md
 // §5).
 //

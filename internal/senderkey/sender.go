@@ -47,7 +47,7 @@ func NewSender(distributionID [DistributionIDSize]byte, rand io.Reader) (*Sender
 }
 
 // Rotate replaces the chain with a fresh one: a new chain ID, chain key and
-// signing key, at iteration 0, read from rand as NewSender does (spec §6.6).
+// signing key, at iteration 0, read from rand as NewSender does (spec §6.1).
 // Members who receive the new Distribution can read what follows; members
 // who do not (those removed from the group) cannot. The state is unchanged
 // if Rotate fails.

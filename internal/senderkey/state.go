@@ -12,14 +12,14 @@ import (
 )
 
 // StateVersion is the version integer that starts every serialised state
-// (spec §6.7).
+// (spec §6.6).
 const StateVersion = 1
 
 // ErrInvalidState is returned (wrapped) by UnmarshalSender and
 // UnmarshalReceiver for bytes that are not a canonical state encoding.
 var ErrInvalidState = errors.New("senderkey: invalid state")
 
-// Sender state fields (spec §6.7). All are required, so no strict prefix of
+// Sender state fields (spec §6.6). All are required, so no strict prefix of
 // a state is a state.
 const (
 	senderVersionField      protowire.Number = 1
@@ -30,7 +30,7 @@ const (
 	senderSigningKeyField   protowire.Number = 6
 )
 
-// Receiver state fields (spec §6.7). The chain count comes before the
+// Receiver state fields (spec §6.6). The chain count comes before the
 // repeated chains so that a prefix ending between two chains is rejected.
 const (
 	receiverVersionField      protowire.Number = 1
