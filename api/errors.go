@@ -1,0 +1,52 @@
+package api
+
+import "fmt"
+
+// Code is a stable error code (spec/api.md §2.2). Clients branch on codes,
+// never on messages.
+type Code string
+
+// The error catalogue.
+const (
+	CodeBadRequest       Code = "bad_request"
+	CodeUnauthorized     Code = "unauthorized"
+	CodeForbidden        Code = "forbidden"
+	CodeNotFound         Code = "not_found"
+	CodeUsernameInvalid  Code = "username_invalid"
+	CodeUsernameReserved Code = "username_reserved"
+	CodeUsernameTaken    Code = "username_taken"
+	CodeInviteRequired   Code = "invite_required"
+	CodeRateLimited      Code = "rate_limited"
+	CodeTooManyDevices   Code = "too_many_devices"
+	CodeTokenInvalid     Code = "token_invalid"
+	CodeBadSignature     Code = "bad_signature"
+	CodeStaleDevices     Code = "stale_devices"
+	CodeTooLarge         Code = "too_large"
+	CodeQueueFull        Code = "queue_full"
+	CodeNoPreKeys        Code = "no_prekeys"
+	CodeAlreadyWritten   Code = "already_written"
+	CodeUnavailable      Code = "unavailable"
+	CodeInternal         Code = "internal"
+)
+
+// Error is the body of every error response, and the error type the Go
+// client returns.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+	// Missing and Extra are set with CodeStaleDevices: the recipient's
+	// devices the send lacked, and the ones it named that do not exist.
+	Missing []uint32 `json:"missing,omitempty"`
+	Extra   []uint32 `json:"extra,omitempty"`
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("parley api: %s: %s", e.Code, e.Message)
+}
+
+// Is makes errors.Is(err, &Error{Code: c}) match on the code alone.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
