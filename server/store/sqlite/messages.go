@@ -1,0 +1,212 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/parley-chat/parley/server/store"
+)
+
+// expireChunk is how many envelopes DeleteExpired deletes per writer
+// request, so that a large purge does not hold up Enqueue for long.
+const expireChunk = 1000
+
+// Enqueue implements store.Store. The envelopes of one call commit together
+// or not at all, in a batch with other callers' (see writer.go).
+//
+// Queue bound: a call fails with ErrQueueFull if any envelope it stores would
+// make its destination hold more than maxQueue envelopes (so a call never
+// takes a queue past maxQueue, and maxQueue < 1 refuses every new envelope);
+// duplicates are not stored and do not count.
+// The depth is the destination device's devices.queued counter, kept in the
+// same transaction, so the check costs one primary-key update. Expired
+// envelopes count until DeleteExpired removes them.
+//
+// An envelope for a device that does not exist fails the call with
+// ErrNotFound.
+//
+// If ctx ends before the batch commits, Enqueue returns ctx.Err(), but the
+// envelopes may still have been stored: a caller that retries with the same
+// ClientIDs gets them back as duplicates, with their Seqs.
+func (s *Store) Enqueue(ctx context.Context, envs []store.Envelope, maxQueue int) ([]bool, error) {
+	if len(envs) == 0 {
+		if err := s.readable("enqueue"); err != nil {
+			return nil, err
+		}
+		return []bool{}, nil
+	}
+	size := 0
+	for i := range envs {
+		size += len(envs[i].Content)
+	}
+	seqs := make([]uint64, len(envs))
+	dup := make([]bool, len(envs))
+	err := s.write(ctx, "enqueue", size, func(t *wtx) error {
+		for i := range envs {
+			var err error
+			seqs[i], dup[i], err = enqueueOne(t, &envs[i], maxQueue)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range envs {
+		envs[i].Seq = seqs[i]
+	}
+	return dup, nil
+}
+
+// enqueueOne stores e unless it duplicates a queued envelope, and returns
+// its seq either way.
+func enqueueOne(t *wtx, e *store.Envelope, maxQueue int) (seq uint64, dup bool, err error) {
+	content := e.Content
+	if content == nil {
+		content = []byte{} // NOT NULL: an empty content is a zero-length blob
+	}
+	var id int64
+	err = t.st.insertMessage.QueryRowContext(t.ctx,
+		e.DestAccount, e.DestDevice, e.SenderAccount, e.SenderName, e.SenderDevice,
+		e.ClientID[:], e.Type, content, toMillis(e.Created), toMillis(e.Expires)).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows): // a duplicate: ON CONFLICT DO NOTHING
+		err = t.st.dupSeq.QueryRowContext(t.ctx,
+			e.SenderAccount, e.SenderDevice, e.ClientID[:], e.DestAccount, e.DestDevice).Scan(&id)
+		if err != nil {
+			return 0, false, fmt.Errorf("look up duplicate: %w", err)
+		}
+		return uint64(id), true, nil
+	case isForeignKeyViolation(err):
+		return 0, false, store.ErrNotFound
+	case err != nil:
+		return 0, false, err
+	}
+	var depth int
+	if err := t.st.bumpQueue.QueryRowContext(t.ctx, e.DestAccount, e.DestDevice).Scan(&depth); err != nil {
+		return 0, false, fmt.Errorf("count queue: %w", err)
+	}
+	if depth > maxQueue {
+		return 0, false, store.ErrQueueFull
+	}
+	return uint64(id), false, nil
+}
+
+// Pending implements store.Store. An envelope has expired at now if its
+// Expires is not after now. A limit below 1 returns nothing.
+func (s *Store) Pending(ctx context.Context, accountID int64, deviceID uint32, after uint64, limit int, now time.Time) ([]store.Envelope, error) {
+	const op = "pending"
+	if err := s.readable(op); err != nil {
+		return nil, err
+	}
+	if limit < 1 || after >= math.MaxInt64 {
+		return nil, nil
+	}
+	rows, err := s.rstmts.pending.QueryContext(ctx, accountID, deviceID, int64(after), toMillis(now), limit)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	defer rows.Close()
+	var envs []store.Envelope
+	for rows.Next() {
+		e := store.Envelope{DestAccount: accountID, DestDevice: deviceID}
+		var seq, created, expires int64
+		var clientID []byte
+		err := rows.Scan(&seq, &e.SenderAccount, &e.SenderName, &e.SenderDevice,
+			&clientID, &e.Type, &e.Content, &created, &expires)
+		if err != nil {
+			return nil, s.wrap(op, err)
+		}
+		if len(clientID) != len(e.ClientID) {
+			return nil, s.wrap(op, fmt.Errorf("stored client id has %d bytes", len(clientID)))
+		}
+		copy(e.ClientID[:], clientID)
+		e.Seq, e.Created, e.Expires = uint64(seq), fromMillis(created), fromMillis(expires)
+		envs = append(envs, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(op, err)
+	}
+	return envs, nil
+}
+
+// Ack implements store.Store.
+func (s *Store) Ack(ctx context.Context, accountID int64, deviceID uint32, seqs []uint64) error {
+	if len(seqs) == 0 {
+		return s.readable("ack")
+	}
+	return s.write(ctx, "ack", 0, func(t *wtx) error {
+		for _, seq := range seqs {
+			if seq > math.MaxInt64 {
+				continue // not a seq this store ever gave out
+			}
+			if _, err := t.st.ack.ExecContext(t.ctx, int64(seq), accountID, deviceID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// QueueDepth implements store.Store: ErrNotFound for an unknown device.
+// Expired envelopes count until DeleteExpired removes them.
+func (s *Store) QueueDepth(ctx context.Context, accountID int64, deviceID uint32) (int, error) {
+	const op = "queue depth"
+	if err := s.readable(op); err != nil {
+		return 0, err
+	}
+	var n int
+	err := s.rdb.QueryRowContext(ctx, "SELECT queued FROM devices WHERE account_id = ? AND id = ?",
+		accountID, deviceID).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return 0, s.wrap(op, err)
+	}
+	return n, nil
+}
+
+// DeleteExpired implements store.Store; something expired at now if its
+// expiry is not after now. Envelopes go in chunks, each its own writer
+// request, so the queue counts stay right (the messages_dequeued trigger)
+// and Enqueue is never held up for long. If ctx ends part way, it reports
+// how many went before.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	const op = "delete expired"
+	ms := toMillis(now)
+	total := 0
+	for {
+		var n int64
+		err := s.write(ctx, op, 0, func(t *wtx) error {
+			res, err := t.exec(`DELETE FROM messages WHERE seq IN
+				(SELECT seq FROM messages WHERE expires <= ? LIMIT ?)`, ms, expireChunk)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+		if n < expireChunk {
+			break
+		}
+	}
+	err := s.write(ctx, op, 0, func(t *wtx) error {
+		if _, err := t.exec("DELETE FROM provisioning WHERE expires <= ?", ms); err != nil {
+			return err
+		}
+		_, err := t.exec("DELETE FROM link_tokens WHERE expires <= ?", ms)
+		return err
+	})
+	return total, err
+}
