@@ -1,6 +1,6 @@
 // Package api holds the types of Parley's client–server API (spec/api.md):
 // the JSON bodies of the HTTP endpoints, the binary WebSocket frames, the
-// error catalogue and the username rules. The server (server/api) and the
+// error catalogue and the username rules. The server (server/httpapi) and the
 // Go clients (client/transport) share them, so the two cannot drift apart.
 //
 // Nothing here is end-to-end cryptography: envelopes are opaque bytes to
@@ -22,6 +22,9 @@ const (
 	MaxPreKeysPerUpload = 200
 	// ClientIDSize is the size of a sender's message ID.
 	ClientIDSize = 16
+	// MaxInFlight is how many envelopes the server delivers on a
+	// WebSocket before it waits for acknowledgements (spec/api.md §7.3).
+	MaxInFlight = 1024
 )
 
 // PreKey is a one-time X25519 prekey (keys are the 33-byte encoding).

@@ -27,6 +27,7 @@ var reserved = map[string]bool{
 	"staff": true, "official": true, "api": true, "www": true,
 	"server": true, "operator": true, "postmaster": true, "noreply": true,
 	"everyone": true, "channel": true, "me": true, "null": true,
+	"count": true, // GET /v1/keys/count would shadow a user called "count"
 }
 
 // NormalizeUsername case-folds s and checks it against the rules.

@@ -1,0 +1,74 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/coder/websocket"
+
+	"github.com/parley-chat/parley/api"
+)
+
+// Socket is a device's WebSocket to the server (spec/api.md §7). Recv must
+// be called by one goroutine at a time; Write may be called concurrently.
+type Socket struct {
+	c   *websocket.Conn
+	buf []byte
+}
+
+// Connect opens the device's WebSocket. The server first delivers what is
+// queued, then a FrameQueueEmpty, then new envelopes as they arrive.
+func (c *Client) Connect(ctx context.Context) (*Socket, error) {
+	if c.creds == nil {
+		return nil, fmt.Errorf("transport: connect needs device credentials")
+	}
+	u := "ws" + strings.TrimPrefix(c.base, "http") + "/v1/ws"
+	ws, resp, err := c.dial(ctx, u)
+	if err != nil {
+		if resp != nil && resp.StatusCode >= 300 {
+			code := api.CodeUnavailable
+			switch resp.StatusCode {
+			case 401:
+				code = api.CodeUnauthorized
+			case 403:
+				code = api.CodeForbidden
+			}
+			return nil, &api.Error{Status: resp.StatusCode, Code: code, Message: "WebSocket refused: HTTP " + strconv.Itoa(resp.StatusCode)}
+		}
+		return nil, err
+	}
+	ws.SetReadLimit(api.MaxFrame)
+	return &Socket{c: ws}, nil
+}
+
+// Write sends one frame.
+func (s *Socket) Write(ctx context.Context, f *api.Frame) error {
+	return s.c.Write(ctx, websocket.MessageBinary, api.AppendFrame(nil, f))
+}
+
+// WriteRaw sends bytes as one binary message (tests use it for bad frames).
+func (s *Socket) WriteRaw(ctx context.Context, typ websocket.MessageType, b []byte) error {
+	return s.c.Write(ctx, typ, b)
+}
+
+// Recv returns the next frame from the server.
+func (s *Socket) Recv(ctx context.Context) (*api.Frame, error) {
+	_, b, err := s.c.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return api.ParseFrame(b)
+}
+
+// Ack deletes delivered envelopes from the device's queue.
+func (s *Socket) Ack(ctx context.Context, seqs ...uint64) error {
+	return s.Write(ctx, &api.Frame{Type: api.FrameAck, Acks: seqs})
+}
+
+// Close closes the socket.
+func (s *Socket) Close() error { return s.c.Close(websocket.StatusNormalClosure, "") }
+
+// CloseStatus reports the WebSocket close code in err, or -1.
+func CloseStatus(err error) websocket.StatusCode { return websocket.CloseStatus(err) }

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"golang.org/x/crypto/acme/autocert"
+)
+
+// Flags is what cmd/parleyd reads from its command line and environment.
+type Flags struct {
+	Listen string
+	Config Config
+}
+
+// ParseFlags reads parleyd's flags from args, each defaulting to its
+// PARLEY_* environment variable, then to the zero-config defaults:
+// 127.0.0.1:8080 and ./parley-data.
+func ParseFlags(args []string, getenv func(string) string) (*Flags, error) {
+	fs := flag.NewFlagSet("parleyd", flag.ContinueOnError)
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	var f Flags
+	var cert, key, acmeHost, acmeCache string
+	fs.StringVar(&f.Listen, "listen", env("PARLEY_LISTEN", "127.0.0.1:8080"), "address to listen on (PARLEY_LISTEN)")
+	fs.StringVar(&f.Config.DataDir, "data", env("PARLEY_DATA", "parley-data"), "data directory (PARLEY_DATA)")
+	fs.StringVar(&f.Config.PublicURL, "public-url", env("PARLEY_PUBLIC_URL", ""), "URL clients use (PARLEY_PUBLIC_URL)")
+	fs.StringVar(&cert, "tls-cert", env("PARLEY_TLS_CERT", ""), "TLS certificate file (PARLEY_TLS_CERT)")
+	fs.StringVar(&key, "tls-key", env("PARLEY_TLS_KEY", ""), "TLS key file (PARLEY_TLS_KEY)")
+	fs.StringVar(&acmeHost, "acme-host", env("PARLEY_ACME_HOST", ""), "get a certificate by ACME for this host name (PARLEY_ACME_HOST)")
+	fs.StringVar(&acmeCache, "acme-cache", env("PARLEY_ACME_CACHE", ""), "ACME certificate cache (default DATA/acme) (PARLEY_ACME_CACHE)")
+	rate, err := strconv.ParseFloat(env("PARLEY_REGISTER_RATE", "0"), 64)
+	if err != nil {
+		return nil, fmt.Errorf("PARLEY_REGISTER_RATE: %w", err)
+	}
+	fs.Float64Var(&f.Config.RegisterRate, "register-rate", rate, "registrations and provisioning mailboxes per second per IP; 0 means 1/min (PARLEY_REGISTER_RATE)")
+	fs.BoolVar(&f.Config.InviteOnly, "invite-only", env("PARLEY_INVITE_ONLY", "") == "1", "registration needs an invite code (PARLEY_INVITE_ONLY=1)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case acmeHost != "" && (cert != "" || key != ""):
+		return nil, errors.New("use either -acme-host or -tls-cert/-tls-key, not both")
+	case acmeHost != "":
+		if acmeCache == "" {
+			acmeCache = f.Config.DataDir + "/acme"
+		}
+		m := &autocert.Manager{Prompt: autocert.AcceptTOS, HostPolicy: autocert.HostWhitelist(acmeHost), Cache: autocert.DirCache(acmeCache)}
+		f.Config.TLS = m.TLSConfig()
+		if f.Config.PublicURL == "" {
+			f.Config.PublicURL = "https://" + acmeHost
+		}
+	case cert != "" || key != "":
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("loading TLS certificate: %w", err)
+		}
+		f.Config.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	}
+	if f.Config.PublicURL != "" && !strings.HasPrefix(f.Config.PublicURL, "http") {
+		return nil, errors.New("-public-url must start with http:// or https://")
+	}
+	return &f, nil
+}

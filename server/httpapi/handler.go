@@ -1,0 +1,208 @@
+// Package httpapi serves parleyd's client API (spec/api.md): the JSON HTTP
+// endpoints, the per-device WebSocket, and the hub that wakes a device's
+// connection when an envelope is queued for it.
+//
+// It sees only public keys, credential hashes and end-to-end encrypted
+// envelopes. It never logs a key, credential or envelope content.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/server/store"
+)
+
+// Log keys.
+const (
+	logKeyRoute    = "route"
+	logKeyError    = "err"
+	logKeyStatus   = "status"
+	logKeyDuration = "duration"
+)
+
+// Options configures the API.
+type Options struct {
+	Store         store.Store
+	Logger        *slog.Logger // nil discards
+	Metrics       *Metrics     // nil makes unregistered metrics
+	MaxDevices    int          // per account; 0 means 6
+	MaxQueue      int          // envelopes per device queue; 0 means 50,000
+	QueueTTL      time.Duration
+	InviteOnly    bool
+	RegisterRate  float64 // registrations per second per IP; 0 means 1/minute
+	RegisterBurst int
+	BundleRate    float64       // bundle fetches per second per account; 0 means 2
+	BundleBurst   int           // 0 means 300
+	PingInterval  time.Duration // WebSocket keepalive; 0 means 30 s
+	WriteTimeout  time.Duration // a slow WebSocket consumer is cut after this; 0 means 15 s
+	Now           func() time.Time
+}
+
+// Handler serves the API.
+type Handler struct {
+	opts    Options
+	store   store.Store
+	log     *slog.Logger
+	metrics *Metrics
+	hub     *Hub
+	limiter *keyLimiter // per IP: registration, provisioning
+	fetches *keyLimiter // per account: bundle fetches
+	mux     *http.ServeMux
+	sockets sync.WaitGroup // open WebSocket handlers
+}
+
+// Drain closes every device WebSocket and waits for their handlers to
+// finish, so the store can be closed after it.
+func (h *Handler) Drain(ctx context.Context) error {
+	h.hub.CloseAll()
+	done := make(chan struct{})
+	go func() { h.sockets.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// New returns the API handler.
+func New(o Options) *Handler {
+	if o.MaxDevices == 0 {
+		o.MaxDevices = 6
+	}
+	if o.MaxQueue == 0 {
+		o.MaxQueue = 50_000
+	}
+	if o.QueueTTL == 0 {
+		o.QueueTTL = 30 * 24 * time.Hour
+	}
+	if o.RegisterRate == 0 {
+		o.RegisterRate = 1.0 / 60
+	}
+	if o.RegisterBurst == 0 {
+		o.RegisterBurst = 5
+	}
+	if o.BundleRate == 0 {
+		o.BundleRate = 2
+	}
+	if o.BundleBurst == 0 {
+		o.BundleBurst = 300
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = 30 * time.Second
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = 15 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := o.Metrics
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	h := &Handler{
+		opts:    o,
+		store:   &timedStore{Store: o.Store, m: m},
+		log:     log,
+		metrics: m,
+		hub:     NewHub(),
+		limiter: newKeyLimiter(o.RegisterRate, o.RegisterBurst),
+		fetches: newKeyLimiter(o.BundleRate, o.BundleBurst),
+		mux:     http.NewServeMux(),
+	}
+	h.routes()
+	return h
+}
+
+// Hub returns the registry of connected devices.
+func (h *Handler) Hub() *Hub { return h.hub }
+
+func (h *Handler) routes() {
+	h.handle("POST /v1/accounts", h.register)
+	h.handle("GET /v1/devices", h.auth(h.listDevices))
+	h.handle("POST /v1/devices/link-tokens", h.auth(h.createLinkToken))
+	h.handle("POST /v1/devices", h.linkDevice)
+	h.handle("DELETE /v1/devices/{id}", h.auth(h.removeDevice))
+	h.handle("PUT /v1/keys", h.auth(h.uploadKeys))
+	h.handle("GET /v1/keys/count", h.auth(h.keyCounts))
+	h.handle("GET /v1/keys/{username}", h.auth(h.fetchBundles))
+	h.handle("PUT /v1/messages/{username}", h.auth(h.sendHTTP))
+	h.handle("POST /v1/provisioning", h.createProvisioning)
+	h.handle("PUT /v1/provisioning/{id}", h.auth(h.putProvisioning))
+	h.handle("GET /v1/provisioning/{id}", h.takeProvisioning)
+	h.handle("GET /v1/ws", h.auth(h.websocket))
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.writeError(w, r, errNotFound)
+	})
+}
+
+// handle registers a route with error handling, panic recovery and
+// request logging.
+func (h *Handler) handle(pattern string, fn handlerFunc) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				h.log.Error("panic in handler", slog.String(logKeyRoute, pattern), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+				if !sw.wrote {
+					h.writeError(sw, r, apiError(http.StatusInternalServerError, api.CodeInternal, "Internal error; it has been logged."))
+				}
+			}
+			h.metrics.requests.WithLabelValues(pattern, statusClass(sw.status)).Inc()
+			h.log.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String(logKeyRoute, pattern),
+				slog.Int(logKeyStatus, sw.status), slog.Duration(logKeyDuration, time.Since(start)))
+		}()
+		if err := fn(sw, r); err != nil {
+			h.writeError(sw, r, err)
+		}
+	})
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController (and the WebSocket upgrade) reach
+// the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func statusClass(s int) string {
+	switch {
+	case s < 300:
+		return "2xx"
+	case s < 400:
+		return "3xx"
+	case s < 500:
+		return "4xx"
+	}
+	return "5xx"
+}

@@ -1,0 +1,195 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/internal/keys"
+	"github.com/parley-chat/parley/internal/wire"
+	"github.com/parley-chat/parley/server/store"
+)
+
+func badRequest(format string, args ...any) *api.Error {
+	return apiError(http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf(format, args...))
+}
+
+var errBadSignature = apiError(http.StatusBadRequest, api.CodeBadSignature,
+	"A prekey's signature does not verify with the account's identity key.")
+
+// checkUpload validates every key of an upload and its signatures by the
+// identity key, so the server never hands out a bundle a client would
+// refuse. base requires the signed and last-resort prekeys.
+func checkUpload(identity []byte, u *api.PreKeyUpload, base bool) error {
+	ik, err := keys.DecodePublicKey(identity)
+	if err != nil {
+		return badRequest("The identity key is not a 33-byte X25519 key.")
+	}
+	if base && (u.SignedPreKey == nil || u.LastResortKEMPreKey == nil) {
+		return badRequest("A new device must upload a signed prekey and a last-resort KEM prekey.")
+	}
+	if len(u.OneTimePreKeys) > api.MaxPreKeysPerUpload || len(u.KEMPreKeys) > api.MaxPreKeysPerUpload {
+		return badRequest("At most %d one-time prekeys of each kind per upload.", api.MaxPreKeysPerUpload)
+	}
+	if k := u.SignedPreKey; k != nil {
+		if _, err := keys.DecodePublicKey(k.PublicKey); err != nil {
+			return badRequest("The signed prekey is not a 33-byte X25519 key.")
+		}
+		if !ik.Verify(k.PublicKey, k.Signature) {
+			return errBadSignature
+		}
+	}
+	kems := u.KEMPreKeys
+	if u.LastResortKEMPreKey != nil {
+		kems = append(kems[:len(kems):len(kems)], *u.LastResortKEMPreKey)
+	}
+	for _, k := range kems {
+		if _, err := keys.DecodeKEMPublicKey(k.PublicKey); err != nil {
+			return badRequest("KEM prekey %d is not an ML-KEM-1024 key.", k.ID)
+		}
+		if !ik.Verify(k.PublicKey, k.Signature) {
+			return errBadSignature
+		}
+	}
+	for _, k := range u.OneTimePreKeys {
+		if _, err := keys.DecodePublicKey(k.PublicKey); err != nil {
+			return badRequest("One-time prekey %d is not a 33-byte X25519 key.", k.ID)
+		}
+	}
+	return nil
+}
+
+// saveUpload stores a checked upload.
+func (h *Handler) saveUpload(ctx context.Context, acct int64, dev uint32, u *api.PreKeyUpload) error {
+	if k := u.SignedPreKey; k != nil {
+		if err := h.store.SetSignedPreKey(ctx, acct, dev, store.SignedPreKey{ID: k.ID, PublicKey: k.PublicKey, Signature: k.Signature}); err != nil {
+			return err
+		}
+	}
+	if k := u.LastResortKEMPreKey; k != nil {
+		if err := h.store.SetLastResortKEMPreKey(ctx, acct, dev, store.KEMPreKey{ID: k.ID, PublicKey: k.PublicKey, Signature: k.Signature}); err != nil {
+			return err
+		}
+	}
+	if len(u.OneTimePreKeys) > 0 {
+		ks := make([]store.PreKey, len(u.OneTimePreKeys))
+		for i, k := range u.OneTimePreKeys {
+			ks[i] = store.PreKey{ID: k.ID, PublicKey: k.PublicKey}
+		}
+		if err := h.store.AddOneTimePreKeys(ctx, acct, dev, ks); err != nil {
+			return err
+		}
+	}
+	if len(u.KEMPreKeys) > 0 {
+		ks := make([]store.KEMPreKey, len(u.KEMPreKeys))
+		for i, k := range u.KEMPreKeys {
+			ks[i] = store.KEMPreKey{ID: k.ID, PublicKey: k.PublicKey, Signature: k.Signature}
+		}
+		if err := h.store.AddKEMPreKeys(ctx, acct, dev, ks); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uploadKeys is PUT /v1/keys.
+func (h *Handler) uploadKeys(w http.ResponseWriter, r *http.Request) error {
+	p := callerOf(r)
+	var u api.PreKeyUpload
+	if err := readJSON(w, r, &u); err != nil {
+		return err
+	}
+	if err := checkUpload(p.account.IdentityKey, &u, false); err != nil {
+		return err
+	}
+	if err := h.saveUpload(r.Context(), p.account.ID, p.device.ID, &u); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// keyCounts is GET /v1/keys/count.
+func (h *Handler) keyCounts(w http.ResponseWriter, r *http.Request) error {
+	p := callerOf(r)
+	c, err := h.store.PreKeyCounts(r.Context(), p.account.ID, p.device.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.PreKeyCounts{OneTime: c.OneTime, KEMOneTime: c.KEMOneTime})
+	return nil
+}
+
+// fetchBundles is GET /v1/keys/{username}[?device=N]: one bundle per
+// device, each consuming one-time prekeys atomically.
+func (h *Handler) fetchBundles(w http.ResponseWriter, r *http.Request) error {
+	if !h.fetches.allow(strconv.FormatInt(callerOf(r).account.ID, 10), h.opts.Now()) {
+		return errRateLimited
+	}
+	name, err := api.NormalizeUsername(r.PathValue("username"))
+	if err != nil {
+		return errNotFound
+	}
+	acct, err := h.store.AccountByName(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	devs, err := h.store.Devices(r.Context(), acct.ID)
+	if err != nil {
+		return err
+	}
+	if q := r.URL.Query().Get("device"); q != "" {
+		id, err := strconv.ParseUint(q, 10, 32)
+		if err != nil {
+			return badRequest("device must be a device ID.")
+		}
+		var only []store.Device
+		for _, d := range devs {
+			if uint64(d.ID) == id {
+				only = append(only, d)
+			}
+		}
+		if len(only) == 0 {
+			return errNotFound
+		}
+		devs = only
+	}
+	out := api.Bundles{Username: acct.Username}
+	for _, d := range devs {
+		b, err := h.store.TakeBundle(r.Context(), acct.ID, d.ID)
+		if errors.Is(err, store.ErrNoSignedPreKey) || errors.Is(err, store.ErrNoKEMPreKey) {
+			continue // a device that never uploaded keys cannot be reached yet
+		}
+		if err != nil {
+			return err
+		}
+		out.Bundles = append(out.Bundles, encodeBundle(acct.IdentityKey, &b))
+	}
+	if len(out.Bundles) == 0 {
+		return apiError(http.StatusNotFound, api.CodeNoPreKeys, "The user has no device with prekeys.")
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func encodeBundle(identity []byte, b *store.Bundle) []byte {
+	w := wire.PreKeyBundle{
+		IdentityKey:     identity,
+		DeviceID:        b.DeviceID,
+		SignedPreKeyID:  b.SignedPreKey.ID,
+		SignedPreKey:    b.SignedPreKey.PublicKey,
+		SignedPreKeySig: b.SignedPreKey.Signature,
+		KEMPreKeyID:     b.KEMPreKey.ID,
+		KEMPreKey:       b.KEMPreKey.PublicKey,
+		KEMPreKeySig:    b.KEMPreKey.Signature,
+	}
+	if b.OneTime != nil {
+		w.HasOneTimePreKey = true
+		w.OneTimePreKeyID = b.OneTime.ID
+		w.OneTimePreKey = b.OneTime.PublicKey
+	}
+	return w.Marshal()
+}
