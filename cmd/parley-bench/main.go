@@ -1,0 +1,238 @@
+// Command parley-bench is the load generator for parleyd. It registers N
+// bench accounts on a server at a loopback address (one device each, with
+// valid signed prekeys), opens one WebSocket per device, then runs a mode:
+//
+//   - traffic: paired devices (0↔1, 2↔3, ...) send each other envelopes of
+//     random bytes; it reports sends, acknowledgements, deliveries,
+//     throughput, send→SendResult and send→Deliver latency percentiles and
+//     errors by code. With -ids and -reconnect it serves a crash test.
+//   - idle: holds the N connections for -duration; it reports the server's
+//     memory per connection.
+//
+// It is a separate process from the server and talks only to the loopback
+// address it is given. Every phase is bounded in count and time.
+//
+//	go build -o /tmp/parleyd ./cmd/parleyd && go build -o /tmp/parley-bench ./cmd/parley-bench
+//	/tmp/parleyd -data $(mktemp -d) -listen 127.0.0.1:8080 -register-rate 100000 &
+//	/tmp/parley-bench -server http://127.0.0.1:8080 -server-pid $! traffic
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/client/transport"
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/fleet"
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/traffic"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "parley-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line.
+type options struct {
+	mode, server, jsonPath, idsPath string
+	devices, workers, size, window  int
+	pid                             int
+	rate                            float64
+	duration, warmup, drain         time.Duration
+	timeout, every                  time.Duration
+	reconnect                       bool
+}
+
+const usage = `usage: parley-bench [flags] traffic|idle
+
+Start parleyd first, with a registration rate high enough for -devices
+accounts from one address, e.g.
+  parleyd -data $(mktemp -d) -listen 127.0.0.1:8080 -register-rate 100000 &
+and pass its pid ($! of a built binary, not of "go run") as -server-pid.
+Memory per connection is only meaningful on a freshly started server.
+Latencies run from the moment a send is written (its time is in the first
+8 bytes of the envelope), not from its scheduled time: if the achieved send
+rate is below -rate, the server (or -window) held the senders back.
+
+Modes:
+  traffic  paired devices send envelopes to each other (see -size, -rate,
+           -window, -warmup, -duration); crash tests add -ids and -reconnect
+  idle     hold -devices connections for -duration; report memory per connection
+
+Flags:
+`
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	var o options
+	fs := flag.NewFlagSet("parley-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	fs.StringVar(&o.server, "server", "http://127.0.0.1:8080", "parleyd's URL; must be a loopback address")
+	fs.IntVar(&o.devices, "devices", 200, "accounts to register and connect, one device each")
+	fs.IntVar(&o.workers, "workers", 64, "concurrent registrations and connections during setup")
+	fs.IntVar(&o.size, "size", 1024, "envelope content in bytes (traffic; at least 8)")
+	fs.Float64Var(&o.rate, "rate", 0, "total sends per second over all devices; 0 = as fast as -window allows (traffic)")
+	fs.IntVar(&o.window, "window", 8, "sends awaiting their SendResult per connection (traffic)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time (traffic), or time to hold the connections (idle)")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured sending before -duration (traffic)")
+	fs.DurationVar(&o.drain, "drain", 5*time.Second, "longest wait after sending stops for outstanding results and deliveries (traffic)")
+	fs.StringVar(&o.jsonPath, "json", "", "also write the report as JSON to this file")
+	fs.IntVar(&o.pid, "server-pid", 0, "parleyd's pid, to report its resident memory (Linux /proc)")
+	fs.StringVar(&o.idsPath, "ids", "", "append each acknowledged ClientID (hex, a line each) to this file, and each delivered one to FILE.delivered (traffic)")
+	fs.BoolVar(&o.reconnect, "reconnect", false, "reconnect dropped sockets with backoff (100ms to 2s) and resend in-flight sends with the same ClientID (traffic)")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "limit on each registration, connection and write")
+	fs.DurationVar(&o.every, "progress", 5*time.Second, "interval between progress lines on stderr")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() != 1 || (fs.Arg(0) != "traffic" && fs.Arg(0) != "idle") {
+		fs.Usage()
+		return nil, errors.New("give one mode: traffic or idle")
+	}
+	o.mode = fs.Arg(0)
+	switch {
+	case o.devices < 1 || o.devices > 100_000:
+		return nil, errors.New("-devices must be 1 to 100000")
+	case o.workers < 1:
+		return nil, errors.New("-workers must be at least 1")
+	case o.duration <= 0 || o.warmup < 0 || o.drain < 0 || o.timeout <= 0:
+		return nil, errors.New("-duration and -timeout must be positive, -warmup and -drain not negative")
+	case o.mode == "traffic" && o.devices < 2:
+		return nil, errors.New("traffic needs at least 2 -devices (they send in pairs)")
+	case o.mode == "traffic" && (o.size < 8 || o.size > api.MaxEnvelope):
+		return nil, fmt.Errorf("-size must be 8 to %d bytes (the first 8 hold the send time)", api.MaxEnvelope)
+	case o.window < 1 || o.rate < 0:
+		return nil, errors.New("-window must be at least 1 and -rate not negative")
+	}
+	return &o, checkLoopback(o.server)
+}
+
+// checkLoopback refuses any server that is not on this host.
+func checkLoopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("-server %q is not an http:// or https:// URL", raw)
+	}
+	h := u.Hostname()
+	if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("-server %q: parley-bench only talks to loopback addresses (127.0.0.1, ::1, localhost)", raw)
+	}
+	return nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if lim, err := raiseNoFile(); err != nil {
+		fmt.Fprintf(stderr, "parley-bench: warning: could not raise the open-file limit: %v\n", err)
+	} else if uint64(o.devices)+256 > lim {
+		fmt.Fprintf(stderr, "parley-bench: warning: %d devices need about %d open files; the limit is %d\n", o.devices, o.devices+256, lim)
+	}
+	rep := &Report{Mode: o.mode, Server: o.server, Devices: o.devices, Prefix: fleet.RunPrefix()}
+	mem := newRSSProbe(o.pid, stderr)
+	if err := mem.sample(&mem.rep.Before); err != nil {
+		return fmt.Errorf("%w (pass the pid of the parleyd process itself, not of \"go run\")", err)
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.workers, IdleConnTimeout: 30 * time.Second}}
+	cfg := fleet.Config{Client: transport.New(o.server, hc), Devices: o.devices, Workers: o.workers,
+		Timeout: o.timeout, Progress: stderr, Every: o.every}
+
+	t0 := time.Now()
+	devs, err := fleet.Register(ctx, cfg, rep.Prefix)
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	rep.RegisterSeconds = time.Since(t0).Seconds()
+	mem.note(&mem.rep.AfterRegister)
+	t0 = time.Now()
+	err = fleet.Connect(ctx, cfg, devs)
+	defer fleet.Close(cfg, devs)
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	rep.ConnectSeconds = time.Since(t0).Seconds()
+	mem.note(&mem.rep.AfterConnect)
+	fmt.Fprintf(stderr, "parley-bench: %d devices registered in %.1fs and connected in %.1fs\n", o.devices, rep.RegisterSeconds, rep.ConnectSeconds)
+
+	if o.mode == "idle" {
+		err = runIdle(ctx, o, devs, rep, stderr)
+	} else {
+		err = runTraffic(ctx, o, devs, rep, stderr)
+	}
+	mem.note(&mem.rep.End)
+	rep.RSS = mem.report(o.devices)
+	if werr := rep.write(stdout, o.jsonPath); werr != nil && err == nil {
+		err = werr
+	}
+	return err
+}
+
+func runIdle(ctx context.Context, o *options, devs []*fleet.Device, rep *Report, stderr io.Writer) error {
+	hctx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(stop)
+	wg.Go(func() {
+		t := time.NewTicker(o.every)
+		defer t.Stop()
+		for start := time.Now(); ; {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				fmt.Fprintf(stderr, "parley-bench: holding %d connections, %s of %s\n", len(devs), now.Sub(start).Round(time.Second), o.duration)
+			}
+		}
+	})
+	rep.Idle = &IdleReport{HeldSeconds: o.duration.Seconds(), Dropped: fleet.Hold(hctx, devs)}
+	fmt.Fprintf(stderr, "parley-bench: released the connections in %s\n", time.Since(deadlineOf(hctx)).Round(time.Millisecond))
+	return ctx.Err()
+}
+
+func runTraffic(ctx context.Context, o *options, devs []*fleet.Device, rep *Report, stderr io.Writer) error {
+	cfg := traffic.Config{Size: o.size, Rate: o.rate, Window: o.window, Warmup: o.warmup, Duration: o.duration,
+		Drain: o.drain, Reconnect: o.reconnect, Timeout: o.timeout, Progress: stderr, Every: o.every}
+	if o.idsPath != "" {
+		var err error
+		if cfg.Acked, err = traffic.OpenIDLog(o.idsPath); err != nil {
+			return err
+		}
+		defer cfg.Acked.Close()
+		if cfg.Delivered, err = traffic.OpenIDLog(o.idsPath + ".delivered"); err != nil {
+			return err
+		}
+		defer cfg.Delivered.Close()
+	}
+	rep.Params = &Params{Size: o.size, Rate: o.rate, Window: o.window, WarmupSeconds: o.warmup.Seconds(),
+		DurationSeconds: o.duration.Seconds(), Reconnect: o.reconnect}
+	res, err := traffic.Run(ctx, cfg, devs)
+	if res != nil {
+		rep.Traffic = newTrafficReport(res)
+	}
+	return err
+}
+
+func deadlineOf(ctx context.Context) time.Time { d, _ := ctx.Deadline(); return d }
