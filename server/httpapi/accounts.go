@@ -25,7 +25,9 @@ func checkDeviceName(n string) error {
 	return nil
 }
 
-// register is POST /v1/accounts (spec/api.md §4).
+// register is POST /v1/accounts (spec/api.md §4). The account, its first
+// device and its prekeys are created in one store transaction, so a failure
+// leaves no username taken without keys.
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	if !h.limiter.allowIP(r, h.opts.Now()) {
 		return errRateLimited
@@ -59,16 +61,13 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	now := h.opts.Now()
 	acct, dev, err := h.store.CreateAccount(r.Context(),
 		store.Account{Username: name, IdentityKey: req.IdentityKey, Created: now},
-		store.Device{Name: req.DeviceName, CredentialHash: hash, Created: now}, invite)
+		store.Device{Name: req.DeviceName, CredentialHash: hash, Created: now}, invite, preKeySet(&req.PreKeys))
 	switch {
 	case errors.Is(err, store.ErrUsernameTaken):
 		return apiError(http.StatusConflict, api.CodeUsernameTaken, "That username is taken; choose another.")
 	case errors.Is(err, store.ErrInviteRequired):
 		return apiError(http.StatusForbidden, api.CodeInviteRequired, "The invite code is unknown or already used.")
 	case err != nil:
-		return err
-	}
-	if err := h.saveUpload(r.Context(), acct.ID, dev.ID, &req.PreKeys); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, api.Credentials{Username: acct.Username, DeviceID: dev.ID, Secret: secret})
@@ -106,6 +105,10 @@ func (h *Handler) createLinkToken(w http.ResponseWriter, r *http.Request) error 
 }
 
 // linkDevice is POST /v1/devices: a new device joins with a link token.
+// The prekeys are checked against the identity key of the token's account
+// before anything is written; the token is then used up, the device added
+// and its prekeys stored in one store transaction. A request that fails
+// leaves the token usable.
 func (h *Handler) linkDevice(w http.ResponseWriter, r *http.Request) error {
 	var req api.LinkRequest
 	if err := readJSON(w, r, &req); err != nil {
@@ -115,28 +118,35 @@ func (h *Handler) linkDevice(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := h.opts.Now()
+	token := sha256.Sum256([]byte(req.LinkToken))
+	acct, err := h.store.LinkTokenAccount(r.Context(), token, now)
+	if err != nil {
+		return linkError(err)
+	}
+	if err := checkUpload(acct.IdentityKey, &req.PreKeys, true); err != nil {
+		return err
+	}
 	secret, hash := newSecret()
-	acct, dev, err := h.store.AddDeviceWithToken(r.Context(), sha256.Sum256([]byte(req.LinkToken)),
-		store.Device{Name: req.DeviceName, CredentialHash: hash, Created: now}, h.opts.MaxDevices, now)
+	// The token cannot move to another account, so the keys checked above
+	// are checked against the account the device joins.
+	acct, dev, err := h.store.AddDeviceWithToken(r.Context(), token,
+		store.Device{Name: req.DeviceName, CredentialHash: hash, Created: now}, h.opts.MaxDevices, now, preKeySet(&req.PreKeys))
+	if err != nil {
+		return linkError(err)
+	}
+	writeJSON(w, http.StatusCreated, api.Credentials{Username: acct.Username, DeviceID: dev.ID, Secret: secret})
+	return nil
+}
+
+// linkError maps the store's link-token errors to API errors.
+func linkError(err error) error {
 	switch {
 	case errors.Is(err, store.ErrTokenInvalid):
 		return apiError(http.StatusForbidden, api.CodeTokenInvalid, "The link token is unknown, used or expired; make a new one on your other device.")
 	case errors.Is(err, store.ErrTooManyDevices):
 		return apiError(http.StatusConflict, api.CodeTooManyDevices, "The account has the most devices allowed; remove one first.")
-	case err != nil:
-		return err
 	}
-	// The prekeys are checked after the device exists only because the
-	// identity key is known only then; a bad upload removes the device.
-	if err := checkUpload(acct.IdentityKey, &req.PreKeys, true); err != nil {
-		_ = h.store.RemoveDevice(r.Context(), acct.ID, dev.ID)
-		return err
-	}
-	if err := h.saveUpload(r.Context(), acct.ID, dev.ID, &req.PreKeys); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, api.Credentials{Username: acct.Username, DeviceID: dev.ID, Secret: secret})
-	return nil
+	return err
 }
 
 // removeDevice is DELETE /v1/devices/{id}: any device of the account may

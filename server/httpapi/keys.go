@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -62,40 +61,26 @@ func checkUpload(identity []byte, u *api.PreKeyUpload, base bool) error {
 	return nil
 }
 
-// saveUpload stores a checked upload.
-func (h *Handler) saveUpload(ctx context.Context, acct int64, dev uint32, u *api.PreKeyUpload) error {
-	if k := u.SignedPreKey; k != nil {
-		if err := h.store.SetSignedPreKey(ctx, acct, dev, store.SignedPreKey{ID: k.ID, PublicKey: k.PublicKey, Signature: k.Signature}); err != nil {
-			return err
-		}
+// preKeySet is a checked upload as the store takes it.
+func preKeySet(u *api.PreKeyUpload) store.PreKeySet {
+	var k store.PreKeySet
+	if p := u.SignedPreKey; p != nil {
+		k.SignedPreKey = &store.SignedPreKey{ID: p.ID, PublicKey: p.PublicKey, Signature: p.Signature}
 	}
-	if k := u.LastResortKEMPreKey; k != nil {
-		if err := h.store.SetLastResortKEMPreKey(ctx, acct, dev, store.KEMPreKey{ID: k.ID, PublicKey: k.PublicKey, Signature: k.Signature}); err != nil {
-			return err
-		}
+	if p := u.LastResortKEMPreKey; p != nil {
+		k.LastResortKEMPreKey = &store.KEMPreKey{ID: p.ID, PublicKey: p.PublicKey, Signature: p.Signature}
 	}
-	if len(u.OneTimePreKeys) > 0 {
-		ks := make([]store.PreKey, len(u.OneTimePreKeys))
-		for i, k := range u.OneTimePreKeys {
-			ks[i] = store.PreKey{ID: k.ID, PublicKey: k.PublicKey}
-		}
-		if err := h.store.AddOneTimePreKeys(ctx, acct, dev, ks); err != nil {
-			return err
-		}
+	for _, p := range u.OneTimePreKeys {
+		k.OneTime = append(k.OneTime, store.PreKey{ID: p.ID, PublicKey: p.PublicKey})
 	}
-	if len(u.KEMPreKeys) > 0 {
-		ks := make([]store.KEMPreKey, len(u.KEMPreKeys))
-		for i, k := range u.KEMPreKeys {
-			ks[i] = store.KEMPreKey{ID: k.ID, PublicKey: k.PublicKey, Signature: k.Signature}
-		}
-		if err := h.store.AddKEMPreKeys(ctx, acct, dev, ks); err != nil {
-			return err
-		}
+	for _, p := range u.KEMPreKeys {
+		k.KEMOneTime = append(k.KEMOneTime, store.KEMPreKey{ID: p.ID, PublicKey: p.PublicKey, Signature: p.Signature})
 	}
-	return nil
+	return k
 }
 
-// uploadKeys is PUT /v1/keys.
+// uploadKeys is PUT /v1/keys: the whole upload is stored in one
+// transaction, or none of it.
 func (h *Handler) uploadKeys(w http.ResponseWriter, r *http.Request) error {
 	p := callerOf(r)
 	var u api.PreKeyUpload
@@ -105,7 +90,7 @@ func (h *Handler) uploadKeys(w http.ResponseWriter, r *http.Request) error {
 	if err := checkUpload(p.account.IdentityKey, &u, false); err != nil {
 		return err
 	}
-	if err := h.saveUpload(r.Context(), p.account.ID, p.device.ID, &u); err != nil {
+	if err := h.store.SetPreKeys(r.Context(), p.account.ID, p.device.ID, preKeySet(&u)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

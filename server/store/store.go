@@ -17,6 +17,7 @@ import (
 // errors.Is.
 var (
 	ErrNotFound        = errors.New("store: not found")
+	ErrExists          = errors.New("store: already exists")
 	ErrUsernameTaken   = errors.New("store: username taken")
 	ErrTooManyDevices  = errors.New("store: device limit reached")
 	ErrQueueFull       = errors.New("store: device queue full")
@@ -40,7 +41,7 @@ type Account struct {
 // device's secret; the secret itself is never stored.
 type Device struct {
 	AccountID      int64
-	ID             uint32 // 1 is the device that registered the account
+	ID             uint32 // 1 is the device that registered the account; never reused (see AddDevice)
 	Name           string
 	CredentialHash [32]byte
 	Created        time.Time
@@ -64,6 +65,18 @@ type KEMPreKey struct {
 	ID        uint32
 	PublicKey []byte // encoded, 1569 bytes
 	Signature []byte
+}
+
+// PreKeySet is a device's prekeys as one write (SetPreKeys, CreateAccount,
+// AddDeviceWithToken). A nil or empty field leaves what the device has
+// stored alone; a non-nil key replaces the stored one. One-time keys are
+// added, and one whose ID the device already has replaces it; within one
+// list a later entry with the same ID wins.
+type PreKeySet struct {
+	SignedPreKey        *SignedPreKey
+	LastResortKEMPreKey *KEMPreKey
+	OneTime             []PreKey
+	KEMOneTime          []KEMPreKey
 }
 
 // PreKeyCounts is how many one-time prekeys a device has left.
@@ -99,79 +112,145 @@ type Envelope struct {
 	Expires       time.Time
 }
 
-// Store is parleyd's durable state. All methods are safe for concurrent
-// use and take ctx first; a method that returns without error has made its
-// change durable.
+// Store is parleyd's durable state.
+//
+// What holds for every method:
+//   - All methods are safe for concurrent use and take ctx first. A method
+//     that returns without error has made its change durable; one that
+//     returns an error has changed nothing, except DeleteExpired (it deletes
+//     in steps, and reports how many envelopes went before the error) and
+//     as said below for a ctx that ends.
+//   - If ctx ends while a write is under way, the method returns ctx.Err(),
+//     but the write may still commit: an Enqueue may have stored its
+//     envelopes (a retry with the same ClientIDs gets them back as
+//     duplicates), a TakeBundle may have used up one-time prekeys that never
+//     reach the caller. Every other write is likewise either done or not.
+//   - Something with an expiry time has expired at now if expires <= now,
+//     everywhere: envelopes, provisioning mailboxes and link tokens.
+//   - A time read back may be truncated to the millisecond.
+//   - A device is named by (accountID, deviceID). Where a method below says
+//     ErrNotFound for an unknown device, that covers an unknown account, an
+//     ID the account never had and a removed device alike.
+//   - After Close every method returns ErrClosed.
 type Store interface {
-	// CreateAccount creates an account and its first device (ID 1) in one
-	// transaction. If inviteHash is not nil, the invite must exist unused
-	// and is used up in the same transaction (ErrInviteRequired).
-	CreateAccount(ctx context.Context, a Account, first Device, inviteHash *[32]byte) (Account, Device, error)
+	// CreateAccount creates an account, its first device (ID 1) and that
+	// device's prekeys (keys, as SetPreKeys) in one transaction: if it
+	// fails, none of them is stored. a.ID and first's AccountID and ID are
+	// assigned. If inviteHash is not nil, the invite must exist unused and
+	// is used up in the same transaction (ErrInviteRequired, checked before
+	// the username); with ErrUsernameTaken it is not used up.
+	CreateAccount(ctx context.Context, a Account, first Device, inviteHash *[32]byte, keys PreKeySet) (Account, Device, error)
 	// AccountByName returns an account by normalised username.
 	AccountByName(ctx context.Context, username string) (Account, error)
 	// DeviceByName returns an account and one of its devices.
 	DeviceByName(ctx context.Context, username string, deviceID uint32) (Account, Device, error)
 
-	// AddDevice gives d the lowest free device ID of the account, unless
-	// the account has max devices already (ErrTooManyDevices).
+	// AddDevice adds d to account d.AccountID (ErrNotFound if there is no
+	// such account) unless it has max devices already (ErrTooManyDevices).
+	// Device IDs are never reused: d gets an ID one higher than any the
+	// account has ever had, removed devices included, so the first device
+	// is 1 and a device added after a removal does not get the removed
+	// one's ID (senders must not mistake it for the old device). A call
+	// that fails uses up no ID. An account that has had every uint32 ID
+	// gets ErrTooManyDevices.
 	AddDevice(ctx context.Context, d Device, max int) (Device, error)
-	// Devices lists an account's devices by ID.
+	// Devices lists an account's devices by ID; an unknown account has
+	// none (an empty list, not an error).
 	Devices(ctx context.Context, accountID int64) ([]Device, error)
-	// RemoveDevice deletes a device with its prekeys and queue.
+	// RemoveDevice deletes a device with its prekeys and queue
+	// (ErrNotFound for an unknown device).
 	RemoveDevice(ctx context.Context, accountID int64, deviceID uint32) error
 
-	// SetSignedPreKey replaces the device's signed prekey.
-	SetSignedPreKey(ctx context.Context, accountID int64, deviceID uint32, k SignedPreKey) error
-	// SetLastResortKEMPreKey replaces the device's last-resort KEM prekey.
-	SetLastResortKEMPreKey(ctx context.Context, accountID int64, deviceID uint32, k KEMPreKey) error
-	// AddOneTimePreKeys and AddKEMPreKeys add one-time prekeys; an ID the
-	// device already has is replaced.
-	AddOneTimePreKeys(ctx context.Context, accountID int64, deviceID uint32, ks []PreKey) error
-	AddKEMPreKeys(ctx context.Context, accountID int64, deviceID uint32, ks []KEMPreKey) error
-	// PreKeyCounts reports the device's remaining one-time prekeys.
+	// SetPreKeys stores k for the device in one transaction (see
+	// PreKeySet): a concurrent TakeBundle sees all of k or none of it.
+	// ErrNotFound for an unknown device, even when k is empty.
+	SetPreKeys(ctx context.Context, accountID int64, deviceID uint32, k PreKeySet) error
+	// PreKeyCounts reports the device's remaining one-time prekeys
+	// (ErrNotFound for an unknown device).
 	PreKeyCounts(ctx context.Context, accountID int64, deviceID uint32) (PreKeyCounts, error)
 	// TakeBundle returns a bundle for the device, consuming its one-time
-	// prekeys atomically (see Bundle). ErrNoSignedPreKey or ErrNoKEMPreKey
-	// if the device never uploaded those.
+	// prekeys atomically (see Bundle); the bundle is read in one
+	// transaction, so it never mixes keys from before and after a
+	// concurrent SetPreKeys. ErrNotFound for an unknown device;
+	// ErrNoSignedPreKey or ErrNoKEMPreKey if the device never uploaded
+	// those. If ctx ends, the keys may be used up without reaching the
+	// caller (see Store); a wasted one-time key is harmless.
 	TakeBundle(ctx context.Context, accountID int64, deviceID uint32) (Bundle, error)
 
-	// Enqueue stores envelopes durably (fsync'd) and assigns their Seq.
-	// An envelope whose (SenderAccount, SenderDevice, ClientID,
-	// DestAccount, DestDevice) is already queued is a duplicate: it is not
-	// stored again and keeps the Seq of the first (dup reports which). A
-	// destination with maxQueue envelopes already queued fails the whole
-	// call with ErrQueueFull and stores nothing.
+	// Enqueue stores envelopes durably (fsync'd), all or none, and
+	// reports which were duplicates: len(dup) == len(envs).
+	//
+	// Seqs: on success Enqueue writes each envelope's Seq into the
+	// caller's slice, envs[i].Seq, and that is the only way it reports
+	// them. On error envs is left as it was.
+	//
+	// Duplicates: an envelope whose (SenderAccount, SenderDevice,
+	// ClientID, DestAccount, DestDevice) matches an earlier envelope of the
+	// same call, or one still queued, is a duplicate: it is not stored
+	// again and gets the Seq of the first. Only queued envelopes count: once
+	// the first has been acked, deleted by DeleteExpired (an expired
+	// envelope still counts until then) or removed with its device, the
+	// same key makes a new envelope with a new Seq.
+	//
+	// Queue bound: the call fails whole with ErrQueueFull, storing
+	// nothing, if it would take any destination's queue past maxQueue
+	// envelopes (QueueDepth); duplicates are not stored and do not count,
+	// and maxQueue < 1 refuses every envelope that is not a duplicate.
+	//
+	// An envelope for an unknown device fails the whole call with
+	// ErrNotFound. If ctx ends, the envelopes may still be stored (see
+	// Store): callers retry with the same ClientIDs.
 	Enqueue(ctx context.Context, envs []Envelope, maxQueue int) (dup []bool, err error)
 	// Pending returns up to limit envelopes queued for a device with Seq
-	// greater than after, in Seq order, that have not expired at now.
+	// greater than after, in Seq order, that have not expired at now. An
+	// unknown device has none; a limit below 1 returns none.
 	Pending(ctx context.Context, accountID int64, deviceID uint32, after uint64, limit int, now time.Time) ([]Envelope, error)
 	// Ack deletes envelopes from the device's own queue; Seqs that are not
-	// in that queue are ignored.
+	// in that queue, and an unknown device, are ignored.
 	Ack(ctx context.Context, accountID int64, deviceID uint32, seqs []uint64) error
-	// QueueDepth counts the envelopes queued for a device.
+	// QueueDepth counts the envelopes queued for a device, expired ones
+	// included until DeleteExpired removes them (ErrNotFound for an
+	// unknown device).
 	QueueDepth(ctx context.Context, accountID int64, deviceID uint32) (int, error)
-	// DeleteExpired deletes envelopes, provisioning mailboxes and link
-	// tokens that expired before now, and reports how many envelopes went.
+	// DeleteExpired deletes the envelopes, provisioning mailboxes and link
+	// tokens that have expired at now (expires <= now), and reports how
+	// many envelopes went.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 
-	// CreateProvisioning opens an empty provisioning mailbox.
+	// CreateProvisioning opens an empty provisioning mailbox. ErrExists if
+	// a mailbox with that id exists, written, empty or expired but not yet
+	// deleted by DeleteExpired or TakeProvisioning.
 	CreateProvisioning(ctx context.Context, id string, expires time.Time) error
 	// PutProvisioning writes a mailbox's one message (ErrNotFound if it
 	// does not exist or expired, ErrProvisionExists if already written).
 	PutProvisioning(ctx context.Context, id string, body []byte, now time.Time) error
 	// TakeProvisioning returns and deletes the message; ErrNotFound if the
 	// mailbox is unknown or expired, or (nil, nil) while it is still empty.
+	// A written empty message is a non-nil empty slice.
 	TakeProvisioning(ctx context.Context, id string, now time.Time) ([]byte, error)
 
-	// CreateLinkToken stores a device-link token's hash for an account.
+	// CreateLinkToken stores a device-link token's hash for an account
+	// (ErrNotFound for an unknown account, ErrExists if the hash is
+	// stored already). A token belongs to that one account for its life.
 	CreateLinkToken(ctx context.Context, accountID int64, tokenHash [32]byte, expires time.Time) error
-	// AddDeviceWithToken consumes a link token and adds d to its account
-	// in one transaction (ErrTokenInvalid, ErrTooManyDevices).
-	AddDeviceWithToken(ctx context.Context, tokenHash [32]byte, d Device, max int, now time.Time) (Account, Device, error)
+	// LinkTokenAccount returns the account a link token belongs to, if the
+	// token is valid at now: stored, unused and unexpired (ErrTokenInvalid
+	// otherwise). It only reads: the token stays usable. It lets a caller
+	// check a new device's prekeys against the account's identity key
+	// before AddDeviceWithToken consumes the token.
+	LinkTokenAccount(ctx context.Context, tokenHash [32]byte, now time.Time) (Account, error)
+	// AddDeviceWithToken consumes a link token valid at now, adds d to its
+	// account as AddDevice does and stores the device's prekeys (keys, as
+	// SetPreKeys), all in one transaction. It fails with ErrTokenInvalid or
+	// ErrTooManyDevices; if it fails, nothing changes: a valid token stays
+	// usable.
+	AddDeviceWithToken(ctx context.Context, tokenHash [32]byte, d Device, max int, now time.Time, keys PreKeySet) (Account, Device, error)
 
-	// CreateInvite stores an invite code's hash.
+	// CreateInvite stores an invite code's hash. Creating an invite that
+	// exists already changes nothing: a used one stays used.
 	CreateInvite(ctx context.Context, codeHash [32]byte) error
 
-	// Close flushes and closes the store.
+	// Close flushes and closes the store. Every call after it, Close
+	// included, returns ErrClosed.
 	Close() error
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/parley-chat/parley/server/store"
@@ -49,14 +50,14 @@ func scanAccountDevice(row scanner, a *store.Account, d *store.Device) error {
 }
 
 // CreateAccount implements store.Store. A zero Created means now.
-func (s *Store) CreateAccount(ctx context.Context, a store.Account, first store.Device, inviteHash *[32]byte) (store.Account, store.Device, error) {
+func (s *Store) CreateAccount(ctx context.Context, a store.Account, first store.Device, inviteHash *[32]byte, keys store.PreKeySet) (store.Account, store.Device, error) {
 	a.Created = stamp(a.Created)
 	first.Created = stamp(first.Created)
 	var invite []byte
 	if inviteHash != nil {
 		invite = inviteHash[:]
 	}
-	err := s.write(ctx, "create account", 0, func(t *wtx) error {
+	err := s.write(ctx, "create account", preKeySetSize(keys), func(t *wtx) (err error) {
 		if invite != nil {
 			res, err := t.exec("UPDATE invites SET used = 1 WHERE hash = ? AND used = 0", invite)
 			if err != nil {
@@ -68,7 +69,7 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account, first store.
 				return err
 			}
 		}
-		err := t.queryRow("INSERT INTO accounts (username, identity_key, created) VALUES (?, ?, ?) RETURNING id",
+		err = t.queryRow("INSERT INTO accounts (username, identity_key, created) VALUES (?, ?, ?) RETURNING id",
 			a.Username, a.IdentityKey, toMillis(a.Created)).Scan(&a.ID)
 		if isUniqueViolation(err) {
 			return store.ErrUsernameTaken
@@ -76,8 +77,11 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account, first store.
 		if err != nil {
 			return err
 		}
-		first.AccountID, first.ID = a.ID, 1
-		return insertDevice(t, first)
+		first.AccountID = a.ID
+		if first, err = addDevice(t, first, 1); err != nil { // takes ID 1
+			return err
+		}
+		return putPreKeys(t, first.AccountID, first.ID, keys)
 	})
 	if err != nil {
 		return store.Account{}, store.Device{}, err
@@ -133,38 +137,27 @@ func (s *Store) AddDevice(ctx context.Context, d store.Device, max int) (store.D
 	return d, nil
 }
 
-// addDevice gives d the lowest free ID of its account and inserts it.
+// addDevice inserts d as the next device of its account. It takes the
+// account's next_device_id and increments it, so a device ID is never
+// reused; if the request fails, the savepoint rollback puts it back.
 func addDevice(t *wtx, d store.Device, max int) (store.Device, error) {
-	var exists bool
-	if err := t.queryRow("SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ?)", d.AccountID).Scan(&exists); err != nil {
-		return d, err
-	}
-	if !exists {
+	var next int64
+	var n int
+	err := t.queryRow(`SELECT a.next_device_id, (SELECT COUNT(*) FROM devices WHERE account_id = a.id)
+		FROM accounts a WHERE a.id = ?`, d.AccountID).Scan(&next, &n)
+	if errors.Is(err, sql.ErrNoRows) {
 		return d, store.ErrNotFound
 	}
-	rows, err := t.query("SELECT id FROM devices WHERE account_id = ? ORDER BY id", d.AccountID)
 	if err != nil {
 		return d, err
 	}
-	n := 0
-	d.ID = 1
-	for rows.Next() {
-		var id uint32
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return d, err
-		}
-		n++
-		if id == d.ID {
-			d.ID++
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return d, err
-	}
-	if n >= max {
+	if n >= max || next > math.MaxUint32 {
 		return d, store.ErrTooManyDevices
 	}
+	if _, err := t.exec("UPDATE accounts SET next_device_id = ? WHERE id = ?", next+1, d.AccountID); err != nil {
+		return d, err
+	}
+	d.ID = uint32(next)
 	return d, insertDevice(t, d)
 }
 
@@ -217,24 +210,48 @@ func oneRow(res sql.Result) error {
 	return nil
 }
 
-// CreateLinkToken implements store.Store: ErrNotFound for an unknown account.
+// CreateLinkToken implements store.Store.
 func (s *Store) CreateLinkToken(ctx context.Context, accountID int64, tokenHash [32]byte, expires time.Time) error {
 	return s.write(ctx, "create link token", 0, func(t *wtx) error {
 		_, err := t.exec("INSERT INTO link_tokens (hash, account_id, expires) VALUES (?, ?, ?)",
 			tokenHash[:], accountID, toMillis(expires))
-		if isForeignKeyViolation(err) {
+		switch {
+		case isForeignKeyViolation(err):
 			return store.ErrNotFound
+		case isUniqueViolation(err):
+			return store.ErrExists
 		}
 		return err
 	})
 }
 
-// AddDeviceWithToken implements store.Store. The token is used up only if
-// the device is added: with ErrTooManyDevices it stays valid.
-func (s *Store) AddDeviceWithToken(ctx context.Context, tokenHash [32]byte, d store.Device, max int, now time.Time) (store.Account, store.Device, error) {
+// LinkTokenAccount implements store.Store. A used token is gone (see
+// AddDeviceWithToken), so one query covers unknown, used and expired.
+func (s *Store) LinkTokenAccount(ctx context.Context, tokenHash [32]byte, now time.Time) (store.Account, error) {
+	const op = "link token account"
+	if err := s.readable(op); err != nil {
+		return store.Account{}, err
+	}
+	var a store.Account
+	row := s.rdb.QueryRowContext(ctx, "SELECT "+accountColumns+`
+		FROM link_tokens l JOIN accounts a ON a.id = l.account_id
+		WHERE l.hash = ? AND l.expires > ?`, tokenHash[:], toMillis(now))
+	err := scanAccountDevice(row, &a, nil)
+	if errors.Is(err, store.ErrNotFound) {
+		err = store.ErrTokenInvalid
+	}
+	if err != nil {
+		return store.Account{}, s.wrap(op, err)
+	}
+	return a, nil
+}
+
+// AddDeviceWithToken implements store.Store. The token is deleted as it is
+// used; the savepoint rollback of a failed request restores it.
+func (s *Store) AddDeviceWithToken(ctx context.Context, tokenHash [32]byte, d store.Device, max int, now time.Time, keys store.PreKeySet) (store.Account, store.Device, error) {
 	d.Created = stamp(d.Created)
 	var a store.Account
-	err := s.write(ctx, "add device with token", 0, func(t *wtx) error {
+	err := s.write(ctx, "add device with token", preKeySetSize(keys), func(t *wtx) error {
 		err := t.queryRow("DELETE FROM link_tokens WHERE hash = ? AND expires > ? RETURNING account_id",
 			tokenHash[:], toMillis(now)).Scan(&d.AccountID)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -244,6 +261,9 @@ func (s *Store) AddDeviceWithToken(ctx context.Context, tokenHash [32]byte, d st
 			return err
 		}
 		if d, err = addDevice(t, d, max); err != nil {
+			return err
+		}
+		if err := putPreKeys(t, d.AccountID, d.ID, keys); err != nil {
 			return err
 		}
 		row := t.queryRow("SELECT "+accountColumns+" FROM accounts a WHERE a.id = ?", d.AccountID)

@@ -26,7 +26,7 @@ func benchDevices(b *testing.B, s *Store, n int) []store.Device {
 	for acc := 0; acc*perAccount < n; acc++ {
 		wg.Go(func() {
 			ctx := context.Background()
-			a, d, err := s.CreateAccount(ctx, store.Account{Username: fmt.Sprintf("user%d", acc)}, store.Device{Name: "1"}, nil)
+			a, d, err := s.CreateAccount(ctx, store.Account{Username: fmt.Sprintf("user%d", acc)}, store.Device{Name: "1"}, nil, store.PreKeySet{})
 			if err != nil {
 				errs <- err
 				return

@@ -18,20 +18,14 @@ const expireChunk = 1000
 // Enqueue implements store.Store. The envelopes of one call commit together
 // or not at all, in a batch with other callers' (see writer.go).
 //
-// Queue bound: a call fails with ErrQueueFull if any envelope it stores would
-// make its destination hold more than maxQueue envelopes (so a call never
-// takes a queue past maxQueue, and maxQueue < 1 refuses every new envelope);
-// duplicates are not stored and do not count.
-// The depth is the destination device's devices.queued counter, kept in the
-// same transaction, so the check costs one primary-key update. Expired
-// envelopes count until DeleteExpired removes them.
-//
-// An envelope for a device that does not exist fails the call with
-// ErrNotFound.
-//
-// If ctx ends before the batch commits, Enqueue returns ctx.Err(), but the
-// envelopes may still have been stored: a caller that retries with the same
-// ClientIDs gets them back as duplicates, with their Seqs.
+// The queue bound is checked against the destination device's
+// devices.queued counter, kept in the same transaction, so it costs one
+// primary-key update per stored envelope: the counter is incremented after
+// each insert, and the request fails (and rolls back) as soon as it exceeds
+// maxQueue. A duplicate is caught by the messages_dedup index (ON CONFLICT
+// DO NOTHING) before the counter is touched. An unknown device is a foreign
+// key violation. Seqs are collected aside and copied into envs only once the
+// batch has committed, so envs is untouched on error.
 func (s *Store) Enqueue(ctx context.Context, envs []store.Envelope, maxQueue int) ([]bool, error) {
 	if len(envs) == 0 {
 		if err := s.readable("enqueue"); err != nil {

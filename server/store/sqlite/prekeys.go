@@ -4,87 +4,103 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"github.com/parley-chat/parley/server/store"
 )
 
 // Every prekey method returns store.ErrNotFound for an unknown device.
 
-// SetSignedPreKey implements store.Store.
-func (s *Store) SetSignedPreKey(ctx context.Context, accountID int64, deviceID uint32, k store.SignedPreKey) error {
-	return s.write(ctx, "set signed prekey", len(k.PublicKey), func(t *wtx) error {
+// SetPreKeys implements store.Store.
+func (s *Store) SetPreKeys(ctx context.Context, accountID int64, deviceID uint32, k store.PreKeySet) error {
+	return s.write(ctx, "set prekeys", preKeySetSize(k), func(t *wtx) error {
 		if err := requireDevice(t, accountID, deviceID); err != nil {
 			return err
 		}
+		return putPreKeys(t, accountID, deviceID, k)
+	})
+}
+
+// preKeySetSize is k's payload, for the writer's batch bound.
+func preKeySetSize(k store.PreKeySet) int {
+	n := 0
+	if k.SignedPreKey != nil {
+		n += len(k.SignedPreKey.PublicKey)
+	}
+	if k.LastResortKEMPreKey != nil {
+		n += len(k.LastResortKEMPreKey.PublicKey)
+	}
+	for _, pk := range k.OneTime {
+		n += len(pk.PublicKey)
+	}
+	for _, pk := range k.KEMOneTime {
+		n += len(pk.PublicKey)
+	}
+	return n
+}
+
+// putPreKeys stores k for a device that exists, inside the caller's
+// request, so that it commits with whatever else the request writes.
+func putPreKeys(t *wtx, accountID int64, deviceID uint32, k store.PreKeySet) error {
+	if spk := k.SignedPreKey; spk != nil {
 		_, err := t.exec(`INSERT INTO signed_prekeys (account_id, device_id, id, public_key, signature)
 			VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (account_id, device_id) DO UPDATE SET
 			id = excluded.id, public_key = excluded.public_key, signature = excluded.signature`,
-			accountID, deviceID, k.ID, k.PublicKey, k.Signature)
-		return err
-	})
-}
-
-// SetLastResortKEMPreKey implements store.Store.
-func (s *Store) SetLastResortKEMPreKey(ctx context.Context, accountID int64, deviceID uint32, k store.KEMPreKey) error {
-	return s.write(ctx, "set last-resort kem prekey", len(k.PublicKey), func(t *wtx) error {
-		if err := requireDevice(t, accountID, deviceID); err != nil {
-			return err
+			accountID, deviceID, spk.ID, spk.PublicKey, spk.Signature)
+		if err != nil {
+			return fmt.Errorf("signed prekey: %w", err)
 		}
+	}
+	if lr := k.LastResortKEMPreKey; lr != nil {
 		_, err := t.exec(`INSERT INTO last_resort_kem_prekeys (account_id, device_id, id, public_key, signature)
 			VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (account_id, device_id) DO UPDATE SET
 			id = excluded.id, public_key = excluded.public_key, signature = excluded.signature`,
-			accountID, deviceID, k.ID, k.PublicKey, k.Signature)
+			accountID, deviceID, lr.ID, lr.PublicKey, lr.Signature)
+		if err != nil {
+			return fmt.Errorf("last-resort kem prekey: %w", err)
+		}
+	}
+	// The one-time lists run in order, so a later entry with the same ID
+	// replaces an earlier one. Each statement is prepared once per list.
+	err := execEach(t, len(k.OneTime), `INSERT INTO onetime_prekeys (account_id, device_id, id, public_key)
+		VALUES (?, ?, ?, ?)
+		ON CONFLICT (account_id, device_id, id) DO UPDATE SET public_key = excluded.public_key`,
+		func(i int) []any { return []any{accountID, deviceID, k.OneTime[i].ID, k.OneTime[i].PublicKey} })
+	if err != nil {
+		return fmt.Errorf("one-time prekeys: %w", err)
+	}
+	err = execEach(t, len(k.KEMOneTime), `INSERT INTO kem_prekeys (account_id, device_id, id, public_key, signature)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, device_id, id) DO UPDATE SET
+		public_key = excluded.public_key, signature = excluded.signature`,
+		func(i int) []any {
+			pk := &k.KEMOneTime[i]
+			return []any{accountID, deviceID, pk.ID, pk.PublicKey, pk.Signature}
+		})
+	if err != nil {
+		return fmt.Errorf("kem prekeys: %w", err)
+	}
+	return nil
+}
+
+// execEach runs query n times, with args(i) the i'th time.
+func execEach(t *wtx, n int, query string, args func(i int) []any) (err error) {
+	if n == 0 {
+		return nil
+	}
+	st, err := t.conn.PrepareContext(t.ctx, query)
+	if err != nil {
 		return err
-	})
-}
-
-// AddOneTimePreKeys implements store.Store.
-func (s *Store) AddOneTimePreKeys(ctx context.Context, accountID int64, deviceID uint32, ks []store.PreKey) error {
-	size := 0
-	for _, k := range ks {
-		size += len(k.PublicKey)
 	}
-	return s.write(ctx, "add one-time prekeys", size, func(t *wtx) error {
-		if err := requireDevice(t, accountID, deviceID); err != nil {
+	defer func() { err = errors.Join(err, st.Close()) }()
+	for i := range n {
+		if _, err := st.ExecContext(t.ctx, args(i)...); err != nil {
 			return err
 		}
-		for _, k := range ks {
-			_, err := t.exec(`INSERT INTO onetime_prekeys (account_id, device_id, id, public_key)
-				VALUES (?, ?, ?, ?)
-				ON CONFLICT (account_id, device_id, id) DO UPDATE SET public_key = excluded.public_key`,
-				accountID, deviceID, k.ID, k.PublicKey)
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// AddKEMPreKeys implements store.Store.
-func (s *Store) AddKEMPreKeys(ctx context.Context, accountID int64, deviceID uint32, ks []store.KEMPreKey) error {
-	size := 0
-	for _, k := range ks {
-		size += len(k.PublicKey)
 	}
-	return s.write(ctx, "add kem prekeys", size, func(t *wtx) error {
-		if err := requireDevice(t, accountID, deviceID); err != nil {
-			return err
-		}
-		for _, k := range ks {
-			_, err := t.exec(`INSERT INTO kem_prekeys (account_id, device_id, id, public_key, signature)
-				VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (account_id, device_id, id) DO UPDATE SET
-				public_key = excluded.public_key, signature = excluded.signature`,
-				accountID, deviceID, k.ID, k.PublicKey, k.Signature)
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return nil
 }
 
 // PreKeyCounts implements store.Store.
@@ -108,11 +124,11 @@ func (s *Store) PreKeyCounts(ctx context.Context, accountID int64, deviceID uint
 }
 
 // TakeBundle implements store.Store. It runs in the writer, so bundles are
-// handed out one at a time; the one-time keys are removed with DELETE ...
-// RETURNING in the same transaction that reads them. It hands out the
-// lowest-numbered one-time keys first. If the caller's ctx ends after the
-// writer took the request, the keys may be used up without reaching it; a
-// wasted one-time key is harmless.
+// handed out one at a time and never see half of a SetPreKeys; the one-time
+// keys are removed with DELETE ... RETURNING in the same transaction that
+// reads them. It hands out the lowest-numbered one-time keys first. If the
+// caller's ctx ends after the writer took the request, the keys may be used
+// up without reaching it; a wasted one-time key is harmless.
 func (s *Store) TakeBundle(ctx context.Context, accountID int64, deviceID uint32) (store.Bundle, error) {
 	var b store.Bundle
 	err := s.write(ctx, "take bundle", 0, func(t *wtx) (err error) {

@@ -15,6 +15,9 @@ import (
 func (s *Store) CreateProvisioning(ctx context.Context, id string, expires time.Time) error {
 	return s.write(ctx, "create provisioning", 0, func(t *wtx) error {
 		_, err := t.exec("INSERT INTO provisioning (id, expires) VALUES (?, ?)", id, toMillis(expires))
+		if isUniqueViolation(err) {
+			return store.ErrExists
+		}
 		return err
 	})
 }

@@ -223,7 +223,7 @@ func (s *Store) readable(op string) error {
 
 func isSentinel(err error) bool {
 	for _, e := range []error{
-		store.ErrNotFound, store.ErrUsernameTaken, store.ErrTooManyDevices,
+		store.ErrNotFound, store.ErrExists, store.ErrUsernameTaken, store.ErrTooManyDevices,
 		store.ErrQueueFull, store.ErrTokenInvalid, store.ErrNoSignedPreKey,
 		store.ErrNoKEMPreKey, store.ErrInviteRequired, store.ErrProvisionExists,
 		context.Canceled, context.DeadlineExceeded,

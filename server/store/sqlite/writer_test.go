@@ -111,7 +111,7 @@ func TestGroupCommit(t *testing.T) {
 	const n = 50
 	s := openTest(t)
 	ctx := t.Context()
-	a, full, err := s.CreateAccount(ctx, store.Account{Username: "g"}, store.Device{Name: "full"}, nil)
+	a, full, err := s.CreateAccount(ctx, store.Account{Username: "g"}, store.Device{Name: "full"}, nil, store.PreKeySet{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,6 +127,45 @@ func testEnqueueDedup(t *testing.T, s store.Store, _ func() store.Store) {
 	checkDepth(t, s, to2, 1)
 }
 
+// testEnqueueDedupOnlyWhileQueued: an envelope is a duplicate only of one
+// still queued. Expired counts as queued until DeleteExpired removes it.
+func testEnqueueDedupOnlyWhileQueued(t *testing.T, s store.Store, _ func() store.Store) {
+	ctx := t.Context()
+	a, from := newAccount(t, s, "dora")
+	b, to := newAccount(t, s, "dirk")
+	t0 := now()
+
+	acked := envelope(from, a.Username, to, 1, t0)
+	enqueue(t, s, 100, nil, &acked)
+	if err := s.Ack(ctx, b.ID, to.ID, []uint64{acked.Seq}); err != nil {
+		t.Fatal(err)
+	}
+	again := envelope(from, a.Username, to, 1, t0)
+	enqueue(t, s, 100, []bool{false}, &again)
+	if again.Seq <= acked.Seq {
+		t.Fatalf("re-sent after its ack: Seq %d, want a new one after %d", again.Seq, acked.Seq)
+	}
+
+	expired := envelope(from, a.Username, to, 2, t0)
+	expired.Expires = t0.Add(time.Minute)
+	enqueue(t, s, 100, nil, &expired)
+	stillQueued := envelope(from, a.Username, to, 2, t0)
+	enqueue(t, s, 100, []bool{true}, &stillQueued)
+	if stillQueued.Seq != expired.Seq {
+		t.Fatalf("duplicate of an expired envelope: Seq %d, want %d", stillQueued.Seq, expired.Seq)
+	}
+	if _, err := s.DeleteExpired(ctx, t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	afterDelete := envelope(from, a.Username, to, 2, t0)
+	enqueue(t, s, 100, []bool{false}, &afterDelete)
+	if afterDelete.Seq <= expired.Seq {
+		t.Fatalf("re-sent after DeleteExpired: Seq %d, want a new one after %d", afterDelete.Seq, expired.Seq)
+	}
+	checkPending(t, s, to, t0, again, afterDelete)
+	checkDepth(t, s, to, 2)
+}
+
 func testEnqueueQueueFull(t *testing.T, s store.Store, _ func() store.Store) {
 	const max = 3
 	ctx := t.Context()
@@ -142,19 +181,34 @@ func testEnqueueQueueFull(t *testing.T, s store.Store, _ func() store.Store) {
 		queued = append(queued, e)
 	}
 	// The call fails whole: the envelope for the other device is not
-	// stored either.
+	// stored either, and the caller's envelopes get no Seq.
 	call := []store.Envelope{envelope(from, a.Username, other, 10, t0), envelope(from, a.Username, full, 11, t0)}
 	if _, err := s.Enqueue(ctx, call, max); !errors.Is(err, store.ErrQueueFull) {
 		t.Fatalf("Enqueue to a full queue = %v, want ErrQueueFull", err)
+	}
+	if call[0].Seq != 0 || call[1].Seq != 0 {
+		t.Fatalf("a failed Enqueue set Seqs %v", seqs(call))
 	}
 	checkPending(t, s, other, t0)
 	checkPending(t, s, full, t0, queued...)
 	checkDepth(t, s, full, max)
 
 	// A duplicate of a queued envelope is not stored again, so a full
-	// queue does not refuse it.
+	// queue does not refuse it, nor does a bound below 1.
 	dupe := envelope(from, a.Username, full, 0, t0)
 	enqueue(t, s, max, []bool{true}, &dupe)
+	enqueue(t, s, 0, []bool{true}, &dupe)
+	if dupe.Seq != queued[0].Seq {
+		t.Fatalf("duplicate got Seq %d, want %d", dupe.Seq, queued[0].Seq)
+	}
+	// A bound below 1 refuses every new envelope.
+	for _, bound := range []int{0, -1} {
+		fresh := []store.Envelope{envelope(from, a.Username, other, 20, t0)}
+		if _, err := s.Enqueue(ctx, fresh, bound); !errors.Is(err, store.ErrQueueFull) {
+			t.Fatalf("Enqueue(maxQueue %d) = %v, want ErrQueueFull", bound, err)
+		}
+	}
+	checkDepth(t, s, other, 0)
 
 	// A call never takes a queue past maxQueue.
 	if err := s.Ack(ctx, b.ID, full.ID, []uint64{queued[0].Seq}); err != nil {
@@ -165,8 +219,11 @@ func testEnqueueQueueFull(t *testing.T, s store.Store, _ func() store.Store) {
 		t.Fatalf("Enqueue past the bound = %v, want ErrQueueFull", err)
 	}
 	checkDepth(t, s, full, max-1)
-	enqueue(t, s, max, nil, &two[0])
-	checkPending(t, s, full, t0, queued[1], queued[2], two[0])
+	// The same envelope twice in one call is stored once and counts once.
+	twice := []store.Envelope{two[0], two[0]}
+	enqueue(t, s, max, []bool{false, true}, ptrs(twice)...)
+	checkPending(t, s, full, t0, queued[1], queued[2], twice[0])
+	checkDepth(t, s, full, max)
 }
 
 func testEnqueueUnknownDevice(t *testing.T, s store.Store, _ func() store.Store) {

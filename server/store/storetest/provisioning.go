@@ -23,6 +23,9 @@ func testProvisioning(t *testing.T, s store.Store, _ func() store.Store) {
 	if body, err := s.TakeProvisioning(ctx, "box", t0); body != nil || err != nil {
 		t.Fatalf("TakeProvisioning(empty) again = %q, %v; want nil, nil", body, err)
 	}
+	if err := s.CreateProvisioning(ctx, "box", t0.Add(time.Hour)); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("CreateProvisioning(existing) = %v, want ErrExists", err)
+	}
 	msg := randBytes(t, 300)
 	if err := s.PutProvisioning(ctx, "box", msg, t0); err != nil {
 		t.Fatalf("PutProvisioning: %v", err)
@@ -38,6 +41,18 @@ func testProvisioning(t *testing.T, s store.Store, _ func() store.Store) {
 	}
 	if err := s.PutProvisioning(ctx, "box", msg, t0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("PutProvisioning after take = %v, want ErrNotFound", err)
+	}
+
+	// A taken mailbox's id is free again; an empty message is not "still
+	// empty".
+	if err := s.CreateProvisioning(ctx, "box", t0.Add(time.Minute)); err != nil {
+		t.Fatalf("CreateProvisioning(taken id) = %v", err)
+	}
+	if err := s.PutProvisioning(ctx, "box", nil, t0); err != nil {
+		t.Fatalf("PutProvisioning(empty message): %v", err)
+	}
+	if body, err := s.TakeProvisioning(ctx, "box", t0); err != nil || body == nil || len(body) != 0 {
+		t.Fatalf("TakeProvisioning(empty message) = %q (nil %v), %v; want an empty non-nil message", body, body == nil, err)
 	}
 
 	if err := s.PutProvisioning(ctx, "unknown", msg, t0); !errors.Is(err, store.ErrNotFound) {
@@ -65,11 +80,18 @@ func testProvisioning(t *testing.T, s store.Store, _ func() store.Store) {
 			t.Fatalf("TakeProvisioning(expired %s) = %v, want ErrNotFound", id, err)
 		}
 	}
+	// An expired mailbox keeps its id until DeleteExpired removes it.
+	if err := s.CreateProvisioning(ctx, "empty", later.Add(time.Minute)); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("CreateProvisioning(expired, not deleted) = %v, want ErrExists", err)
+	}
 	if _, err := s.DeleteExpired(ctx, later); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.TakeProvisioning(ctx, "written", t0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("TakeProvisioning(deleted by DeleteExpired) = %v, want ErrNotFound", err)
+	}
+	if err := s.CreateProvisioning(ctx, "empty", later.Add(time.Minute)); err != nil {
+		t.Fatalf("CreateProvisioning(deleted id) = %v", err)
 	}
 }
 
@@ -83,9 +105,10 @@ func testClosed(t *testing.T, s store.Store, _ func() store.Store) {
 	t0 := now()
 	h := sha256.Sum256([]byte("closed"))
 	e := envelope(d, a.Username, d, 1, t0)
+	keys := preKeys(t, 1, 1, 1)
 	calls := map[string]func() error{
 		"CreateAccount": func() error {
-			_, _, err := s.CreateAccount(ctx, store.Account{Username: "new"}, store.Device{Name: "x"}, nil)
+			_, _, err := s.CreateAccount(ctx, store.Account{Username: "new"}, store.Device{Name: "x"}, nil, store.PreKeySet{})
 			return err
 		},
 		"AccountByName": func() error { _, err := s.AccountByName(ctx, "zoe"); return err },
@@ -93,16 +116,7 @@ func testClosed(t *testing.T, s store.Store, _ func() store.Store) {
 		"AddDevice":     func() error { _, err := s.AddDevice(ctx, store.Device{AccountID: a.ID}, 5); return err },
 		"Devices":       func() error { _, err := s.Devices(ctx, a.ID); return err },
 		"RemoveDevice":  func() error { return s.RemoveDevice(ctx, a.ID, 1) },
-		"SetSignedPreKey": func() error {
-			return s.SetSignedPreKey(ctx, a.ID, d.ID, signedPreKey(t, 1))
-		},
-		"SetLastResortKEMPreKey": func() error {
-			return s.SetLastResortKEMPreKey(ctx, a.ID, d.ID, kemPreKey(t, 1))
-		},
-		"AddOneTimePreKeys": func() error {
-			return s.AddOneTimePreKeys(ctx, a.ID, d.ID, []store.PreKey{{ID: 1, PublicKey: randBytes(t, x25519KeySize)}})
-		},
-		"AddKEMPreKeys": func() error { return s.AddKEMPreKeys(ctx, a.ID, d.ID, []store.KEMPreKey{kemPreKey(t, 1)}) },
+		"SetPreKeys":    func() error { return s.SetPreKeys(ctx, a.ID, d.ID, keys) },
 		"PreKeyCounts":  func() error { _, err := s.PreKeyCounts(ctx, a.ID, d.ID); return err },
 		"TakeBundle":    func() error { _, err := s.TakeBundle(ctx, a.ID, d.ID); return err },
 		"Enqueue":       func() error { _, err := s.Enqueue(ctx, []store.Envelope{e}, 10); return err },
@@ -116,11 +130,13 @@ func testClosed(t *testing.T, s store.Store, _ func() store.Store) {
 		"PutProvisioning":  func() error { return s.PutProvisioning(ctx, "box", []byte("x"), t0) },
 		"TakeProvisioning": func() error { _, err := s.TakeProvisioning(ctx, "box", t0); return err },
 		"CreateLinkToken":  func() error { return s.CreateLinkToken(ctx, a.ID, h, t0.Add(time.Minute)) },
+		"LinkTokenAccount": func() error { _, err := s.LinkTokenAccount(ctx, h, t0); return err },
 		"AddDeviceWithToken": func() error {
-			_, _, err := s.AddDeviceWithToken(ctx, h, store.Device{Name: "x"}, 5, t0)
+			_, _, err := s.AddDeviceWithToken(ctx, h, store.Device{Name: "x"}, 5, t0, keys)
 			return err
 		},
 		"CreateInvite": func() error { return s.CreateInvite(ctx, h) },
+		"Close":        s.Close,
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, store.ErrClosed) {

@@ -38,18 +38,25 @@ func Run(t *testing.T, open Open) {
 		fn   func(t *testing.T, s store.Store, reopen func() store.Store)
 	}{
 		{"AccountCreateLookup", testAccountCreateLookup},
+		{"CreateAccountStoresPreKeys", testCreateAccountPreKeys},
 		{"UsernameTaken", testUsernameTaken},
 		{"Invites", testInvites},
 		{"Devices", testDevices},
+		{"DeviceIDsNeverReused", testDeviceIDsNeverReused},
 		{"RemoveDeviceRemovesPreKeysAndQueue", testRemoveDeviceCascade},
 		{"LinkTokens", testLinkTokens},
+		{"LinkTokenAccount", testLinkTokenAccount},
+		{"PreKeysArriveWithTheirDevice", testPreKeysArriveWithDevice},
 
+		{"SetPreKeys", testSetPreKeys},
+		{"SetPreKeysAtomic", testSetPreKeysAtomic},
 		{"SignedAndLastResortPreKeys", testSignedAndLastResort},
 		{"OneTimePreKeys", testOneTimePreKeys},
 		{"TakeBundleConcurrent", testTakeBundleConcurrent},
 
 		{"EnqueueSeqs", testEnqueueSeqs},
 		{"EnqueueDedup", testEnqueueDedup},
+		{"EnqueueDedupOnlyWhileQueued", testEnqueueDedupOnlyWhileQueued},
 		{"EnqueueQueueFull", testEnqueueQueueFull},
 		{"EnqueueUnknownDevice", testEnqueueUnknownDevice},
 		{"PendingAfterLimit", testPendingAfterLimit},
@@ -59,6 +66,10 @@ func Run(t *testing.T, open Open) {
 		{"Durability", testDurability},
 
 		{"Provisioning", testProvisioning},
+
+		{"UnknownDevices", testUnknownDevices},
+		{"ExpiresAtNowIsExpired", testExpiryBoundary},
+		{"CancelledCalls", testCancelledCalls},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
@@ -93,7 +104,7 @@ func newAccount(t *testing.T, s store.Store, name string) (store.Account, store.
 	a, d, err := s.CreateAccount(t.Context(),
 		store.Account{Username: name, IdentityKey: randBytes(t, 33), Created: now()},
 		store.Device{Name: name + " phone", CredentialHash: credential(name, 1), Created: now()},
-		nil)
+		nil, store.PreKeySet{})
 	if err != nil {
 		t.Fatalf("CreateAccount(%q): %v", name, err)
 	}

@@ -1,11 +1,16 @@
 -- 0001: the initial schema. Times are unix milliseconds. Device and prekey
 -- IDs are the protocol's uint32 values.
 
+-- next_device_id is the ID the account's next device gets. It only grows,
+-- so a device ID is never reused after a removal: the first device is 1, and
+-- each added device takes next_device_id and increments it in the same
+-- transaction.
 CREATE TABLE accounts (
-	id           INTEGER PRIMARY KEY,
-	username     TEXT    NOT NULL UNIQUE, -- already normalised by the caller
-	identity_key BLOB,
-	created      INTEGER NOT NULL
+	id             INTEGER PRIMARY KEY,
+	username       TEXT    NOT NULL UNIQUE, -- already normalised by the caller
+	identity_key   BLOB,
+	created        INTEGER NOT NULL,
+	next_device_id INTEGER NOT NULL DEFAULT 1
 );
 
 -- queued counts the device's rows in messages, so that Enqueue's queue bound
