@@ -134,6 +134,7 @@ func (h *Handler) linkDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return linkError(err)
 	}
+	h.dir.forget(acct.Username)
 	writeJSON(w, http.StatusCreated, api.Credentials{Username: acct.Username, DeviceID: dev.ID, Secret: secret})
 	return nil
 }
@@ -169,7 +170,9 @@ func (h *Handler) removeDevice(w http.ResponseWriter, r *http.Request) error {
 	if !found {
 		return errNotFound
 	}
-	if err := h.store.RemoveDevice(r.Context(), p.account.ID, uint32(id)); err != nil {
+	err = h.store.RemoveDevice(r.Context(), p.account.ID, uint32(id))
+	h.dir.forget(p.account.Username)
+	if err != nil {
 		return err
 	}
 	h.hub.kick(deviceKey{p.account.ID, uint32(id)})

@@ -55,6 +55,7 @@ type Handler struct {
 	fetches *keyLimiter // per account: bundle fetches
 	mux     *http.ServeMux
 	sockets sync.WaitGroup // open WebSocket handlers
+	dir     *directory
 }
 
 // Drain closes every device WebSocket and waits for their handlers to
@@ -121,6 +122,7 @@ func New(o Options) *Handler {
 		fetches: newKeyLimiter(o.BundleRate, o.BundleBurst),
 		mux:     http.NewServeMux(),
 	}
+	h.dir = newDirectory(h.store, 100_000)
 	h.routes()
 	return h
 }

@@ -26,14 +26,11 @@ func (h *Handler) send(ctx context.Context, from *principal, recipient string, c
 	if len(envs) == 0 {
 		return false, badRequest("A send needs at least one envelope.")
 	}
-	acct, err := h.store.AccountByName(ctx, name)
+	entry, err := h.dir.lookup(ctx, name)
 	if err != nil {
 		return false, err
 	}
-	devs, err := h.store.Devices(ctx, acct.ID)
-	if err != nil {
-		return false, err
-	}
+	acct, devs := entry.account, entry.devices
 	if e := staleDevices(acct.ID == from.account.ID, from.device.ID, devs, envs); e != nil {
 		return false, e
 	}
