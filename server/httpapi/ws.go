@@ -58,12 +58,25 @@ func (h *Handler) websocket(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return nil // Accept has answered the request
 	}
-	h.sockets.Add(1)
-	defer h.sockets.Done()
 	c.SetReadLimit(api.MaxFrame)
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	// The socket outlives this handler: returning frees the deep stack of
+	// the HTTP handler chain, so an idle socket keeps only two shallow
+	// goroutines. Its context keeps the request's values but not its
+	// cancellation, which fires when the handler returns; Drain and the
+	// hub end it instead.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	p := callerOf(r)
+	h.sockets.Add(1)
+	go func() {
+		defer h.sockets.Done()
+		defer cancel()
+		h.serveSocket(ctx, cancel, c, p)
+	}()
+	return nil
+}
+
+// serveSocket runs one device's socket until it ends.
+func (h *Handler) serveSocket(ctx context.Context, cancel context.CancelFunc, c *websocket.Conn, p *principal) {
 	s := &wsSession{h: h, c: c, p: p, key: deviceKey{p.account.ID, p.device.ID},
 		hub: &conn{wake: make(chan struct{}, 1), cancel: cancel}, delivered: map[uint64]struct{}{}}
 	h.hub.attach(s.key, s.hub)
@@ -72,7 +85,7 @@ func (h *Handler) websocket(w http.ResponseWriter, r *http.Request) error {
 	// this socket: check again now that removals can see it.
 	if _, _, err := h.store.DeviceByName(ctx, p.account.Username, p.device.ID); err != nil {
 		c.Close(websocket.StatusPolicyViolation, "device removed")
-		return nil
+		return
 	}
 	h.metrics.connections.Inc()
 	defer h.metrics.connections.Dec()
@@ -83,7 +96,7 @@ func (h *Handler) websocket(w http.ResponseWriter, r *http.Request) error {
 		defer cancel()
 		s.readLoop(ctx)
 	}()
-	err = s.writeLoop(ctx)
+	err := s.writeLoop(ctx)
 	cancel()
 	switch {
 	case err == nil || errors.Is(err, context.Canceled):
@@ -92,7 +105,6 @@ func (h *Handler) websocket(w http.ResponseWriter, r *http.Request) error {
 		c.CloseNow()
 	}
 	<-readDone
-	return nil
 }
 
 // readLoop handles the client's frames until the connection ends. A frame
