@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +65,7 @@ type Server struct {
 	store     store.Store
 	ownsStore bool
 	api       *httpapi.Handler
+	pushTo    atomic.Pointer[httpapi.Handler] // the store's commit hook target
 	http      *http.Server
 	registry  *prometheus.Registry
 
@@ -89,7 +91,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("server: data dir: %w", err)
 		}
-		st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "parley.db"), sqlite.Options{Logger: log})
+		st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "parley.db"), sqlite.Options{Logger: log,
+			OnEnqueue: func(envs []store.Envelope) {
+				if h := s.pushTo.Load(); h != nil {
+					h.OnEnqueue(envs)
+				}
+			}})
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
@@ -101,6 +108,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		MaxDevices: cfg.MaxDevices, MaxQueue: cfg.MaxQueue, QueueTTL: cfg.QueueTTL,
 		InviteOnly: cfg.InviteOnly, RegisterRate: cfg.RegisterRate, PingInterval: cfg.PingInterval, WriteTimeout: cfg.WriteTimeout,
 	})
+	s.pushTo.Store(s.api)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -127,6 +127,13 @@ func New(o Options) *Handler {
 	return h
 }
 
+// OnEnqueue receives the envelopes the store has just committed, in commit
+// order, and pushes them to connected devices so that their sockets need
+// not read them back from the store. Wire it to the store's commit hook
+// (sqlite.Options.OnEnqueue); without it, sockets read their queue on
+// every wake.
+func (h *Handler) OnEnqueue(envs []store.Envelope) { h.hub.pushEnvelopes(envs) }
+
 // Hub returns the registry of connected devices.
 func (h *Handler) Hub() *Hub { return h.hub }
 

@@ -1,6 +1,11 @@
 package httpapi
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/parley-chat/parley/server/store"
+)
 
 // deviceKey names one device.
 type deviceKey struct {
@@ -8,10 +13,30 @@ type deviceKey struct {
 	device  uint32
 }
 
+// Pushes are bounded so that they cannot hold much memory: at most
+// pushBuffer envelopes of at most maxPushed bytes wait per socket, and only
+// for a socket that is caught up and taking them (accepting). Anything
+// else sets overflow, and the socket reads its queue from the store.
+const (
+	pushBuffer = 64
+	maxPushed  = 16 << 10
+)
+
 // conn is what the hub knows of a connected device's WebSocket.
 type conn struct {
 	wake   chan struct{} // capacity 1: "the queue may have grown"
 	cancel func()        // closes the connection
+
+	// Envelopes committed for the device, in Seq order (the store calls
+	// push in commit order). When push is full, overflow is set and the
+	// socket falls back to reading its queue.
+	push      chan store.Envelope
+	overflow  atomic.Bool
+	accepting atomic.Bool
+}
+
+func newConn(cancel func()) *conn {
+	return &conn{wake: make(chan struct{}, 1), cancel: cancel, push: make(chan store.Envelope, pushBuffer)}
 }
 
 // Hub maps connected devices to their WebSocket so that a send can wake
@@ -51,6 +76,32 @@ func (h *Hub) notify(k deviceKey) {
 	c := h.conns[k]
 	h.mu.Unlock()
 	if c != nil {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// pushEnvelopes hands committed envelopes to their devices' sockets. It is
+// called by the store in commit order and never blocks.
+func (h *Hub) pushEnvelopes(envs []store.Envelope) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, e := range envs {
+		c := h.conns[deviceKey{e.DestAccount, e.DestDevice}]
+		if c == nil {
+			continue
+		}
+		if !c.accepting.Load() || len(e.Content) > maxPushed {
+			c.overflow.Store(true)
+		} else {
+			select {
+			case c.push <- e:
+			default:
+				c.overflow.Store(true)
+			}
+		}
 		select {
 		case c.wake <- struct{}{}:
 		default:

@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/server/store"
 )
 
 // Delivery flow control (spec/api.md §7.3): at most maxInFlight envelopes
@@ -78,7 +79,7 @@ func (h *Handler) websocket(w http.ResponseWriter, r *http.Request) error {
 // serveSocket runs one device's socket until it ends.
 func (h *Handler) serveSocket(ctx context.Context, cancel context.CancelFunc, c *websocket.Conn, p *principal) {
 	s := &wsSession{h: h, c: c, p: p, key: deviceKey{p.account.ID, p.device.ID},
-		hub: &conn{wake: make(chan struct{}, 1), cancel: cancel}, delivered: map[uint64]struct{}{}}
+		hub: newConn(cancel), delivered: map[uint64]struct{}{}}
 	h.hub.attach(s.key, s.hub)
 	defer h.hub.detach(s.key, s.hub)
 	// A removal that ran between authentication and attach could not kick
@@ -168,47 +169,50 @@ func (s *wsSession) write(ctx context.Context, b []byte) error {
 func (s *wsSession) writeLoop(ctx context.Context) error {
 	ping := time.NewTicker(s.h.opts.PingInterval)
 	defer ping.Stop()
-	var (
-		last      uint64
-		drained   bool
-		atConnect int
-		buf       []byte
-	)
+	d := delivery{s: s}
+	// caughtUp: every envelope committed for this device up to the last
+	// queue read has been sent, so new ones can be taken from the hub's
+	// pushes (in Seq order) instead of being read back from the store.
+	caughtUp := false
 	for {
-		if room := maxInFlight - s.inFlight(); room > 0 {
-			limit := min(pendingBatch, room)
-			envs, err := s.h.store.Pending(ctx, s.key.account, s.key.device, last, limit, s.h.opts.Now())
+		room := maxInFlight - s.inFlight()
+		if caughtUp && s.hub.overflow.Swap(false) {
+			caughtUp = false // a push was dropped: read the queue
+		}
+		switch {
+		case caughtUp:
+			n, err := d.pushed(ctx, room)
+			if errors.Is(err, errFellBehind) {
+				caughtUp = false
+				continue // read the queue now
+			}
 			if err != nil {
 				return err
 			}
-			for i := range envs {
-				e := &envs[i]
-				buf = api.AppendFrame(buf[:0], &api.Frame{Type: api.FrameDeliver, Seq: e.Seq, Sender: e.SenderName,
-					SenderDevice: e.SenderDevice, ClientID: e.ClientID[:], EnvType: e.Type, Content: e.Content,
-					Timestamp: e.Created.UnixMilli()})
-				// Recorded before the write: the ack may beat us back.
-				s.mu.Lock()
-				s.delivered[e.Seq] = struct{}{}
-				s.mu.Unlock()
-				if err := s.write(ctx, buf); err != nil {
-					return err
-				}
-				last = e.Seq
+			if n == room {
+				caughtUp = false // window full: resume from the queue after acks
 			}
-			s.h.metrics.envelopesOut.Add(float64(len(envs)))
-			if !drained {
-				atConnect += len(envs)
+		case room > 0:
+			// Stop taking pushes, drop what came (the queue read covers
+			// it), read, and take pushes again once caught up.
+			s.hub.accepting.Store(false)
+			d.discardPushes()
+			s.hub.overflow.Store(false)
+			more, err := d.fromQueue(ctx, room)
+			if err != nil {
+				return err
 			}
-			if len(envs) == limit {
+			if more {
 				continue
 			}
-			if !drained {
-				drained = true
-				s.h.metrics.queueDepth.Observe(float64(atConnect))
-				if err := s.write(ctx, api.AppendFrame(buf[:0], &api.Frame{Type: api.FrameQueueEmpty})); err != nil {
-					return err
-				}
+			caughtUp = true
+			s.hub.accepting.Store(true)
+			if err := d.queueEmpty(ctx); err != nil {
+				return err
 			}
+		}
+		if !caughtUp {
+			s.hub.accepting.Store(false)
 		}
 		select {
 		case <-ctx.Done():
@@ -223,4 +227,100 @@ func (s *wsSession) writeLoop(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// errFellBehind means a push was dropped: the socket must read its queue.
+var errFellBehind = errors.New("httpapi: socket fell behind its pushes")
+
+// delivery is the write side of one socket: what it has sent so far.
+type delivery struct {
+	s         *wsSession
+	last      uint64 // highest Seq sent
+	drained   bool   // QueueEmpty sent
+	atConnect int
+	buf       []byte
+}
+
+// send writes one Deliver frame.
+func (d *delivery) send(ctx context.Context, e *store.Envelope) error {
+	d.buf = api.AppendFrame(d.buf[:0], &api.Frame{Type: api.FrameDeliver, Seq: e.Seq, Sender: e.SenderName,
+		SenderDevice: e.SenderDevice, ClientID: e.ClientID[:], EnvType: e.Type, Content: e.Content,
+		Timestamp: e.Created.UnixMilli()})
+	// Recorded before the write: the ack may beat us back.
+	d.s.mu.Lock()
+	d.s.delivered[e.Seq] = struct{}{}
+	d.s.mu.Unlock()
+	if err := d.s.write(ctx, d.buf); err != nil {
+		return err
+	}
+	d.last = e.Seq
+	d.s.h.metrics.envelopesOut.Inc()
+	return nil
+}
+
+// fromQueue sends up to room envelopes read from the store after the last
+// one sent, and reports whether the read was full (there may be more).
+func (d *delivery) fromQueue(ctx context.Context, room int) (bool, error) {
+	limit := min(pendingBatch, room)
+	envs, err := d.s.h.store.Pending(ctx, d.s.key.account, d.s.key.device, d.last, limit, d.s.h.opts.Now())
+	if err != nil {
+		return false, err
+	}
+	for i := range envs {
+		if err := d.send(ctx, &envs[i]); err != nil {
+			return false, err
+		}
+	}
+	if !d.drained {
+		d.atConnect += len(envs)
+	}
+	return len(envs) == limit, nil
+}
+
+// pushed sends up to room envelopes pushed by the hub, skipping those the
+// queue read already sent, and reports how many it sent. It stops at the
+// first push that arrives after a dropped one (overflow is then already
+// set, since the hub sets it before pushing anything later): sending it
+// would skip the dropped envelope.
+func (d *delivery) pushed(ctx context.Context, room int) (int, error) {
+	n := 0
+	for n < room {
+		select {
+		case e := <-d.s.hub.push:
+			if d.s.hub.overflow.Load() {
+				return n, errFellBehind
+			}
+			if e.Seq <= d.last {
+				continue
+			}
+			if err := d.send(ctx, &e); err != nil {
+				return n, err
+			}
+			n++
+		default:
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+// discardPushes empties the hub's pushes before a queue read.
+func (d *delivery) discardPushes() {
+	for {
+		select {
+		case <-d.s.hub.push:
+		default:
+			return
+		}
+	}
+}
+
+// queueEmpty sends FrameQueueEmpty once, after the first complete read.
+func (d *delivery) queueEmpty(ctx context.Context) error {
+	if d.drained {
+		return nil
+	}
+	d.drained = true
+	d.s.h.metrics.queueDepth.Observe(float64(d.atConnect))
+	return d.s.write(ctx, api.AppendFrame(d.buf[:0], &api.Frame{Type: api.FrameQueueEmpty}))
 }

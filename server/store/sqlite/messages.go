@@ -39,7 +39,17 @@ func (s *Store) Enqueue(ctx context.Context, envs []store.Envelope, maxQueue int
 	}
 	seqs := make([]uint64, len(envs))
 	dup := make([]bool, len(envs))
-	err := s.write(ctx, "enqueue", size, func(t *wtx) error {
+	// The envelopes for OnEnqueue are copied inside run, while the caller
+	// still waits for the writer (processed), and handed over after commit.
+	var stored []store.Envelope
+	var committed func()
+	if s.onEnqueue != nil {
+		committed = func() { s.onEnqueue(stored) }
+	}
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	err := s.w.doThen(ctx, size, func(t *wtx) error {
 		for i := range envs {
 			var err error
 			seqs[i], dup[i], err = enqueueOne(t, &envs[i], maxQueue)
@@ -47,10 +57,20 @@ func (s *Store) Enqueue(ctx context.Context, envs []store.Envelope, maxQueue int
 				return err
 			}
 		}
+		if s.onEnqueue != nil {
+			stored = make([]store.Envelope, 0, len(envs))
+			for i := range envs {
+				if !dup[i] {
+					e := envs[i]
+					e.Seq = seqs[i]
+					stored = append(stored, e)
+				}
+			}
+		}
 		return nil
-	})
+	}, committed)
 	if err != nil {
-		return nil, err
+		return nil, s.wrap("enqueue", err)
 	}
 	for i := range envs {
 		envs[i].Seq = seqs[i]

@@ -49,12 +49,18 @@ type Options struct {
 	Logger *slog.Logger // nil discards
 	// ReadConns is the size of the read-only connection pool; 0 means 4.
 	ReadConns int
+	// OnEnqueue, if set, is called with the envelopes (Seqs set) of every
+	// Enqueue right after they commit, from the writer goroutine, in
+	// commit order — so, for any one device, in Seq order. It must not
+	// block and must not keep the slice.
+	OnEnqueue func([]store.Envelope)
 }
 
 // Store is a store.Store in one SQLite database file.
 type Store struct {
-	log    *slog.Logger
-	closed atomic.Bool
+	log       *slog.Logger
+	closed    atomic.Bool
+	onEnqueue func([]store.Envelope)
 
 	w      *writer
 	wdb    *sql.DB // one connection, owned by w
@@ -81,7 +87,7 @@ func Open(ctx context.Context, path string, opts Options) (_ *Store, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	s := &Store{log: log}
+	s := &Store{log: log, onEnqueue: opts.OnEnqueue}
 	defer func() {
 		if err != nil {
 			s.closeDBs()

@@ -41,6 +41,7 @@ type request struct {
 	state atomic.Int32
 
 	err       error         // run's result, or the batch's; read after done
+	committed func()        // if set, called by the writer once the request has committed
 	processed chan struct{} // closed when the writer no longer reads run's captures
 	done      chan error    // buffered; the outcome after commit
 }
@@ -99,6 +100,12 @@ func newWriter(log *slog.Logger, conn *sql.Conn, st *writeStmts) *writer {
 // either never run, or may still commit: callers must say which they can
 // live with.
 func (w *writer) do(ctx context.Context, size int, fn func(*wtx) error) error {
+	return w.doThen(ctx, size, fn, nil)
+}
+
+// doThen is do with a function the writer calls right after the request
+// commits, before the caller hears of it.
+func (w *writer) doThen(ctx context.Context, size int, fn func(*wtx) error, committed func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -106,6 +113,7 @@ func (w *writer) do(ctx context.Context, size int, fn func(*wtx) error) error {
 		ctx:       ctx,
 		size:      size,
 		run:       fn,
+		committed: committed,
 		processed: make(chan struct{}),
 		done:      make(chan error, 1),
 	}
@@ -216,6 +224,9 @@ func (w *writer) commit(batch []*request) {
 		}
 		if err != nil && r.err == nil {
 			r.err = err
+		}
+		if r.err == nil && r.committed != nil {
+			r.committed()
 		}
 		r.done <- r.err
 	}
