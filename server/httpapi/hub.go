@@ -30,13 +30,13 @@ type conn struct {
 	// Envelopes committed for the device, in Seq order (the store calls
 	// push in commit order). When push is full, overflow is set and the
 	// socket falls back to reading its queue.
-	push      chan store.Envelope
+	push      chan *store.Envelope // pointers: the buffer stays small
 	overflow  atomic.Bool
 	accepting atomic.Bool
 }
 
 func newConn(cancel func()) *conn {
-	return &conn{wake: make(chan struct{}, 1), cancel: cancel, push: make(chan store.Envelope, pushBuffer)}
+	return &conn{wake: make(chan struct{}, 1), cancel: cancel, push: make(chan *store.Envelope, pushBuffer)}
 }
 
 // Hub maps connected devices to their WebSocket so that a send can wake
@@ -88,7 +88,8 @@ func (h *Hub) notify(k deviceKey) {
 func (h *Hub) pushEnvelopes(envs []store.Envelope) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, e := range envs {
+	for i := range envs {
+		e := &envs[i]
 		c := h.conns[deviceKey{e.DestAccount, e.DestDevice}]
 		if c == nil {
 			continue

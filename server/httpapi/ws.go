@@ -293,7 +293,7 @@ func (d *delivery) pushed(ctx context.Context, room int) (int, error) {
 			if e.Seq <= d.last {
 				continue
 			}
-			if err := d.send(ctx, &e); err != nil {
+			if err := d.send(ctx, e); err != nil {
 				return n, err
 			}
 			n++

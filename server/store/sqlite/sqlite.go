@@ -52,7 +52,7 @@ type Options struct {
 	// OnEnqueue, if set, is called with the envelopes (Seqs set) of every
 	// Enqueue right after they commit, from the writer goroutine, in
 	// commit order — so, for any one device, in Seq order. It must not
-	// block and must not keep the slice.
+	// block. The slice is new for each call and the hook may keep it.
 	OnEnqueue func([]store.Envelope)
 }
 
