@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/parley-chat/parley/server/store"
@@ -155,16 +156,21 @@ func (s *Store) Ack(ctx context.Context, accountID int64, deviceID uint32, seqs 
 	if len(seqs) == 0 {
 		return s.readable("ack")
 	}
-	return s.write(ctx, "ack", 0, func(t *wtx) error {
-		for _, seq := range seqs {
-			if seq > math.MaxInt64 {
-				continue // not a seq this store ever gave out
-			}
-			if _, err := t.st.ack.ExecContext(t.ctx, int64(seq), accountID, deviceID); err != nil {
-				return err
-			}
+	list := make([]byte, 0, 2+len(seqs)*8)
+	list = append(list, '[')
+	for _, seq := range seqs {
+		if seq > math.MaxInt64 {
+			continue // not a seq this store ever gave out
 		}
-		return nil
+		if len(list) > 1 {
+			list = append(list, ',')
+		}
+		list = strconv.AppendUint(list, seq, 10)
+	}
+	list = append(list, ']')
+	return s.write(ctx, "ack", 0, func(t *wtx) error {
+		_, err := t.st.ack.ExecContext(t.ctx, accountID, deviceID, string(list))
+		return err
 	})
 }
 

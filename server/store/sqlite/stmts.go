@@ -39,7 +39,10 @@ func prepareWrite(ctx context.Context, conn *sql.Conn) (*writeStmts, error) {
 		AND dest_account = ? AND dest_device = ?`)
 	st.bumpQueue = p.prepare(`UPDATE devices SET queued = queued + 1
 		WHERE account_id = ? AND id = ? RETURNING queued`)
-	st.ack = p.prepare(`DELETE FROM messages WHERE seq = ? AND dest_account = ? AND dest_device = ?`)
+	// One statement per Ack, whatever its size: the Seqs come as a JSON
+	// array (json_each is built into SQLite).
+	st.ack = p.prepare(`DELETE FROM messages WHERE dest_account = ? AND dest_device = ?
+		AND seq IN (SELECT value FROM json_each(?))`)
 	if p.err != nil {
 		p.closeAll()
 		return nil, p.err
