@@ -48,6 +48,11 @@ func (s *wsSession) acked(seqs []uint64) {
 	for _, q := range seqs {
 		delete(s.delivered, q)
 	}
+	if len(s.delivered) == 0 {
+		// Go maps never shrink: after a burst, let the big one go so an
+		// idle socket holds an empty map, not room for MaxInFlight.
+		s.delivered = map[uint64]struct{}{}
+	}
 	s.mu.Unlock()
 }
 
