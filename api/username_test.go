@@ -27,3 +27,28 @@ func TestNormalizeUsername(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNormalizeUsername: any input normalises without panicking, and an
+// accepted name is stable under normalisation and within the rules.
+func FuzzNormalizeUsername(f *testing.F) {
+	for _, s := range []string{"alice", "Alice", "@bob_2", "admin", "count", "x", "ålice", "a\x00b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := NormalizeUsername(s)
+		if err != nil {
+			return
+		}
+		if again, err := NormalizeUsername(n); err != nil || again != n {
+			t.Fatalf("%q -> %q is not stable", s, n)
+		}
+		if len(n) < MinUsername || len(n) > MaxUsername {
+			t.Fatalf("%q has length %d", n, len(n))
+		}
+		for _, c := range []byte(n) {
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+				t.Fatalf("%q holds %q", n, c)
+			}
+		}
+	})
+}

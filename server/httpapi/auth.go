@@ -60,8 +60,8 @@ func parseBasic(r *http.Request) (user string, device uint32, secret string, ok 
 		return "", 0, "", false
 	}
 	id, err := strconv.ParseUint(dev, 10, 32)
-	if err != nil || id == 0 {
-		return "", 0, "", false
+	if err != nil || id == 0 || strconv.FormatUint(id, 10) != dev {
+		return "", 0, "", false // only the canonical decimal form
 	}
 	norm, err := api.NormalizeUsername(name)
 	if err != nil {
