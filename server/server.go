@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -102,7 +103,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.store, s.ownsStore = st, true
 	}
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "parley_queued_envelopes", Help: "Envelopes queued for all devices, read from the store at scrape time.",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			n, err := s.store.QueuedTotal(ctx)
+			if err != nil {
+				return math.NaN()
+			}
+			return float64(n)
+		}))
 	s.api = httpapi.New(httpapi.Options{
 		Store: s.store, Logger: log, Metrics: httpapi.NewMetrics(s.registry),
 		MaxDevices: cfg.MaxDevices, MaxQueue: cfg.MaxQueue, QueueTTL: cfg.QueueTTL,

@@ -312,6 +312,9 @@ func TestLimits(t *testing.T) {
 	}
 	_, err = sendTo(t, alice, "bob", []uint32{1}, "one too many")
 	wantCode(t, err, api.CodeQueueFull)
+	if got := metricValue(t, srv, "parley_queued_envelopes"); got != 3 {
+		t.Fatalf("parley_queued_envelopes = %v, want 3", got)
+	}
 	_, err = sendTo(t, alice, "nobody_here", []uint32{1}, "x")
 	wantCode(t, err, api.CodeNotFound)
 }

@@ -110,6 +110,11 @@ func TestSlowConsumerIsCut(t *testing.T) {
 
 // openSockets reads parley_websocket_connections from /metrics.
 func openSockets(t *testing.T, srv *parleytest.Server) float64 {
+	return metricValue(t, srv, "parley_websocket_connections")
+}
+
+// metricValue reads one unlabelled metric from /metrics.
+func metricValue(t *testing.T, srv *parleytest.Server, name string) float64 {
 	t.Helper()
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {
@@ -118,7 +123,7 @@ func openSockets(t *testing.T, srv *parleytest.Server) float64 {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "parley_websocket_connections "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				t.Fatal(err)
@@ -126,7 +131,7 @@ func openSockets(t *testing.T, srv *parleytest.Server) float64 {
 			return f
 		}
 	}
-	t.Fatal("metric parley_websocket_connections missing")
+	t.Fatalf("metric %s missing", name)
 	return 0
 }
 

@@ -14,7 +14,7 @@ type Metrics struct {
 	connections  prometheus.Gauge
 	envelopesIn  prometheus.Counter
 	envelopesOut prometheus.Counter
-	queueDepth   prometheus.Histogram
+	queueDepth   prometheus.Histogram // at connect
 	storeLatency *prometheus.HistogramVec
 	requests     *prometheus.CounterVec
 }

@@ -212,6 +212,9 @@ type Store interface {
 	// included until DeleteExpired removes them (ErrNotFound for an
 	// unknown device).
 	QueueDepth(ctx context.Context, accountID int64, deviceID uint32) (int, error)
+	// QueuedTotal counts the envelopes queued for all devices, counted the
+	// same way as QueueDepth (for the queue-depth metric).
+	QueuedTotal(ctx context.Context) (int64, error)
 	// DeleteExpired deletes the envelopes, provisioning mailboxes and link
 	// tokens that have expired at now (expires <= now), and reports how
 	// many envelopes went.

@@ -174,6 +174,19 @@ func (s *Store) Ack(ctx context.Context, accountID int64, deviceID uint32, seqs 
 	})
 }
 
+// QueuedTotal implements store.Store.
+func (s *Store) QueuedTotal(ctx context.Context) (int64, error) {
+	const op = "queued total"
+	if err := s.readable(op); err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := s.rdb.QueryRowContext(ctx, "SELECT COALESCE(SUM(queued), 0) FROM devices").Scan(&n); err != nil {
+		return 0, s.wrap(op, err)
+	}
+	return n, nil
+}
+
 // QueueDepth implements store.Store: ErrNotFound for an unknown device.
 // Expired envelopes count until DeleteExpired removes them.
 func (s *Store) QueueDepth(ctx context.Context, accountID int64, deviceID uint32) (int, error) {

@@ -70,6 +70,7 @@ func testEnqueueSeqs(t *testing.T, s store.Store, _ func() store.Store) {
 	checkPending(t, s, to2, t0, first[1])
 	checkDepth(t, s, to1, 3)
 	checkDepth(t, s, to2, 1)
+	checkTotal(t, s, 4)
 
 	// A seq is never given out again, even once the newest are acked.
 	if err := s.Ack(t.Context(), b.ID, to1.ID, seqs(all)); err != nil {
@@ -79,8 +80,10 @@ func testEnqueueSeqs(t *testing.T, s store.Store, _ func() store.Store) {
 		t.Fatal(err)
 	}
 	checkDepth(t, s, to1, 0)
+	checkTotal(t, s, 0)
 	third := envelope(from, a.Username, to1, 4, t0)
 	enqueue(t, s, 100, nil, &third)
+	checkTotal(t, s, 1)
 	if third.Seq <= second[0].Seq {
 		t.Fatalf("Seq %d after acking %d: seqs went backwards", third.Seq, second[0].Seq)
 	}

@@ -181,6 +181,14 @@ func checkDepth(t *testing.T, s store.Store, d store.Device, want int) {
 	}
 }
 
+func checkTotal(t *testing.T, s store.Store, want int64) {
+	t.Helper()
+	n, err := s.QueuedTotal(t.Context())
+	if err != nil || n != want {
+		t.Fatalf("QueuedTotal = %d, %v; want %d", n, err, want)
+	}
+}
+
 // testCloseStopsGoroutines checks that a store's goroutines end with Close,
 // including after callers gave up on their ctx.
 func testCloseStopsGoroutines(t *testing.T, open Open) {
