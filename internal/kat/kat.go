@@ -1,4 +1,5 @@
 // Package kat reads and writes the known-answer vector files in spec/vectors.
+// Only tests and the vector generator use it.
 //
 // A file is a list of sections. A section starts with a line "[name]" and
 // holds "key = value" lines; a value may continue on following lines that
@@ -15,6 +16,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"testing"
 )
 
 // Section is one "[name]" block.
@@ -163,4 +165,29 @@ func fold(v string) string {
 		b.WriteString(v[i:min(i+width, len(v))])
 	}
 	return b.String()
+}
+
+// Open loads path and returns its section called name, failing tb if
+// either is missing, for tests that read one known-answer block.
+func Open(tb testing.TB, path, name string) *Section {
+	tb.Helper()
+	secs, err := Load(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := Find(secs, name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// MustHex is Hex that fails tb when key is missing or not hex.
+func (s *Section) MustHex(tb testing.TB, key string) []byte {
+	tb.Helper()
+	b, err := s.Hex(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

@@ -12,21 +12,8 @@ import (
 
 // TestSignalX25519Vector reproduces libsignal's X25519 agreement vector.
 func TestSignalX25519Vector(t *testing.T) {
-	secs, err := kat.Load("../../spec/vectors/signal-x25519.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := kat.Find(secs, "x25519-agreement")
-	if err != nil {
-		t.Fatal(err)
-	}
-	get := func(k string) []byte {
-		b, err := v.Hex(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	v := kat.Open(t, "../../spec/vectors/signal-x25519.txt", "x25519-agreement")
+	get := func(k string) []byte { return v.MustHex(t, k) }
 	alice, err := keys.NewPrivateKey(get("alice_priv"))
 	if err != nil {
 		t.Fatal(err)

@@ -14,14 +14,7 @@ const signalX3DHInfo = "WhisperText"
 
 func loadKeyPair(t *testing.T, s *kat.Section, name string) (keys.PrivateKey, keys.PublicKey) {
 	t.Helper()
-	privB, err := s.Hex(name + "_priv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pubB, err := s.Hex(name + "_pub")
-	if err != nil {
-		t.Fatal(err)
-	}
+	privB, pubB := s.MustHex(t, name+"_priv"), s.MustHex(t, name+"_pub")
 	priv, err := keys.NewPrivateKey(privB)
 	if err != nil {
 		t.Fatal(err)
@@ -41,21 +34,11 @@ func loadKeyPair(t *testing.T, s *kat.Section, name string) (keys.PrivateKey, ke
 // key as Alice (her first receiving chain) and as Bob (his first sending
 // chain), and both derive the same root key.
 func TestSignalX3DHVector(t *testing.T) {
-	secs, err := kat.Load("../../spec/vectors/signal-x3dh.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := kat.Find(secs, "x3dh-session")
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := kat.Open(t, "../../spec/vectors/signal-x3dh.txt", "x3dh-session")
 	if otp, _ := v.Get("one_time_prekey"); otp != "none" {
 		t.Fatalf("vector has a one-time prekey %q; the test expects none", otp)
 	}
-	want, err := v.Hex("expected_chain_key")
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := v.MustHex(t, "expected_chain_key")
 	bobIK, bobIKPub := loadKeyPair(t, v, "bob_identity")
 	bobSPK, bobSPKPub := loadKeyPair(t, v, "bob_signed_prekey")
 	aliceIK, aliceIKPub := loadKeyPair(t, v, "alice_identity")

@@ -11,21 +11,8 @@ import (
 // TestSignalChainKeyVector reproduces libsignal's chain-key derivation
 // vector: the chain step and the message-key expansion.
 func TestSignalChainKeyVector(t *testing.T) {
-	secs, err := kat.Load("../../spec/vectors/signal-chain-key.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := kat.Find(secs, "chain-key-derivation")
-	if err != nil {
-		t.Fatal(err)
-	}
-	get := func(k string) []byte {
-		b, err := v.Hex(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	v := kat.Open(t, "../../spec/vectors/signal-chain-key.txt", "chain-key-derivation")
+	get := func(k string) []byte { return v.MustHex(t, k) }
 	var ck chainKey
 	copy(ck.key[:], get("chain_key"))
 	seed, next := ck.step()

@@ -144,7 +144,7 @@ func genRatchetVectors() ([]*kat.Section, error) {
 
 func checkRatchetVector(t *testing.T, s *kat.Section) {
 	expect, _ := s.Get("expect")
-	bob, err := ratchet.Unmarshal(mustHex(t, s, "receiver_state"))
+	bob, err := ratchet.Unmarshal(s.MustHex(t, "receiver_state"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,8 +158,8 @@ func checkRatchetVector(t *testing.T, s *kat.Section) {
 	order := strings.Fields(orderS)
 	for step, is := range order {
 		i, _ := strconv.Atoi(is)
-		msg := mustHex(t, s, fmt.Sprintf("message.%d", i))
-		want := mustHex(t, s, fmt.Sprintf("plaintext.%d", i))
+		msg := s.MustHex(t, fmt.Sprintf("message.%d", i))
+		want := s.MustHex(t, fmt.Sprintf("plaintext.%d", i))
 		fail := expect != "ok" && !(expect == "replay" && step == 0)
 		before := bob.Marshal()
 		pt, err := bob.DecryptAt(msg, vectorTime)

@@ -193,9 +193,9 @@ func checkPQXDHVector(t *testing.T, s *kat.Section) {
 		}
 	}
 	// The responder's side of the session decrypts Alice's first message.
-	ik, _ := keys.NewPrivateKey(mustHex(t, s, "bob_identity_private"))
-	spk, _ := keys.NewPrivateKey(mustHex(t, s, "bob_signed_prekey_private"))
-	kem, _ := keys.NewKEMPrivateKey(mustHex(t, s, "bob_kem_prekey_seed"))
+	ik, _ := keys.NewPrivateKey(s.MustHex(t, "bob_identity_private"))
+	spk, _ := keys.NewPrivateKey(s.MustHex(t, "bob_signed_prekey_private"))
+	kem, _ := keys.NewKEMPrivateKey(s.MustHex(t, "bob_kem_prekey_seed"))
 	store := protocoltest.NewMemStore()
 	store.Signed[1] = spk
 	store.KEM[1] = pqxdh.KEMPreKey{ID: 1, Private: kem, LastResort: true}
@@ -203,22 +203,13 @@ func checkPQXDHVector(t *testing.T, s *kat.Section) {
 		opk, _ := keys.NewPrivateKey(b)
 		store.OneTime[1] = opk
 	}
-	resp, err := session.Respond(keys.IdentityKeyPair{Private: ik}, store, nil, nil, mustHex(t, s, "prekey_message"), nil)
+	resp, err := session.Respond(keys.IdentityKeyPair{Private: ik}, store, nil, nil, s.MustHex(t, "prekey_message"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := mustHex(t, s, "plaintext"); !bytes.Equal(resp.Plaintext, want) {
+	if want := s.MustHex(t, "plaintext"); !bytes.Equal(resp.Plaintext, want) {
 		t.Fatalf("plaintext %q, want %q", resp.Plaintext, want)
 	}
-}
-
-func mustHex(t *testing.T, s *kat.Section, k string) []byte {
-	t.Helper()
-	b, err := s.Hex(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestPQXDHVectors(t *testing.T) {
