@@ -50,33 +50,50 @@ func (c *Client) authorize(req *http.Request) {
 	}
 }
 
+// roundTrip sends one request, with the device's credentials if auth,
+// and turns a non-2xx answer into an *api.Error. The caller closes the
+// body of a successful response.
+func (c *Client) roundTrip(ctx context.Context, method, path string, body io.Reader, contentType string, auth bool) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if auth {
+		c.authorize(req)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		return nil, decodeError(resp)
+	}
+	return resp, nil
+}
+
 // do sends a request with an optional JSON body and decodes a JSON answer
 // into out (if not nil). A non-2xx answer becomes an *api.Error.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
+	var (
+		body        io.Reader
+		contentType string
+	)
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body, contentType = bytes.NewReader(b), "application/json"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	c.authorize(req)
-	resp, err := c.http.Do(req)
+	resp, err := c.roundTrip(ctx, method, path, body, contentType, true)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return decodeError(resp)
-	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		io.Copy(io.Discard, resp.Body)
 		return nil
@@ -166,38 +183,23 @@ func (c *Client) CreateProvisioning(ctx context.Context) (api.Provisioning, erro
 
 // PutProvisioning writes the mailbox's one message.
 func (c *Client) PutProvisioning(ctx context.Context, id string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.base+"/v1/provisioning/"+url.PathEscape(id), bytes.NewReader(body))
+	resp, err := c.roundTrip(ctx, http.MethodPut, "/v1/provisioning/"+url.PathEscape(id), bytes.NewReader(body), "", true)
 	if err != nil {
 		return err
 	}
-	c.authorize(req)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return decodeError(resp)
-	}
-	return nil
+	return resp.Body.Close()
 }
 
-// TakeProvisioning reads and deletes the mailbox's message; nil while empty.
+// TakeProvisioning reads and deletes the mailbox's message; nil while
+// empty. The mailbox ID is the capability, so no credentials are sent.
 func (c *Client) TakeProvisioning(ctx context.Context, id string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/provisioning/"+url.PathEscape(id), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.roundTrip(ctx, http.MethodGet, "/v1/provisioning/"+url.PathEscape(id), nil, "", false)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNoContent:
+	if resp.StatusCode == http.StatusNoContent {
 		return nil, nil
-	case resp.StatusCode >= 300:
-		return nil, decodeError(resp)
 	}
 	return io.ReadAll(io.LimitReader(resp.Body, api.MaxProvisioning))
 }
