@@ -3,16 +3,15 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/parleytest"
 )
 
 // TestCrashDeliversEveryAcknowledgedEnvelope is the crash test of issue 3:
@@ -25,14 +24,9 @@ func TestCrashDeliversEveryAcknowledgedEnvelope(t *testing.T) {
 		t.Skip("builds and runs two binaries for ~20 s")
 	}
 	dir := t.TempDir()
-	parleyd := filepath.Join(dir, "parleyd")
-	bench := filepath.Join(dir, "parley-bench")
-	for bin, pkg := range map[string]string{parleyd: "../parleyd", bench: "."} {
-		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, out)
-		}
-	}
-	addr := freeAddr(t)
+	parleyd := parleytest.BuildBinary(t, "../parleyd", "parleyd")
+	bench := parleytest.BuildBinary(t, ".", "parley-bench")
+	addr := parleytest.FreeAddr(t)
 	data := filepath.Join(dir, "data")
 	start := func() *exec.Cmd {
 		cmd := exec.Command(parleyd, "-data", data, "-listen", addr, "-register-rate", "100000")
@@ -40,7 +34,9 @@ func TestCrashDeliversEveryAcknowledgedEnvelope(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		waitReady(t, "http://"+addr)
+		if !parleytest.WaitReady("http://" + addr) {
+			t.Fatal("parleyd did not become ready")
+		}
 		return cmd
 	}
 	srv := start()
@@ -87,32 +83,6 @@ func TestCrashDeliversEveryAcknowledgedEnvelope(t *testing.T) {
 	if lost > 0 {
 		t.Fatalf("%d acknowledged envelopes were never delivered\n%s", lost, benchOut.String())
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// waitReady polls /readyz of a server in another process until it answers.
-func waitReady(t *testing.T, url string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/readyz", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("parleyd did not become ready")
 }
 
 func countLines(t *testing.T, path string) int { return len(readSet(t, path)) }

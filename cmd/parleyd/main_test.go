@@ -2,16 +2,14 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/parley-chat/parley/parleytest"
 )
 
 // TestSIGTERMShutsDownCleanly runs the real binary with its defaults (in a
@@ -23,16 +21,8 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "parleyd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	bin := parleytest.BuildBinary(t, ".", "parleyd")
+	addr := parleytest.FreeAddr(t)
 	cmd := exec.Command(bin)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PARLEY_LISTEN="+addr)
@@ -41,20 +31,9 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if ctx.Err() != nil {
-			cmd.Process.Kill()
-			t.Fatalf("parleyd never became ready:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !parleytest.WaitReady("http://" + addr) {
+		cmd.Process.Kill()
+		t.Fatalf("parleyd never became ready:\n%s", logs.String())
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
