@@ -41,9 +41,6 @@ func (c *Client) As(creds api.Credentials) *Client {
 	return &cc
 }
 
-// Credentials returns the device credentials c uses, if any.
-func (c *Client) Credentials() *api.Credentials { return c.creds }
-
 func (c *Client) authorize(req *http.Request) {
 	if c.creds != nil {
 		req.SetBasicAuth(c.creds.Username+"."+strconv.FormatUint(uint64(c.creds.DeviceID), 10), c.creds.Secret)

@@ -121,13 +121,6 @@ func (h *Hub) kick(k deviceKey) {
 	}
 }
 
-// Len reports how many devices are connected.
-func (h *Hub) Len() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.conns)
-}
-
 // CloseAll closes every connection (used on shutdown).
 func (h *Hub) CloseAll() {
 	h.mu.Lock()
