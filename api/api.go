@@ -25,6 +25,12 @@ const (
 	// MaxInFlight is how many envelopes the server delivers on a
 	// WebSocket before it waits for acknowledgements (spec/api.md §7.3).
 	MaxInFlight = 1024
+	// MaxEphemeral is the largest content of one envelope of an ephemeral
+	// send (spec/api.md §6.5).
+	MaxEphemeral = 4 << 10
+	// RecoveryKeyHashSize is the size of a recovery-key hash: SHA-256 of
+	// the recovery key (spec/api.md §4.3).
+	RecoveryKeyHashSize = 32
 )
 
 // PreKey is a one-time X25519 prekey (keys are the 33-byte encoding).
@@ -57,6 +63,26 @@ type RegisterRequest struct {
 	DeviceName  string       `json:"device_name"`
 	InviteCode  string       `json:"invite_code,omitempty"`
 	PreKeys     PreKeyUpload `json:"prekeys"`
+	// RecoveryKeyHash, if set, is SHA-256 of the account's recovery key
+	// (RecoveryKeyHashSize bytes), which lets POST /v1/accounts/recover
+	// replace the identity key and devices later (spec/api.md §4.3).
+	RecoveryKeyHash []byte `json:"recovery_key_hash,omitempty"`
+}
+
+// RecoverRequest is the body of POST /v1/accounts/recover: the holder of
+// the account's recovery key gives it a new identity key and a new first
+// device; every old device is removed (spec/api.md §4.3).
+type RecoverRequest struct {
+	Username    string `json:"username"`
+	RecoveryKey string `json:"recovery_key"` // the key itself; the server compares its SHA-256
+	IdentityKey []byte `json:"identity_key"` // the account's new identity key
+	DeviceName  string `json:"device_name"`
+	// PreKeys are the new device's, signed by the new identity key; they
+	// must include the signed and last-resort KEM prekeys.
+	PreKeys PreKeyUpload `json:"prekeys"`
+	// NewRecoveryKeyHash, if set, replaces the recovery-key hash; without
+	// it the same recovery key keeps working.
+	NewRecoveryKeyHash []byte `json:"new_recovery_key_hash,omitempty"`
 }
 
 // Credentials answer registration and linking: the device authenticates
@@ -118,9 +144,14 @@ type OutgoingEnvelope struct {
 type SendRequest struct {
 	ClientID  []byte             `json:"client_id"`
 	Envelopes []OutgoingEnvelope `json:"envelopes"`
+	// Ephemeral sends are passed only to the recipient devices connected
+	// at that moment, as Seq-0 deliveries, and never stored: for typing
+	// indicators and the like (spec/api.md §6.5). Best effort.
+	Ephemeral bool `json:"ephemeral,omitempty"`
 }
 
-// SendResponse answers a send that was stored.
+// SendResponse answers a send that was stored, or an ephemeral send that
+// was passed on (Duplicate is then always false).
 type SendResponse struct {
 	Duplicate bool `json:"duplicate,omitempty"`
 }

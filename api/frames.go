@@ -16,7 +16,7 @@ type FrameType uint8
 const (
 	FrameSend       FrameType = 1 // client → server: one send, as PUT /v1/messages
 	FrameSendResult FrameType = 2 // server → client: the outcome of a FrameSend
-	FrameDeliver    FrameType = 3 // server → client: one queued envelope
+	FrameDeliver    FrameType = 3 // server → client: one queued envelope, or an ephemeral one (Seq 0)
 	FrameAck        FrameType = 4 // client → server: delete delivered envelopes
 	FrameQueueEmpty FrameType = 5 // server → client: everything queued at connect has been sent
 )
@@ -37,6 +37,7 @@ type Frame struct {
 	Recipient string
 	ClientID  []byte // 16 bytes
 	Envelopes []OutgoingEnvelope
+	Ephemeral bool // optional field 6, written only when true
 
 	// SendResult: Code is empty on success.
 	Code      Code
@@ -45,13 +46,14 @@ type Frame struct {
 	Missing   []uint32
 	Extra     []uint32
 
-	// Deliver.
+	// Deliver. Seq is 0 for an ephemeral delivery, which is never stored
+	// and needs no Ack (spec/api.md §6.5).
 	Seq          uint64
 	Sender       string
 	SenderDevice uint32
 	EnvType      uint8
 	Content      []byte
-	Timestamp    int64 // unix milliseconds when the server stored it
+	Timestamp    int64 // unix milliseconds when the server stored it (Seq 0: passed it on)
 
 	// Ack.
 	Acks []uint64
@@ -65,6 +67,7 @@ const (
 	fRecipient protowire.Number = 3
 	fClientID  protowire.Number = 4
 	fEnvelope  protowire.Number = 5
+	fEphemeral protowire.Number = 6
 
 	fCode      protowire.Number = 3
 	fMessage   protowire.Number = 4
@@ -103,6 +106,9 @@ func AppendFrame(b []byte, f *Frame) []byte {
 			ee.Uint(envType, uint64(env.Type))
 			ee.Bytes(envContent, env.Content)
 			e.Bytes(fEnvelope, ee.B)
+		}
+		if f.Ephemeral { // optional: absent means a normal send
+			e.Uint(fEphemeral, 1)
 		}
 	case FrameSendResult:
 		e.Uint(fRequestID, f.RequestID)
@@ -164,6 +170,14 @@ func ParseFrame(b []byte) (*Frame, error) {
 				return nil, fmt.Errorf("%w: envelope: %w", ErrBadFrame, err)
 			}
 			f.Envelopes = append(f.Envelopes, env)
+		}
+		// Optional, and written only as 1: a 0 would re-encode as nothing,
+		// so it is not the canonical encoding of any frame.
+		if v, ok := d.OptUint(fEphemeral, 1); ok {
+			if v != 1 {
+				return nil, fmt.Errorf("%w: ephemeral written as 0", ErrBadFrame)
+			}
+			f.Ephemeral = true
 		}
 	case FrameSendResult:
 		f.RequestID = d.Uint(fRequestID, 1<<63)
