@@ -133,3 +133,21 @@ func Respond(ours keys.IdentityKeyPair, store PreKeyStore, existing *ratchet.Ses
 	}
 	return &Response{Session: s, Plaintext: pt, Identity: identity}, nil
 }
+
+// PeekPreKey returns the sender's identity key and base key of a prekey
+// message without decrypting anything, so that a caller holding several
+// sessions with the sender's device can pick the one to pass to Respond
+// (Sesame §3.3: a session is matched by its base key).
+func PeekPreKey(msg []byte) (identity, base keys.PublicKey, err error) {
+	m, err := wire.ParsePreKeyMessage(msg)
+	if err != nil {
+		return identity, base, ratchet.ErrDecrypt
+	}
+	if identity, err = keys.DecodePublicKey(m.IdentityKey); err != nil {
+		return identity, base, ratchet.ErrDecrypt
+	}
+	if base, err = keys.DecodePublicKey(m.BaseKey); err != nil {
+		return identity, base, ratchet.ErrDecrypt
+	}
+	return identity, base, nil
+}

@@ -1,0 +1,174 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/internal/wire"
+)
+
+// Content is the plaintext inside every end-to-end encrypted envelope
+// (spec/client.md §2). It uses the canonical encoding of protocol §7.1
+// with a leading content version, and is padded before encryption
+// (padContent). The server never sees it.
+type content struct {
+	Kind      contentKind
+	ID        MessageID // the message's ID; equal to the send's client_id
+	Timestamp int64     // sender's clock, unix milliseconds
+
+	Text    string     // kindText, kindSyncSent
+	ReplyTo *MessageID // kindText, kindSyncSent: the message answered
+
+	Receipt    ReceiptType // kindReceipt
+	ReceiptIDs []MessageID // kindReceipt: 1 … maxReceiptIDs
+
+	Typing bool // kindTyping: started (true) or stopped
+
+	Destination string // kindSyncSent: the conversation's peer
+}
+
+type contentKind uint8
+
+// Content kinds. Numbers 6–15 are reserved for edits, deletes and
+// disappearing-message timers (spec/client.md §2).
+const (
+	kindText     contentKind = 1 // a message from the sender
+	kindReceipt  contentKind = 2 // delivery or read receipts
+	kindTyping   contentKind = 3 // typing started or stopped (ephemeral)
+	kindSyncSent contentKind = 4 // to one's own devices: "I sent this to Destination"
+	kindReset    contentKind = 5 // an empty message that starts a fresh session
+)
+
+// ReceiptType says what a receipt acknowledges.
+type ReceiptType uint8
+
+// Receipt types.
+const (
+	ReceiptDelivered ReceiptType = 1
+	ReceiptRead      ReceiptType = 2
+)
+
+const (
+	contentVersion = 1
+	maxText        = 64 << 10
+	maxReceiptIDs  = 500
+	paddingBlock   = 160 // Signal pads message bodies to multiples of 160 bytes
+
+	cVersion     protowire.Number = 1
+	cKind        protowire.Number = 2
+	cID          protowire.Number = 3
+	cTimestamp   protowire.Number = 4
+	cText        protowire.Number = 5
+	cReplyTo     protowire.Number = 6
+	cReceipt     protowire.Number = 7
+	cReceiptID   protowire.Number = 8
+	cTyping      protowire.Number = 9
+	cDestination protowire.Number = 10
+	// 11–20 reserved: edit target, delete target, expiry timer.
+)
+
+var errContent = errors.New("client: malformed message content")
+
+func (c *content) marshal() []byte {
+	var e wire.Encoder
+	e.Uint(cVersion, contentVersion)
+	e.Uint(cKind, uint64(c.Kind))
+	e.Bytes(cID, c.ID[:])
+	e.Uint(cTimestamp, uint64(c.Timestamp))
+	switch c.Kind {
+	case kindText, kindSyncSent:
+		e.Bytes(cText, []byte(c.Text))
+		if c.ReplyTo != nil {
+			e.Bytes(cReplyTo, c.ReplyTo[:])
+		}
+	case kindReceipt:
+		e.Uint(cReceipt, uint64(c.Receipt))
+		for _, id := range c.ReceiptIDs {
+			e.Bytes(cReceiptID, id[:])
+		}
+	case kindTyping:
+		var v uint64
+		if c.Typing {
+			v = 1
+		}
+		e.Uint(cTyping, v)
+	}
+	if c.Kind == kindSyncSent {
+		e.Bytes(cDestination, []byte(c.Destination))
+	}
+	return e.B
+}
+
+func parseContent(b []byte) (*content, error) {
+	d := wire.NewDecoder(b)
+	if v := d.Uint(cVersion, 255); d.Err() == nil && v != contentVersion {
+		return nil, fmt.Errorf("%w: content version %d", errContent, v)
+	}
+	c := &content{Kind: contentKind(d.Uint(cKind, 255))}
+	copy(c.ID[:], d.Bytes(cID, len(c.ID), len(c.ID)))
+	c.Timestamp = int64(d.Uint(cTimestamp, 1<<62))
+	switch c.Kind {
+	case kindText, kindSyncSent:
+		c.Text = string(d.Bytes(cText, 0, maxText))
+		if r, ok := d.OptBytes(cReplyTo, len(MessageID{}), len(MessageID{})); ok {
+			var id MessageID
+			copy(id[:], r)
+			c.ReplyTo = &id
+		}
+	case kindReceipt:
+		c.Receipt = ReceiptType(d.Uint(cReceipt, uint64(ReceiptRead)))
+		if c.Receipt == 0 {
+			return nil, fmt.Errorf("%w: receipt type 0", errContent)
+		}
+		for d.More(cReceiptID) && len(c.ReceiptIDs) < maxReceiptIDs {
+			var id MessageID
+			copy(id[:], d.Bytes(cReceiptID, len(id), len(id)))
+			c.ReceiptIDs = append(c.ReceiptIDs, id)
+		}
+		if len(c.ReceiptIDs) == 0 {
+			return nil, fmt.Errorf("%w: receipt without IDs", errContent)
+		}
+	case kindTyping:
+		c.Typing = d.Uint(cTyping, 1) == 1
+	case kindReset:
+	default:
+		return nil, fmt.Errorf("%w: unknown kind %d", errContent, c.Kind)
+	}
+	if c.Kind == kindSyncSent {
+		dest, err := api.NormalizeUsername(string(d.Bytes(cDestination, 1, api.MaxUsername)))
+		if err != nil {
+			return nil, fmt.Errorf("%w: destination", errContent)
+		}
+		c.Destination = dest
+	}
+	if err := d.Finish(); err != nil {
+		return nil, fmt.Errorf("%w: %w", errContent, err)
+	}
+	return c, nil
+}
+
+// padContent appends 0x80 and zeros up to a multiple of paddingBlock, so
+// that ciphertext sizes reveal only the length class of a message.
+func padContent(b []byte) []byte {
+	n := (len(b)/paddingBlock + 1) * paddingBlock
+	out := make([]byte, n)
+	copy(out, b)
+	out[len(b)] = 0x80
+	return out
+}
+
+func unpadContent(b []byte) ([]byte, error) {
+	for i := len(b) - 1; i >= 0; i-- {
+		switch b[i] {
+		case 0:
+			continue
+		case 0x80:
+			return b[:i], nil
+		}
+		break
+	}
+	return nil, fmt.Errorf("%w: bad padding", errContent)
+}

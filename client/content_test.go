@@ -1,0 +1,137 @@
+package client
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/parley-chat/parley/internal/keys"
+)
+
+func sampleContents() []*content {
+	id := MessageID{1, 2, 3}
+	reply := MessageID{9, 9, 9}
+	return []*content{
+		{Kind: kindText, ID: id, Timestamp: 1795737600000, Text: "hello"},
+		{Kind: kindText, ID: id, Timestamp: 1, Text: "", ReplyTo: &reply},
+		{Kind: kindReceipt, ID: id, Timestamp: 2, Receipt: ReceiptRead, ReceiptIDs: []MessageID{id, reply}},
+		{Kind: kindTyping, ID: id, Timestamp: 3, Typing: true},
+		{Kind: kindTyping, ID: id, Timestamp: 3},
+		{Kind: kindSyncSent, ID: id, Timestamp: 4, Text: "to bob", Destination: "bob"},
+		{Kind: kindReset, ID: id, Timestamp: 5},
+	}
+}
+
+func TestContentRoundTrip(t *testing.T) {
+	for _, c := range sampleContents() {
+		b := c.marshal()
+		got, err := parseContent(b)
+		if err != nil {
+			t.Fatalf("kind %d: %v", c.Kind, err)
+		}
+		if again := got.marshal(); !bytes.Equal(again, b) {
+			t.Errorf("kind %d: re-encoding differs", c.Kind)
+		}
+		// A strict prefix is refused unless it ends exactly before an
+		// optional or repeated field, when it is that shorter content.
+		// (Contents need no more: the padding marker delimits them inside
+		// authenticated encryption.)
+		for n := range len(b) {
+			p, err := parseContent(b[:n])
+			if err == nil && (c.ReplyTo == nil && len(c.ReceiptIDs) < 2 || !bytes.Equal(p.marshal(), b[:n])) {
+				t.Errorf("kind %d: prefix of %d/%d bytes parsed", c.Kind, n, len(b))
+			}
+		}
+	}
+}
+
+func TestContentRefusesNonsense(t *testing.T) {
+	bad := map[string]*content{
+		"receipt without ids":  {Kind: kindReceipt, Receipt: ReceiptDelivered},
+		"unknown kind":         {Kind: 99},
+		"sync to invalid name": {Kind: kindSyncSent, Destination: "no spaces allowed"},
+	}
+	for name, c := range bad {
+		if _, err := parseContent(c.marshal()); !errors.Is(err, errContent) {
+			t.Errorf("%s: %v, want errContent", name, err)
+		}
+	}
+}
+
+func TestPadding(t *testing.T) {
+	for _, n := range []int{0, 1, 159, 160, 161, 1000} {
+		b := bytes.Repeat([]byte{7}, n)
+		p := padContent(b)
+		if len(p)%paddingBlock != 0 || len(p) <= n {
+			t.Errorf("%d bytes pad to %d", n, len(p))
+		}
+		got, err := unpadContent(p)
+		if err != nil || !bytes.Equal(got, b) {
+			t.Errorf("%d bytes: unpad gives %d bytes, %v", n, len(got), err)
+		}
+	}
+	for _, b := range [][]byte{nil, {0, 0}, {1, 2, 3}} {
+		if _, err := unpadContent(b); err == nil {
+			t.Errorf("unpad(%x) succeeded", b)
+		}
+	}
+}
+
+// FuzzContent: parsing never panics, and what parses re-encodes to the
+// same bytes (the encoding is canonical).
+func FuzzContent(f *testing.F) {
+	for _, c := range sampleContents() {
+		f.Add(c.marshal())
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := parseContent(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(c.marshal(), b) {
+			t.Fatalf("parse/marshal of %x differs", b)
+		}
+	})
+}
+
+// sealLink makes a valid mailbox message for l, as ApproveLink does.
+func sealLink(t testing.TB, l *Linker, m *provisionMessage) []byte {
+	eph, err := keys.GeneratePrivateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, _ := eph.Agree(l.ephemeral.Public())
+	mailbox, _ := base64.RawURLEncoding.DecodeString(l.mailbox)
+	aead, err := linkKey(shared, mailbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, _ := json.Marshal(m)
+	nonce := make([]byte, 12)
+	out := append([]byte{linkVersion}, eph.Public().Encode()...)
+	out = append(out, nonce...)
+	return aead.Seal(out, nonce, pt, linkAssociated(mailbox, eph.Public(), l.ephemeral.Public()))
+}
+
+// FuzzLinkMessage: a new device given arbitrary mailbox bytes fails
+// cleanly; only the genuine message opens.
+func FuzzLinkMessage(f *testing.F) {
+	l := &Linker{mailbox: "AAAAAAAAAAAAAAAAAAAAAA"}
+	var err error
+	if l.ephemeral, err = keys.GeneratePrivateKey(nil); err != nil {
+		f.Fatal(err)
+	}
+	valid := sealLink(f, l, &provisionMessage{Username: "alice", LinkToken: "t"})
+	if m, err := l.open(valid); err != nil || m.Username != "alice" {
+		f.Fatalf("the genuine message does not open: %v", err)
+	}
+	f.Add(valid)
+	f.Add([]byte{linkVersion})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := l.open(b); err == nil && !bytes.Equal(b, valid) {
+			t.Fatalf("forged message %x opened", b)
+		}
+	})
+}

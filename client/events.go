@@ -1,0 +1,52 @@
+package client
+
+// Event is something that happened, reported through Config.Events: one
+// of *MessageEvent, *ReceiptEvent, *TypingEvent, *IdentityChangedEvent,
+// *DecryptionFailureEvent, *SyncedEvent.
+type Event interface{ event() }
+
+// MessageEvent reports a message stored in a conversation: received from
+// the peer, or sent by another of this account's devices.
+type MessageEvent struct{ Message Message }
+
+// ReceiptEvent reports that the peer's devices received or read
+// outgoing messages; IDs are those whose status changed.
+type ReceiptEvent struct {
+	Peer string
+	Type ReceiptType
+	IDs  []MessageID
+}
+
+// TypingEvent reports that the peer started or stopped typing.
+type TypingEvent struct {
+	Peer    string
+	Device  uint32
+	Started bool
+}
+
+// IdentityChangedEvent reports that the peer's identity key (safety
+// number) changed. Blocked is true if they were verified: sending to
+// them is refused until the user verifies again.
+type IdentityChangedEvent struct {
+	Peer    string
+	Blocked bool
+}
+
+// DecryptionFailureEvent reports a message that could not be decrypted.
+// A note is stored in the conversation and a fresh session is started
+// with the sender's device.
+type DecryptionFailureEvent struct {
+	Peer   string
+	Device uint32
+}
+
+// SyncedEvent reports that everything queued for this device when it
+// connected has been processed.
+type SyncedEvent struct{}
+
+func (*MessageEvent) event()           {}
+func (*ReceiptEvent) event()           {}
+func (*TypingEvent) event()            {}
+func (*IdentityChangedEvent) event()   {}
+func (*DecryptionFailureEvent) event() {}
+func (*SyncedEvent) event()            {}

@@ -1,0 +1,325 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/client/transport"
+	"github.com/parley-chat/parley/internal/keys"
+)
+
+// Linking a device (spec/client.md §5), as Signal links a desktop:
+//
+//  1. The new device opens a provisioning mailbox on the server and makes
+//     an ephemeral X25519 key pair. It shows a link code (and a QR code of
+//     it): the mailbox ID and the ephemeral public key.
+//  2. On an existing device, the user approves the code. That device asks
+//     the server for a link token, and writes to the mailbox the account's
+//     identity key pair, the token and the contact list, encrypted to the
+//     new device's key: ECDH with a fresh ephemeral key of its own,
+//     HKDF-SHA-256, AES-256-GCM, with both public keys and the mailbox ID
+//     as associated data.
+//  3. The new device takes the message, decrypts it, generates prekeys
+//     signed by the account's identity key and registers with the token.
+//
+// The server sees only the mailbox ID and ciphertext. The code must reach
+// the existing device over a channel the server does not control (typed
+// or scanned); whoever holds it could read the message.
+
+const (
+	linkCodePrefix = "PL1-"
+	linkInfo       = "Parley_Provisioning_v1"
+	linkAD         = "parley-provisioning-v1"
+	linkVersion    = 1
+	mailboxIDSize  = 16
+	linkPoll       = 500 * time.Millisecond
+)
+
+// ErrBadLinkCode means a link code is malformed.
+var ErrBadLinkCode = errors.New("client: malformed link code")
+
+// provisionMessage is what the existing device sends the new one.
+type provisionMessage struct {
+	Username    string             `json:"username"`
+	Identity    []byte             `json:"identity"` // private key
+	LinkToken   string             `json:"link_token"`
+	RecoveryKey string             `json:"recovery_key,omitempty"`
+	Contacts    []provisionContact `json:"contacts"`
+}
+
+type provisionContact struct {
+	Username string `json:"username"`
+	Identity []byte `json:"identity"`
+	Verified bool   `json:"verified"`
+	Blocked  bool   `json:"blocked"`
+}
+
+// Linker is a new device waiting to be linked.
+type Linker struct {
+	cfg       Config
+	server    string
+	device    string
+	t         *transport.Client
+	mailbox   string
+	ephemeral keys.PrivateKey
+	code      string
+	expires   time.Time
+}
+
+// BeginLink opens a provisioning mailbox on server for a new device named
+// device. Show the user Code(), then call Wait.
+func BeginLink(ctx context.Context, cfg Config, server, device string) (*Linker, error) {
+	c, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	eph, err := keys.GeneratePrivateKey(c.rand)
+	if err != nil {
+		return nil, err
+	}
+	t := transport.New(server, cfg.HTTPClient)
+	p, err := t.CreateProvisioning(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := base64.RawURLEncoding.DecodeString(p.ID)
+	if err != nil || len(id) != mailboxIDSize {
+		return nil, fmt.Errorf("client: the server returned a malformed mailbox ID")
+	}
+	pub := eph.Public()
+	code := linkCodePrefix + base64.RawURLEncoding.EncodeToString(append(id, pub[:]...))
+	return &Linker{cfg: cfg, server: server, device: deviceName(device), t: t, mailbox: p.ID, ephemeral: eph,
+		code: code, expires: time.UnixMilli(p.Expires)}, nil
+}
+
+// Code is the link code to enter or scan on an existing device.
+func (l *Linker) Code() string { return l.code }
+
+// Expires is when the mailbox, and so the code, expires.
+func (l *Linker) Expires() time.Time { return l.expires }
+
+// Wait polls the mailbox until an existing device approves the link (or
+// ctx ends, or the mailbox expires), then registers this device and
+// stores the account in cfg.Store, which must be empty.
+func (l *Linker) Wait(ctx context.Context) (*Client, error) {
+	var sealed []byte
+	for {
+		b, err := l.t.TakeProvisioning(ctx, l.mailbox)
+		if err != nil {
+			var ae *api.Error
+			if errors.As(err, &ae) && ae.Code == api.CodeNotFound {
+				return nil, fmt.Errorf("client: the link code expired; start again")
+			}
+			return nil, err
+		}
+		if b != nil {
+			sealed = b
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(linkPoll):
+		}
+	}
+	msg, err := l.open(sealed)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClient(l.cfg)
+	if err != nil {
+		return nil, err
+	}
+	id, err := keys.NewPrivateKey(msg.Identity)
+	if err != nil {
+		return nil, fmt.Errorf("client: the link message carries a malformed identity key")
+	}
+	a := &accountRecord{Server: l.server, DeviceName: l.device, Identity: msg.Identity, RecoveryKey: msg.RecoveryKey,
+		Created: c.nowMillis(), NextPreKeyID: 1, NextKEMID: 1, NextSignedID: 1}
+	c.acct, c.id = a, keys.IdentityKeyPair{Private: id}
+	gen, err := c.generatePreKeys(a, true)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := l.t.Link(ctx, api.LinkRequest{LinkToken: msg.LinkToken, DeviceName: l.device, PreKeys: gen.upload})
+	if err != nil {
+		return nil, err
+	}
+	a.Username, a.DeviceID, a.Secret = creds.Username, creds.DeviceID, creds.Secret
+	if err := c.saveNew(ctx, a, gen); err != nil {
+		return nil, err
+	}
+	err = c.update(ctx, func(tx sealedTx) error {
+		for _, pc := range msg.Contacts {
+			name, err := api.NormalizeUsername(pc.Username)
+			if err != nil {
+				continue
+			}
+			if _, err := keys.DecodePublicKey(pc.Identity); err != nil {
+				continue
+			}
+			r := contactRecord{Identity: pc.Identity, Verified: pc.Verified, Blocked: pc.Blocked, Added: c.nowMillis()}
+			if err := tx.putJSON(bucketContact, name, &r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return c, err
+}
+
+func linkKey(shared [32]byte, mailbox []byte) (cipher.AEAD, error) {
+	k, err := hkdf.Key(sha256.New, shared[:], mailbox, linkInfo, 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+func linkAssociated(mailbox []byte, sender, recipient keys.PublicKey) []byte {
+	ad := append([]byte(linkAD), mailbox...)
+	ad = append(ad, sender[:]...)
+	return append(ad, recipient[:]...)
+}
+
+// open decrypts the mailbox message: version ‖ sender's ephemeral key
+// (33, encoded) ‖ nonce (12) ‖ AES-GCM ciphertext.
+func (l *Linker) open(b []byte) (*provisionMessage, error) {
+	bad := fmt.Errorf("client: the link message does not decrypt; start again")
+	if len(b) < 1+keys.EncodedPublicKeySize+12+16 || b[0] != linkVersion {
+		return nil, bad
+	}
+	sender, err := keys.DecodePublicKey(b[1 : 1+keys.EncodedPublicKeySize])
+	if err != nil {
+		return nil, bad
+	}
+	shared, err := l.ephemeral.Agree(sender)
+	if err != nil {
+		return nil, bad
+	}
+	mailbox, _ := base64.RawURLEncoding.DecodeString(l.mailbox)
+	aead, err := linkKey(shared, mailbox)
+	if err != nil {
+		return nil, bad
+	}
+	rest := b[1+keys.EncodedPublicKeySize:]
+	pt, err := aead.Open(nil, rest[:12], rest[12:], linkAssociated(mailbox, sender, l.ephemeral.Public()))
+	if err != nil {
+		return nil, bad
+	}
+	var m provisionMessage
+	if err := json.Unmarshal(pt, &m); err != nil {
+		return nil, bad
+	}
+	return &m, nil
+}
+
+// ApproveLink links the device that shows code to this account: it sends
+// that device the account's identity key, a link token and the contact
+// list through its provisioning mailbox, encrypted to its key.
+func (c *Client) ApproveLink(ctx context.Context, code string) error {
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(strings.TrimSpace(code), linkCodePrefix))
+	if err != nil || !strings.HasPrefix(strings.TrimSpace(code), linkCodePrefix) || len(raw) != mailboxIDSize+keys.PublicKeySize {
+		return ErrBadLinkCode
+	}
+	mailbox := raw[:mailboxIDSize]
+	var recipient keys.PublicKey
+	copy(recipient[:], raw[mailboxIDSize:])
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tok, err := c.http.LinkToken(ctx)
+	if err != nil {
+		return err
+	}
+	msg := provisionMessage{Username: c.acct.Username, Identity: c.acct.Identity, LinkToken: tok.Token, RecoveryKey: c.acct.RecoveryKey}
+	if err := c.view(ctx, func(tx sealedTx) error {
+		return tx.scan(bucketContact, "", func(k string, v []byte) error {
+			var r contactRecord
+			if err := jsonUnmarshal(v, &r); err != nil {
+				return err
+			}
+			msg.Contacts = append(msg.Contacts, provisionContact{Username: k, Identity: r.Identity, Verified: r.Verified, Blocked: r.Blocked})
+			return nil
+		})
+	}); err != nil {
+		return err
+	}
+	pt, err := json.Marshal(&msg)
+	if err != nil {
+		return err
+	}
+	defer clear(pt)
+	eph, err := keys.GeneratePrivateKey(c.rand)
+	if err != nil {
+		return err
+	}
+	shared, err := eph.Agree(recipient)
+	if err != nil {
+		return ErrBadLinkCode // a low-order point
+	}
+	aead, err := linkKey(shared, mailbox)
+	if err != nil {
+		return err
+	}
+	nonce := make([]byte, 12)
+	c.rand.Read(nonce)
+	var out bytes.Buffer
+	out.WriteByte(linkVersion)
+	out.Write(eph.Public().Encode())
+	out.Write(nonce)
+	out.Write(aead.Seal(nil, nonce, pt, linkAssociated(mailbox, eph.Public(), recipient)))
+	if err := c.http.PutProvisioning(ctx, base64.RawURLEncoding.EncodeToString(mailbox), out.Bytes()); err != nil {
+		return err
+	}
+	c.ownDevAt = time.Time{} // the new device will show up
+	return nil
+}
+
+// Device is one device of the account.
+type Device struct {
+	ID      uint32
+	Name    string
+	Created time.Time
+	Current bool // this device
+}
+
+// Devices lists the account's devices.
+func (c *Client) Devices(ctx context.Context) ([]Device, error) {
+	list, err := c.http.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Device, len(list))
+	for i, d := range list {
+		out[i] = Device{ID: d.ID, Name: d.Name, Created: time.UnixMilli(d.Created), Current: d.ID == c.acct.DeviceID}
+	}
+	return out, nil
+}
+
+// RemoveDevice removes a device of the account; its credentials stop
+// working at once.
+func (c *Client) RemoveDevice(ctx context.Context, id uint32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.http.RemoveDevice(ctx, id); err != nil {
+		return err
+	}
+	c.ownDevAt = time.Time{}
+	return c.update(ctx, func(tx sealedTx) error { return tx.del(bucketSession, sessionKey(c.acct.Username, id)) })
+}

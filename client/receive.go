@@ -1,0 +1,319 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/client/transport"
+)
+
+const (
+	resetEvery = time.Minute // at most one session reset per peer device this often
+	seenTTL    = 45 * 24 * time.Hour
+)
+
+// Sync connects, processes everything queued for this device, and
+// returns once the queue has been read through. It also tops up prekeys.
+func (c *Client) Sync(ctx context.Context) error {
+	return c.session(ctx, true)
+}
+
+// Run stays connected until ctx ends, processing envelopes as they
+// arrive and reconnecting after errors (1 s, doubling to 30 s). It
+// returns ctx's error, or an error that reconnecting cannot fix (the
+// device was removed).
+func (c *Client) Run(ctx context.Context) error {
+	backoff := time.Second
+	for {
+		start := c.now()
+		err := c.session(ctx, false)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Code == api.CodeUnauthorized {
+			return fmt.Errorf("client: the server no longer accepts this device (removed?): %w", err)
+		}
+		if c.now().Sub(start) > time.Minute {
+			backoff = time.Second
+		}
+		c.log.Warn("connection lost; reconnecting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// session runs one WebSocket connection.
+func (c *Client) session(ctx context.Context, untilEmpty bool) error {
+	if err := c.MaintainPreKeys(ctx); err != nil {
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Code == api.CodeUnauthorized {
+			return err
+		}
+		c.log.Warn("prekey maintenance failed", "err", err)
+	}
+	sock, err := c.http.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer sock.Close()
+	for {
+		f, err := sock.Recv(ctx)
+		if err != nil {
+			if untilEmpty && transport.CloseStatus(err) == -1 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		switch f.Type {
+		case api.FrameDeliver:
+			if err := c.handle(ctx, f); err != nil {
+				return err // not acknowledged: it comes again on the next connection
+			}
+			if f.Seq != 0 {
+				if err := sock.Ack(ctx, f.Seq); err != nil {
+					return err
+				}
+			}
+		case api.FrameQueueEmpty:
+			c.pruneSeen(ctx)
+			c.emit(&SyncedEvent{})
+			if untilEmpty {
+				return nil
+			}
+		}
+	}
+}
+
+// errUndecryptable marks a failure to decrypt (or to authenticate) an
+// envelope; other errors from processing are the store's.
+type errUndecryptable struct{ err error }
+
+func (e errUndecryptable) Error() string { return "client: undecryptable envelope: " + e.err.Error() }
+
+// handle processes one delivered envelope: decrypts it, stores what it
+// carries and its session state in one transaction, and reports events.
+// It returns an error only when the envelope must not be acknowledged.
+func (c *Client) handle(ctx context.Context, f *api.Frame) error {
+	sender, dev := f.Sender, f.SenderDevice
+	self := sender == c.acct.Username
+	if self && dev == c.acct.DeviceID {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var (
+		events   []Event
+		receipts []MessageID
+		dup      bool
+	)
+	err := c.update(ctx, func(tx sealedTx) error {
+		events, receipts, dup = nil, nil, false
+		if f.Seq != 0 {
+			if _, err := tx.get(bucketSeen, seenKey(sender, dev, f.ClientID)); err == nil {
+				dup = true
+				return nil
+			} else if !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if err := tx.put(bucketSeen, seenKey(sender, dev, f.ClientID), []byte(strconv.FormatInt(c.nowMillis(), 10))); err != nil {
+				return err
+			}
+		}
+		ds, err := loadSessions(tx, sender, dev)
+		if err != nil {
+			return err
+		}
+		pt, identity, err := c.decrypt(tx, ds, f.EnvType, f.Content)
+		if err != nil {
+			return errUndecryptable{err}
+		}
+		if self {
+			if identity != c.id.Public() {
+				return errUndecryptable{errors.New("own device with another identity key")}
+			}
+		} else if changed, err := c.observeIdentity(tx, sender, identity, dev); err != nil {
+			return err
+		} else if changed {
+			var r contactRecord
+			tx.getJSON(bucketContact, sender, &r)
+			events = append(events, &IdentityChangedEvent{Peer: sender, Blocked: r.Blocked})
+		}
+		if err := ds.save(tx, sender, dev); err != nil {
+			return err
+		}
+		body, err := unpadContent(pt)
+		if err != nil {
+			return errUndecryptable{err}
+		}
+		ct, err := parseContent(body)
+		if err != nil {
+			return errUndecryptable{err}
+		}
+		events, receipts, err = c.apply(tx, sender, dev, ct, events)
+		return err
+	})
+	var bad errUndecryptable
+	if errors.As(err, &bad) {
+		if f.Seq == 0 {
+			return nil // an ephemeral envelope: nothing to report
+		}
+		c.log.Warn("undecryptable envelope", "sender", sender, "device", dev, "err", bad.err)
+		return c.undecryptable(ctx, f)
+	}
+	if err != nil || dup {
+		return err
+	}
+	for _, e := range events {
+		c.emit(e)
+	}
+	if len(receipts) > 0 {
+		if err := c.sendReceipts(ctx, sender, ReceiptDelivered, receipts); err != nil {
+			c.log.Warn("delivery receipt not sent", "err", err)
+		}
+	}
+	return nil
+}
+
+// apply stores what a decrypted content carries. It returns the events to
+// report and the messages to acknowledge with a delivery receipt.
+func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, events []Event) ([]Event, []MessageID, error) {
+	self := sender == c.acct.Username
+	var receipts []MessageID
+	switch {
+	case ct.Kind == kindText && !self:
+		r := &messageRecord{ID: ct.ID, Peer: sender, From: sender, FromDevice: dev, Kind: KindText, Text: ct.Text,
+			ReplyTo: ct.ReplyTo, Timestamp: ct.Timestamp, Status: StatusUnread}
+		stored, err := storeMessage(tx, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		receipts = append(receipts, ct.ID) // acknowledged even if stored before
+		if stored {
+			events = append(events, &MessageEvent{Message: r.message()})
+		}
+	case ct.Kind == kindSyncSent && self && ct.Destination != c.acct.Username:
+		r := &messageRecord{ID: ct.ID, Peer: ct.Destination, Outgoing: true, From: sender, FromDevice: dev, Kind: KindText,
+			Text: ct.Text, ReplyTo: ct.ReplyTo, Timestamp: ct.Timestamp, Status: StatusSent}
+		stored, err := storeMessage(tx, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		if stored {
+			events = append(events, &MessageEvent{Message: r.message()})
+		}
+	case ct.Kind == kindReceipt && !self:
+		status := StatusDelivered
+		if ct.Receipt == ReceiptRead {
+			status = StatusRead
+		}
+		changed, err := setStatus(tx, sender, ct.ReceiptIDs, status)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(changed) > 0 {
+			events = append(events, &ReceiptEvent{Peer: sender, Type: ct.Receipt, IDs: changed})
+		}
+	case ct.Kind == kindTyping && !self:
+		events = append(events, &TypingEvent{Peer: sender, Device: dev, Started: ct.Typing})
+	}
+	// kindReset, and contents that make no sense from this sender, carry
+	// nothing to store: decrypting them was all they were for.
+	return events, receipts, nil
+}
+
+// undecryptable records a message that could not be decrypted as a note
+// in the conversation, so it is never silently lost, and repairs the
+// session: it drops the sessions with the sender's device and sends it
+// an empty message in a fresh prekey session, which becomes the active
+// session on both sides (Signal's session reset).
+func (c *Client) undecryptable(ctx context.Context, f *api.Frame) error {
+	sender, dev := f.Sender, f.SenderDevice
+	var id MessageID
+	c.rand.Read(id[:])
+	err := c.update(ctx, func(tx sealedTx) error {
+		if err := tx.put(bucketSeen, seenKey(sender, dev, f.ClientID), []byte(strconv.FormatInt(c.nowMillis(), 10))); err != nil {
+			return err
+		}
+		peer := sender
+		if peer == c.acct.Username {
+			return nil // a sync transcript: no conversation to note it in
+		}
+		_, err := storeMessage(tx, &messageRecord{ID: id, Peer: peer, From: sender, FromDevice: dev, Kind: KindDecryptionFailed,
+			Text: fmt.Sprintf("A message from %s (device %d) could not be decrypted.", sender, dev), Timestamp: c.nowMillis(), Status: StatusUnread})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	c.emit(&DecryptionFailureEvent{Peer: sender, Device: dev})
+	k := sessionKey(sender, dev)
+	if last, ok := c.resetAt[k]; ok && c.now().Sub(last) < resetEvery {
+		return nil
+	}
+	c.resetAt[k] = c.now()
+	if err := c.update(ctx, func(tx sealedTx) error { return tx.del(bucketSession, k) }); err != nil {
+		return err
+	}
+	reset := &content{Kind: kindReset, Timestamp: c.nowMillis()}
+	c.rand.Read(reset.ID[:])
+	if err := c.deliver(ctx, sender, reset, false); err != nil {
+		c.log.Warn("session reset not sent", "peer", sender, "device", dev, "err", err)
+	}
+	return nil
+}
+
+// pruneSeen forgets deduplication records older than seenTTL (the server
+// keeps envelopes at most 30 days, so older repeats cannot arrive).
+func (c *Client) pruneSeen(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now().Sub(c.prunedAt) < 24*time.Hour {
+		return
+	}
+	c.prunedAt = c.now()
+	cutoff := c.now().Add(-seenTTL).UnixMilli()
+	err := c.update(ctx, func(tx sealedTx) error {
+		var old []string
+		if err := tx.scan(bucketSeen, "", func(k string, v []byte) error {
+			if ts, err := strconv.ParseInt(string(v), 10, 64); err != nil || ts < cutoff {
+				old = append(old, k)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := tx.del(bucketSeen, k); err != nil {
+				return err
+			}
+		}
+		old = old[:0]
+		if err := tx.scan(bucketEarly, "", func(k string, v []byte) error {
+			var e earlyReceipt
+			if jsonUnmarshal(v, &e) != nil || e.At < cutoff {
+				old = append(old, k)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := tx.del(bucketEarly, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		c.log.Warn("pruning deduplication records failed", "err", err)
+	}
+}

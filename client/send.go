@@ -1,0 +1,316 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/internal/pqxdh"
+	"github.com/parley-chat/parley/internal/ratchet"
+	"github.com/parley-chat/parley/internal/session"
+)
+
+const (
+	maxSendAttempts = 4                // stale-device rounds before giving up
+	ownDevicesTTL   = 60 * time.Second // how long the list of own devices is trusted
+)
+
+// ErrSelf means a message was addressed to the sender's own account.
+var ErrSelf = errors.New("client: cannot send a message to your own account")
+
+// Send sends a text message to peer: encrypted to every device of peer,
+// and, as a sync transcript, to this account's other devices. It returns
+// the stored message; its status is Sent once the server has it.
+func (c *Client) Send(ctx context.Context, peer, text string) (Message, error) {
+	return c.sendText(ctx, peer, text, nil)
+}
+
+// Reply sends text as a reply to the message to.
+func (c *Client) Reply(ctx context.Context, peer string, to MessageID, text string) (Message, error) {
+	return c.sendText(ctx, peer, text, &to)
+}
+
+func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *MessageID) (Message, error) {
+	peer, err := api.NormalizeUsername(peer)
+	if err != nil {
+		return Message{}, ErrNoSuchUser
+	}
+	if peer == c.acct.Username {
+		return Message{}, ErrSelf
+	}
+	if len(text) > maxText {
+		return Message{}, fmt.Errorf("client: a message is at most %d bytes", maxText)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ct := &content{Kind: kindText, Timestamp: c.nowMillis(), Text: text, ReplyTo: replyTo}
+	c.rand.Read(ct.ID[:])
+	rec := &messageRecord{ID: ct.ID, Peer: peer, Outgoing: true, From: c.acct.Username, FromDevice: c.acct.DeviceID,
+		Kind: KindText, Text: text, ReplyTo: replyTo, Timestamp: ct.Timestamp, Status: StatusSending}
+	if err := c.update(ctx, func(tx sealedTx) error { _, err := storeMessage(tx, rec); return err }); err != nil {
+		return Message{}, err
+	}
+	sendErr := c.deliver(ctx, peer, ct, false)
+	rec.Status = StatusSent
+	if sendErr != nil {
+		rec.Status = StatusFailed
+	}
+	if err := c.update(ctx, func(tx sealedTx) error {
+		return tx.putJSON(bucketMessage, messageKey(peer, rec.Timestamp, rec.ID), rec)
+	}); err != nil && sendErr == nil {
+		sendErr = err
+	}
+	if sendErr != nil {
+		return rec.message(), sendErr
+	}
+	sync := &content{Kind: kindSyncSent, ID: ct.ID, Timestamp: ct.Timestamp, Text: text, ReplyTo: replyTo, Destination: peer}
+	if err := c.deliver(ctx, c.acct.Username, sync, false); err != nil {
+		c.log.Warn("sync transcript not sent", "err", err)
+	}
+	return rec.message(), nil
+}
+
+// SendTyping tells peer's online devices that the user started or
+// stopped typing. The server does not store it (an ephemeral send).
+func (c *Client) SendTyping(ctx context.Context, peer string, started bool) error {
+	peer, err := api.NormalizeUsername(peer)
+	if err != nil {
+		return ErrNoSuchUser
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ct := &content{Kind: kindTyping, Timestamp: c.nowMillis(), Typing: started}
+	c.rand.Read(ct.ID[:])
+	return c.deliver(ctx, peer, ct, true)
+}
+
+// sendReceipts sends receipts for ids to peer. c.mu is held.
+func (c *Client) sendReceipts(ctx context.Context, peer string, typ ReceiptType, ids []MessageID) error {
+	for len(ids) > 0 {
+		n := min(len(ids), maxReceiptIDs)
+		ct := &content{Kind: kindReceipt, Timestamp: c.nowMillis(), Receipt: typ, ReceiptIDs: ids[:n]}
+		c.rand.Read(ct.ID[:])
+		if err := c.deliver(ctx, peer, ct, false); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// deliver encrypts ct to every device of user (for the own account: every
+// other device) and sends it, starting sessions from prekey bundles where
+// needed and following the server's stale-device answers (spec/api.md
+// §6.4). Session states are saved before the send (a message key is never
+// used twice, even if the send fails). c.mu is held.
+func (c *Client) deliver(ctx context.Context, user string, ct *content, ephemeral bool) error {
+	self := user == c.acct.Username
+	plaintext := padContent(ct.marshal())
+	fresh := map[uint32]*ratchet.Session{} // sessions started from bundles, not yet saved
+
+	var known []uint32
+	if err := c.view(ctx, func(tx sealedTx) error {
+		var err error
+		known, err = sessionDevices(tx, user, c.acct.DeviceID, self)
+		return err
+	}); err != nil {
+		return err
+	}
+	if len(known) == 0 {
+		if self {
+			others, err := c.ownDevices(ctx)
+			if err != nil || len(others) == 0 {
+				return err // no other device: nothing to sync
+			}
+		}
+		if err := c.startSessions(ctx, user, 0, fresh); err != nil {
+			return err
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		envs, err := c.encryptAll(ctx, user, self, plaintext, fresh)
+		if err != nil {
+			return err
+		}
+		clear(fresh)
+		if len(envs) == 0 {
+			return nil
+		}
+		_, err = c.http.Send(ctx, user, api.SendRequest{ClientID: ct.ID[:], Envelopes: envs, Ephemeral: ephemeral})
+		var ae *api.Error
+		if !errors.As(err, &ae) || ae.Code != api.CodeStaleDevices || attempt+1 == maxSendAttempts {
+			if ae != nil && ae.Code == api.CodeNotFound {
+				return ErrNoSuchUser
+			}
+			return err
+		}
+		if self {
+			c.ownDevAt = time.Time{}
+		}
+		if err := c.update(ctx, func(tx sealedTx) error {
+			for _, d := range ae.Extra {
+				if err := tx.del(bucketSession, sessionKey(user, d)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, d := range ae.Missing {
+			if err := c.startSessions(ctx, user, d, fresh); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// sessionDevices lists the devices of user with which sessions exist.
+func sessionDevices(tx sealedTx, user string, ownDevice uint32, self bool) ([]uint32, error) {
+	var out []uint32
+	err := tx.scan(bucketSession, user+"/", func(k string, _ []byte) error {
+		_, d, err := parseSessionKey(k)
+		if err != nil {
+			return err
+		}
+		if !self || d != ownDevice {
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// startSessions fetches prekey bundles for user (every device, or only
+// device if not 0) and starts a session with each (PQXDH §3.3) into fresh.
+func (c *Client) startSessions(ctx context.Context, user string, device uint32, fresh map[uint32]*ratchet.Session) error {
+	bs, err := c.http.Bundles(ctx, user, device)
+	if err != nil {
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Code == api.CodeNotFound {
+			return ErrNoSuchUser
+		}
+		return fmt.Errorf("client: fetch %s's keys: %w", user, err)
+	}
+	for _, b := range bs.Bundles {
+		pb, err := pqxdh.ParseBundle(b)
+		if err != nil {
+			return fmt.Errorf("client: %s's prekey bundle: %w", user, err)
+		}
+		if user == c.acct.Username && pb.DeviceID == c.acct.DeviceID {
+			continue
+		}
+		if user == c.acct.Username && pb.IdentityKey != c.id.Public() {
+			return fmt.Errorf("client: the server serves another identity key for this account; it may have been recovered on another device")
+		}
+		s, err := session.Initiate(c.id, nil, b, c.rand)
+		if err != nil {
+			return fmt.Errorf("client: start a session with %s: %w", user, err)
+		}
+		fresh[pb.DeviceID] = s
+	}
+	return nil
+}
+
+// encryptAll saves the fresh sessions, then encrypts plaintext with the
+// active session of every device of user and saves the advanced states,
+// in one transaction. A blocked contact gets nothing.
+func (c *Client) encryptAll(ctx context.Context, user string, self bool, plaintext []byte, fresh map[uint32]*ratchet.Session) ([]api.OutgoingEnvelope, error) {
+	var (
+		envs    []api.OutgoingEnvelope
+		blocked bool
+		changed bool
+	)
+	err := c.update(ctx, func(tx sealedTx) error {
+		envs, blocked, changed = nil, false, false
+		for _, d := range sortedKeys(fresh) {
+			s := fresh[d]
+			if !self {
+				ch, err := c.observeIdentity(tx, user, s.RemoteIdentity(), d)
+				if err != nil {
+					return err
+				}
+				changed = changed || ch
+			}
+			ds, err := loadSessions(tx, user, d)
+			if err != nil {
+				return err
+			}
+			ds.promote(s)
+			if err := ds.save(tx, user, d); err != nil {
+				return err
+			}
+		}
+		if !self {
+			var r contactRecord
+			if err := tx.getJSON(bucketContact, user, &r); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if r.Blocked {
+				blocked = true
+				return nil // keep what was learnt, send nothing
+			}
+		}
+		devices, err := sessionDevices(tx, user, c.acct.DeviceID, self)
+		if err != nil {
+			return err
+		}
+		for _, d := range devices {
+			ds, err := loadSessions(tx, user, d)
+			if err != nil {
+				return err
+			}
+			msg, err := ds.active.Encrypt(plaintext)
+			if err != nil {
+				return fmt.Errorf("client: encrypt: %w", err)
+			}
+			if err := ds.save(tx, user, d); err != nil {
+				return err
+			}
+			envs = append(envs, api.OutgoingEnvelope{DeviceID: d, Type: msg[1], Content: msg})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		c.emit(&IdentityChangedEvent{Peer: user, Blocked: blocked})
+	}
+	if blocked {
+		return nil, ErrIdentityNotVerified
+	}
+	return envs, nil
+}
+
+func sortedKeys[V any](m map[uint32]V) []uint32 {
+	ks := make([]uint32, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// ownDevices returns the account's other devices, refreshed from the
+// server at most every ownDevicesTTL. c.mu is held.
+func (c *Client) ownDevices(ctx context.Context) ([]uint32, error) {
+	if !c.ownDevAt.IsZero() && c.now().Sub(c.ownDevAt) < ownDevicesTTL {
+		return c.ownDevs, nil
+	}
+	list, err := c.http.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.ownDevs = c.ownDevs[:0]
+	for _, d := range list {
+		if d.ID != c.acct.DeviceID {
+			c.ownDevs = append(c.ownDevs, d.ID)
+		}
+	}
+	c.ownDevAt = c.now()
+	return c.ownDevs, nil
+}

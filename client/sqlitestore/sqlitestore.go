@@ -1,0 +1,158 @@
+// Package sqlitestore keeps a Parley client's state in one SQLite file
+// (modernc.org/sqlite, WAL, synchronous=FULL): the client.Store the CLI
+// uses. It stores what the client gives it, which is sealed by the client
+// (client/vault.go) except for the vault header.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"github.com/parley-chat/parley/client"
+)
+
+const schema = `CREATE TABLE IF NOT EXISTS kv (
+	bucket TEXT NOT NULL,
+	key    TEXT NOT NULL,
+	value  BLOB NOT NULL,
+	PRIMARY KEY (bucket, key)
+) WITHOUT ROWID`
+
+// Store is a client.Store in one SQLite file. One connection serves
+// every transaction in turn: a client is one process with little
+// concurrency, and a single connection makes Update and View serialisable
+// without retry loops.
+type Store struct {
+	db *sql.DB
+}
+
+var _ client.Store = (*Store)(nil)
+
+// Open opens or creates the database at path.
+func Open(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Update implements client.Store.
+func (s *Store) Update(ctx context.Context, fn func(client.Tx) error) error {
+	return s.run(ctx, false, fn)
+}
+
+// View implements client.Store.
+func (s *Store) View(ctx context.Context, fn func(client.Tx) error) error {
+	return s.run(ctx, true, fn)
+}
+
+func (s *Store) run(ctx context.Context, readOnly bool, fn func(client.Tx) error) error {
+	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	if err != nil {
+		return fmt.Errorf("sqlitestore: begin: %w", err)
+	}
+	if err := fn(&tx{ctx: ctx, tx: sqlTx}); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if readOnly {
+		return sqlTx.Rollback()
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlitestore: commit: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+type tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (t *tx) Get(bucket, key string) ([]byte, error) {
+	var v []byte
+	err := t.tx.QueryRowContext(t.ctx, `SELECT value FROM kv WHERE bucket = ? AND key = ?`, bucket, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, client.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: get: %w", err)
+	}
+	return v, nil
+}
+
+func (t *tx) Put(bucket, key string, value []byte) error {
+	if value == nil {
+		value = []byte{}
+	}
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO kv (bucket, key, value) VALUES (?, ?, ?)
+		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`, bucket, key, value)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: put: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Delete(bucket, key string) error {
+	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM kv WHERE bucket = ? AND key = ?`, bucket, key); err != nil {
+		return fmt.Errorf("sqlitestore: delete: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Scan(bucket, prefix string, fn func(key string, value []byte) error) error {
+	// Keys are compared as BLOBs (memcmp), so the range [prefix, prefix+0xFF…)
+	// holds exactly the keys that start with prefix, for ASCII keys.
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT key, value FROM kv
+		WHERE bucket = ? AND CAST(key AS BLOB) >= CAST(? AS BLOB) AND CAST(key AS BLOB) < CAST(? AS BLOB)
+		ORDER BY CAST(key AS BLOB)`, bucket, prefix, prefix+"\xff")
+	if err != nil {
+		return fmt.Errorf("sqlitestore: scan: %w", err)
+	}
+	type kv struct {
+		k string
+		v []byte
+	}
+	var all []kv
+	for rows.Next() {
+		var e kv
+		if err := rows.Scan(&e.k, &e.v); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlitestore: scan: %w", err)
+		}
+		if strings.HasPrefix(e.k, prefix) {
+			all = append(all, e)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlitestore: scan: %w", err)
+	}
+	for _, e := range all {
+		if err := fn(e.k, e.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package client
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Buckets of the store. Every value is sealed (vault.go) and, unless said
+// otherwise, a JSON record.
+const (
+	bucketAccount  = "account" // keySelf → accountRecord
+	bucketSigned   = "spk"     // id → signedPreKeyRecord
+	bucketKEM      = "kem"     // id → kemPreKeyRecord
+	bucketOneTime  = "opk"     // id → the 32-byte private key (raw)
+	bucketSession  = "session" // user/device → sessionRecord
+	bucketContact  = "contact" // user → contactRecord
+	bucketConv     = "conv"    // user → convRecord
+	bucketMessage  = "msg"     // user/timestamp/id → messageRecord
+	bucketMsgIndex = "msgid"   // user/id → the message's key in bucketMessage (raw)
+	bucketSeen     = "seen"    // sender/device/clientID → unix ms (raw), for dedup
+	bucketEarly    = "early"   // user/id → earlyReceipt: a receipt that came before its message
+	keySelf        = "self"
+)
+
+// accountRecord is this device's account.
+type accountRecord struct {
+	Server      string `json:"server"`
+	Username    string `json:"username"`
+	DeviceID    uint32 `json:"device_id"`
+	DeviceName  string `json:"device_name"`
+	Secret      string `json:"secret"`
+	Identity    []byte `json:"identity"` // X25519 private key
+	RecoveryKey string `json:"recovery_key,omitempty"`
+	Created     int64  `json:"created"`
+
+	NextPreKeyID    uint32 `json:"next_prekey_id"`
+	NextKEMID       uint32 `json:"next_kem_id"`
+	NextSignedID    uint32 `json:"next_signed_id"`
+	SignedPreKeyID  uint32 `json:"signed_prekey_id"`
+	LastResortID    uint32 `json:"last_resort_id"`
+	SignedRotatedAt int64  `json:"signed_rotated_at"` // unix ms
+}
+
+type signedPreKeyRecord struct {
+	Private   []byte `json:"private"`
+	Signature []byte `json:"signature"`
+	Created   int64  `json:"created"`
+}
+
+type kemPreKeyRecord struct {
+	Seed       []byte `json:"seed"`
+	Signature  []byte `json:"signature"`
+	LastResort bool   `json:"last_resort"`
+	Created    int64  `json:"created"`
+}
+
+// sessionRecord holds the sessions with one device of a peer (Sesame
+// §3: one active session and a few inactive ones kept for messages still
+// in flight on them).
+type sessionRecord struct {
+	Active   []byte   `json:"active"`
+	Inactive [][]byte `json:"inactive,omitempty"`
+}
+
+const maxInactiveSessions = 4
+
+// contactRecord is what we know of a peer.
+type contactRecord struct {
+	Identity []byte `json:"identity"` // encoded public identity key
+	Verified bool   `json:"verified"`
+	// Blocked is set when a verified contact's identity key changed:
+	// nothing is sent to them until the user verifies again.
+	Blocked bool  `json:"blocked"`
+	Added   int64 `json:"added"`
+}
+
+// convRecord is a conversation's summary.
+type convRecord struct {
+	Unread int   `json:"unread"`
+	Last   int64 `json:"last"` // timestamp of the newest message
+}
+
+// messageRecord is a stored message.
+type messageRecord struct {
+	ID         MessageID     `json:"id"`
+	Peer       string        `json:"peer"`
+	Outgoing   bool          `json:"outgoing"`
+	From       string        `json:"from"`
+	FromDevice uint32        `json:"from_device"`
+	Kind       MessageKind   `json:"kind"`
+	Text       string        `json:"text,omitempty"`
+	ReplyTo    *MessageID    `json:"reply_to,omitempty"`
+	Timestamp  int64         `json:"timestamp"`
+	Status     MessageStatus `json:"status"`
+}
+
+func idKey(id uint32) string { return fmt.Sprintf("%010d", id) }
+
+func sessionKey(user string, device uint32) string { return user + "/" + idKey(device) }
+
+func parseSessionKey(k string) (user string, device uint32, err error) {
+	user, d, ok := strings.Cut(k, "/")
+	if !ok {
+		return "", 0, errors.New("client: bad session key")
+	}
+	n, err := strconv.ParseUint(d, 10, 32)
+	return user, uint32(n), err
+}
+
+func messageKey(peer string, ts int64, id MessageID) string {
+	return fmt.Sprintf("%s/%016x/%s", peer, uint64(ts), hex.EncodeToString(id[:]))
+}
+
+func msgIndexKey(peer string, id MessageID) string { return peer + "/" + hex.EncodeToString(id[:]) }
+
+func seenKey(sender string, device uint32, clientID []byte) string {
+	return sender + "/" + idKey(device) + "/" + hex.EncodeToString(clientID)
+}

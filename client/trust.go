@@ -1,0 +1,170 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/internal/fingerprint"
+	"github.com/parley-chat/parley/internal/keys"
+)
+
+// Safety numbers use libsignal's numeric fingerprint (protocol §3) with
+// the normalised username as each party's stable identifier and
+// scannable version 2.
+const fingerprintVersion = 2
+
+// Contact is what the client knows of a peer.
+type Contact struct {
+	Username    string
+	IdentityKey []byte // encoded public identity key
+	Verified    bool
+	// Blocked means the contact was verified and their identity key has
+	// changed since: sending to them fails with ErrIdentityNotVerified
+	// until Verify is called again.
+	Blocked bool
+	Added   time.Time
+}
+
+// Contacts lists every peer the client has exchanged keys with, by name.
+func (c *Client) Contacts(ctx context.Context) ([]Contact, error) {
+	var out []Contact
+	err := c.view(ctx, func(tx sealedTx) error {
+		return tx.scan(bucketContact, "", func(k string, v []byte) error {
+			var r contactRecord
+			if err := jsonUnmarshal(v, &r); err != nil {
+				return err
+			}
+			out = append(out, Contact{Username: k, IdentityKey: r.Identity, Verified: r.Verified, Blocked: r.Blocked, Added: time.UnixMilli(r.Added)})
+			return nil
+		})
+	})
+	return out, err
+}
+
+// SafetyNumber returns the safety number shared with peer: 60 digits, the
+// same on both sides, and this side's scannable code (for a QR code).
+// The peer must be a contact (a message has been exchanged).
+func (c *Client) SafetyNumber(ctx context.Context, peer string) (digits string, scannable []byte, err error) {
+	sn, _, err := c.safetyNumber(ctx, peer)
+	if err != nil {
+		return "", nil, err
+	}
+	return sn.Displayable(), sn.Scannable(), nil
+}
+
+func (c *Client) safetyNumber(ctx context.Context, peer string) (*fingerprint.SafetyNumber, *contactRecord, error) {
+	peer, err := api.NormalizeUsername(peer)
+	if err != nil {
+		return nil, nil, ErrNoSuchUser
+	}
+	var r contactRecord
+	if err := c.view(ctx, func(tx sealedTx) error { return tx.getJSON(bucketContact, peer, &r) }); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil, ErrUnknownContact
+		}
+		return nil, nil, err
+	}
+	sn, err := fingerprint.New(fingerprintVersion, fingerprint.DefaultIterations,
+		[]byte(c.acct.Username), c.IdentityKey(), []byte(peer), r.Identity)
+	return sn, &r, err
+}
+
+// ErrUnknownContact means no keys have been exchanged with the peer yet.
+var ErrUnknownContact = errors.New("client: no keys exchanged with this user yet; send or receive a message first")
+
+// ErrSafetyNumberMismatch means a scanned code is not the peer's current one.
+var ErrSafetyNumberMismatch = errors.New("client: the scanned safety number does not match")
+
+// Verify marks peer's current identity key as verified, after the user
+// compared the safety number (or scanned, if not nil, matched it). It
+// lifts a Blocked state.
+func (c *Client) Verify(ctx context.Context, peer string, scanned []byte) error {
+	sn, r, err := c.safetyNumber(ctx, peer)
+	if err != nil {
+		return err
+	}
+	if scanned != nil {
+		ok, err := sn.CompareScannable(scanned)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrSafetyNumberMismatch
+		}
+	}
+	return c.setVerified(ctx, peer, r.Identity, true)
+}
+
+// Unverify clears the verified mark of peer.
+func (c *Client) Unverify(ctx context.Context, peer string) error {
+	_, r, err := c.safetyNumber(ctx, peer)
+	if err != nil {
+		return err
+	}
+	return c.setVerified(ctx, peer, r.Identity, false)
+}
+
+func (c *Client) setVerified(ctx context.Context, peer string, identity []byte, verified bool) error {
+	peer, _ = api.NormalizeUsername(peer)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.update(ctx, func(tx sealedTx) error {
+		var r contactRecord
+		if err := tx.getJSON(bucketContact, peer, &r); err != nil {
+			return err
+		}
+		if string(r.Identity) != string(identity) {
+			return ErrSafetyNumberMismatch // the key changed while the user was comparing
+		}
+		r.Verified, r.Blocked = verified, false
+		return tx.putJSON(bucketContact, peer, &r)
+	})
+}
+
+// observeIdentity records peer's identity key as seen in a bundle or a
+// message. A first key is simply stored. A changed key replaces the old
+// one, drops the sessions with peer's other devices (they belonged to
+// the old identity), adds a note to the conversation and, if the contact
+// was verified, blocks sending until the user verifies again (Signal's
+// behaviour). It reports whether the key changed.
+func (c *Client) observeIdentity(tx sealedTx, peer string, key keys.PublicKey, except uint32) (bool, error) {
+	var r contactRecord
+	err := tx.getJSON(bucketContact, peer, &r)
+	if errors.Is(err, ErrNotFound) {
+		return false, tx.putJSON(bucketContact, peer, &contactRecord{Identity: key.Encode(), Added: c.nowMillis()})
+	}
+	if err != nil {
+		return false, err
+	}
+	if sameKey(r.Identity, key) {
+		return false, nil
+	}
+	r.Identity = key.Encode()
+	if r.Verified {
+		r.Verified, r.Blocked = false, true
+	}
+	if err := tx.putJSON(bucketContact, peer, &r); err != nil {
+		return false, err
+	}
+	var stale []string
+	if err := tx.scan(bucketSession, peer+"/", func(k string, _ []byte) error {
+		if _, d, err := parseSessionKey(k); err == nil && d != except {
+			stale = append(stale, k)
+		}
+		return nil
+	}); err != nil {
+		return false, err
+	}
+	for _, k := range stale {
+		if err := tx.del(bucketSession, k); err != nil {
+			return false, err
+		}
+	}
+	var id MessageID
+	c.rand.Read(id[:])
+	_, err = storeMessage(tx, &messageRecord{ID: id, Peer: peer, From: peer, Kind: KindIdentityChanged,
+		Text: "The safety number with " + peer + " changed.", Timestamp: c.nowMillis(), Status: StatusRead})
+	return true, err
+}
