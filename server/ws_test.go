@@ -19,6 +19,7 @@ import (
 // TestDeliveryWindow: a device that reads but never acknowledges gets
 // MaxInFlight envelopes and then nothing more until it acks, so an
 // unacknowledging client cannot make the server buffer its whole queue.
+// Ephemeral deliveries still come.
 func TestDeliveryWindow(t *testing.T) {
 	srv := parleytest.Start(t, server.Config{})
 	alice := register(t, srv, "alice", 0)
@@ -37,6 +38,14 @@ func TestDeliveryWindow(t *testing.T) {
 			t.Fatalf("delivery %d out of order: %q", len(seqs), f.Content)
 		}
 		seqs = append(seqs, f.Seq)
+	}
+	// An ephemeral delivery (Seq 0) takes no room in the window: it comes
+	// while the window is full.
+	if _, err := sendEphemeral(t, alice, "bob", []uint32{1}, []byte("typing")); err != nil {
+		t.Fatal(err)
+	}
+	if f := recvDeliver(t, s); f.Seq != 0 || string(f.Content) != "typing" {
+		t.Fatalf("with the window full: seq %d %q, want the ephemeral delivery", f.Seq, f.Content)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	f, err := s.Recv(ctx)
@@ -116,6 +125,17 @@ func openSockets(t *testing.T, srv *parleytest.Server) float64 {
 // metricValue reads one unlabelled metric from /metrics.
 func metricValue(t *testing.T, srv *parleytest.Server, name string) float64 {
 	t.Helper()
+	v, ok := metricSample(t, srv, name)
+	if !ok {
+		t.Fatalf("metric %s missing", name)
+	}
+	return v
+}
+
+// metricSample reads one sample from /metrics, named as the text format
+// writes it (with its labels, if any), and reports whether it was there.
+func metricSample(t *testing.T, srv *parleytest.Server, sample string) (float64, bool) {
+	t.Helper()
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -123,16 +143,15 @@ func metricValue(t *testing.T, srv *parleytest.Server, name string) float64 {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return f
+			return f, true
 		}
 	}
-	t.Fatalf("metric %s missing", name)
-	return 0
+	return 0, false
 }
 
 // TestLiveDeliveryKeepsOrderUnderLoad: many senders at once to one

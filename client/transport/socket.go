@@ -53,7 +53,8 @@ func (s *Socket) WriteRaw(ctx context.Context, typ websocket.MessageType, b []by
 	return s.c.Write(ctx, typ, b)
 }
 
-// Recv returns the next frame from the server.
+// Recv returns the next frame from the server. A FrameDeliver with Seq 0
+// is an ephemeral envelope (spec/api.md §6.5): not stored, not to be acked.
 func (s *Socket) Recv(ctx context.Context) (*api.Frame, error) {
 	_, b, err := s.c.Read(ctx)
 	if err != nil {
@@ -62,9 +63,20 @@ func (s *Socket) Recv(ctx context.Context) (*api.Frame, error) {
 	return api.ParseFrame(b)
 }
 
-// Ack deletes delivered envelopes from the device's queue.
+// Ack deletes delivered envelopes from the device's queue. Seq 0, an
+// ephemeral delivery, was never queued and needs no ack: Ack leaves it
+// out, and sends nothing if nothing else is left.
 func (s *Socket) Ack(ctx context.Context, seqs ...uint64) error {
-	return s.Write(ctx, &api.Frame{Type: api.FrameAck, Acks: seqs})
+	acks := make([]uint64, 0, len(seqs))
+	for _, q := range seqs {
+		if q != 0 {
+			acks = append(acks, q)
+		}
+	}
+	if len(acks) == 0 {
+		return nil
+	}
+	return s.Write(ctx, &api.Frame{Type: api.FrameAck, Acks: acks})
 }
 
 // Close closes the socket.

@@ -22,6 +22,11 @@ const (
 	maxPushed  = 16 << 10
 )
 
+// ephemeralBuffer bounds the encoded ephemeral Deliver frames (each at
+// most api.MaxEphemeral of content) waiting for one socket; when it is
+// full, further ones are dropped (spec/api.md §6.5).
+const ephemeralBuffer = 16
+
 // conn is what the hub knows of a connected device's WebSocket.
 type conn struct {
 	wake   chan struct{} // capacity 1: "the queue may have grown"
@@ -33,10 +38,15 @@ type conn struct {
 	push      chan *store.Envelope // pointers: the buffer stays small
 	overflow  atomic.Bool
 	accepting atomic.Bool
+
+	// Encoded ephemeral Deliver frames (Seq 0), best effort: never
+	// stored, dropped when full. Pointers, as for push.
+	ephemeral chan *[]byte
 }
 
 func newConn(cancel func()) *conn {
-	return &conn{wake: make(chan struct{}, 1), cancel: cancel, push: make(chan *store.Envelope, pushBuffer)}
+	return &conn{wake: make(chan struct{}, 1), cancel: cancel, push: make(chan *store.Envelope, pushBuffer),
+		ephemeral: make(chan *[]byte, ephemeralBuffer)}
 }
 
 // Hub maps connected devices to their WebSocket so that a send can wake
@@ -107,6 +117,25 @@ func (h *Hub) pushEnvelopes(envs []store.Envelope) {
 		case c.wake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// conn returns k's connection, or nil if k is not connected.
+func (h *Hub) conn(k deviceKey) *conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.conns[k]
+}
+
+// offerEphemeral queues an encoded ephemeral Deliver frame for the socket
+// without blocking, and reports false if its buffer is full: the frame is
+// then dropped.
+func (c *conn) offerEphemeral(frame []byte) bool {
+	select {
+	case c.ephemeral <- &frame:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -14,8 +14,9 @@ import (
 // §6). It refuses the whole send, storing nothing, when the sender's list
 // of the recipient's devices is stale, so no device silently misses a
 // message. It answers only after the envelopes are durable, then wakes the
-// recipients' connections.
-func (h *Handler) send(ctx context.Context, from *principal, recipient string, clientID []byte, envs []api.OutgoingEnvelope) (dup bool, err error) {
+// recipients' connections. An ephemeral send is checked the same way, then
+// passed to connected devices and not stored (sendEphemeral).
+func (h *Handler) send(ctx context.Context, from *principal, recipient string, clientID []byte, envs []api.OutgoingEnvelope, ephemeral bool) (dup bool, err error) {
 	name, err := api.NormalizeUsername(recipient)
 	if err != nil {
 		return false, errNotFound
@@ -33,6 +34,9 @@ func (h *Handler) send(ctx context.Context, from *principal, recipient string, c
 	acct, devs := entry.account, entry.devices
 	if e := staleDevices(acct.ID == from.account.ID, from.device.ID, devs, envs); e != nil {
 		return false, e
+	}
+	if ephemeral {
+		return false, h.sendEphemeral(from, acct, clientID, envs)
 	}
 	now := h.opts.Now()
 	out := make([]store.Envelope, len(envs))
@@ -106,7 +110,7 @@ func (h *Handler) sendHTTP(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
-	dup, err := h.send(r.Context(), callerOf(r), r.PathValue("username"), req.ClientID, req.Envelopes)
+	dup, err := h.send(r.Context(), callerOf(r), r.PathValue("username"), req.ClientID, req.Envelopes, req.Ephemeral)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,14 @@ type Metrics struct {
 	queueDepth   prometheus.Histogram // at connect
 	storeLatency *prometheus.HistogramVec
 	requests     *prometheus.CounterVec
+	ephemeral    *prometheus.CounterVec // by outcome: ephemeralWritten, ephemeralDropped
 }
+
+// Outcomes of an ephemeral Deliver frame for a connected device.
+const (
+	ephemeralWritten = "written"
+	ephemeralDropped = "dropped"
+)
 
 // NewMetrics makes the collectors and registers them with reg, if not nil.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -36,9 +43,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)}, []string{"op"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_http_requests_total", Help: "HTTP requests by route and status class."}, []string{"route", "status"}),
+		ephemeral: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_ephemeral_total", Help: "Ephemeral Deliver frames for connected devices, written or dropped."}, []string{"outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.envelopesIn, m.envelopesOut, m.queueDepth, m.storeLatency, m.requests)
+		reg.MustRegister(m.connections, m.envelopesIn, m.envelopesOut, m.queueDepth, m.storeLatency, m.requests, m.ephemeral)
 	}
 	return m
 }

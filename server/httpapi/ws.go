@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -132,10 +133,15 @@ func (s *wsSession) readLoop(ctx context.Context) {
 				return
 			}
 		case api.FrameAck:
-			if err := s.h.store.Ack(ctx, s.key.account, s.key.device, f.Acks); err != nil {
+			// Seq 0 is an ephemeral delivery: nothing to delete.
+			acks := slices.DeleteFunc(f.Acks, func(q uint64) bool { return q == 0 })
+			if len(acks) == 0 {
+				continue
+			}
+			if err := s.h.store.Ack(ctx, s.key.account, s.key.device, acks); err != nil {
 				return
 			}
-			s.acked(f.Acks)
+			s.acked(acks)
 			select {
 			case s.hub.wake <- struct{}{}:
 			default:
@@ -150,7 +156,7 @@ func (s *wsSession) readLoop(ctx context.Context) {
 // handleSend stores a send and answers it; false ends the connection.
 func (s *wsSession) handleSend(ctx context.Context, f *api.Frame) bool {
 	res := api.Frame{Type: api.FrameSendResult, RequestID: f.RequestID}
-	dup, err := s.h.send(ctx, s.p, f.Recipient, f.ClientID, f.Envelopes)
+	dup, err := s.h.send(ctx, s.p, f.Recipient, f.ClientID, f.Envelopes, f.Ephemeral)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false
@@ -170,7 +176,8 @@ func (s *wsSession) write(ctx context.Context, b []byte) error {
 }
 
 // writeLoop delivers queued envelopes in order, then waits to be woken by
-// a send, an ack or the keepalive ticker.
+// a send, an ack or the keepalive ticker, writing ephemeral frames as they
+// come while it waits.
 func (s *wsSession) writeLoop(ctx context.Context) error {
 	ping := time.NewTicker(s.h.opts.PingInterval)
 	defer ping.Stop()
@@ -223,6 +230,10 @@ func (s *wsSession) writeLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.hub.wake:
+		case frame := <-s.hub.ephemeral:
+			if err := s.writeEphemeral(ctx, frame); err != nil {
+				return err
+			}
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(ctx, s.h.opts.WriteTimeout)
 			err := s.c.Ping(pctx)

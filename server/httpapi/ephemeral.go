@@ -1,0 +1,60 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/server/store"
+)
+
+// Ephemeral sends (spec/api.md §6.5) carry typing indicators and the like.
+// They are checked as a normal send is, then each envelope is handed to its
+// device's socket if that device is connected at that moment, and
+// forgotten: nothing is stored or deduplicated and no queue bound applies.
+// A socket holds at most ephemeralBuffer of them; beyond that they are
+// dropped, so an ephemeral send never blocks its sender and never grows
+// the server's memory. Best effort: a client must not rely on one arriving.
+
+var errEphemeralTooLarge = apiError(http.StatusRequestEntityTooLarge, api.CodeTooLarge,
+	"An ephemeral envelope is larger than 4 KiB.")
+
+// sendEphemeral passes envs, whose device list send has checked, to the
+// recipient devices that are connected, as Deliver frames with Seq 0.
+func (h *Handler) sendEphemeral(from *principal, to store.Account, clientID []byte, envs []api.OutgoingEnvelope) error {
+	for _, e := range envs {
+		if len(e.Content) > api.MaxEphemeral {
+			return errEphemeralTooLarge
+		}
+	}
+	now := h.opts.Now().UnixMilli()
+	for _, e := range envs {
+		c := h.hub.conn(deviceKey{to.ID, e.DeviceID})
+		if c == nil {
+			continue // offline devices get nothing
+		}
+		frame := api.AppendFrame(nil, &api.Frame{Type: api.FrameDeliver, Seq: 0,
+			Sender: from.account.Username, SenderDevice: from.device.ID, ClientID: clientID,
+			EnvType: e.Type, Content: e.Content, Timestamp: now})
+		if !c.offerEphemeral(frame) {
+			h.metrics.ephemeral.WithLabelValues(ephemeralDropped).Inc()
+		}
+	}
+	return nil
+}
+
+// writeEphemeral writes frame, then whatever other ephemeral frames wait,
+// without waiting for more. They take no room in the delivery window.
+func (s *wsSession) writeEphemeral(ctx context.Context, frame *[]byte) error {
+	for {
+		if err := s.write(ctx, *frame); err != nil {
+			return err
+		}
+		s.h.metrics.ephemeral.WithLabelValues(ephemeralWritten).Inc()
+		select {
+		case frame = <-s.hub.ephemeral:
+		default:
+			return nil
+		}
+	}
+}
