@@ -27,6 +27,7 @@ var (
 	ErrClosed          = errors.New("store: closed")
 	ErrInviteRequired  = errors.New("store: invite unknown or used")
 	ErrProvisionExists = errors.New("store: provisioning mailbox already written")
+	ErrRecoveryInvalid = errors.New("store: recovery key unknown or wrong")
 )
 
 // Account is a registered user. Username is already normalised.
@@ -35,6 +36,9 @@ type Account struct {
 	Username    string
 	IdentityKey []byte // encoded X25519 identity key, shared by all devices
 	Created     time.Time
+	// RecoveryHash is SHA-256 of the account's recovery key, or nil if it
+	// has none (see RecoverAccount).
+	RecoveryHash *[32]byte
 }
 
 // Device is one device of an account. CredentialHash is SHA-256 of the
@@ -97,6 +101,18 @@ type Bundle struct {
 	OneTime      *PreKey // nil when the device has none left
 }
 
+// Recovery is what RecoverAccount writes: the holder of an account's
+// recovery key gives it a new identity key and a new first device.
+type Recovery struct {
+	Username     string   // normalised
+	RecoveryHash [32]byte // must be the account's stored RecoveryHash
+	IdentityKey  []byte   // the account's new identity key
+	// NewRecoveryHash replaces the stored hash; nil keeps it.
+	NewRecoveryHash *[32]byte
+	Device          Device    // the new device (Name, CredentialHash, Created)
+	PreKeys         PreKeySet // the new device's prekeys, as SetPreKeys
+}
+
 // Envelope is one end-to-end encrypted message queued for one device.
 type Envelope struct {
 	Seq           uint64 // assigned by Enqueue; increases with every envelope
@@ -133,10 +149,10 @@ type Envelope struct {
 //     ID the account never had and a removed device alike.
 //   - After Close every method returns ErrClosed.
 type Store interface {
-	// CreateAccount creates an account, its first device (ID 1) and that
-	// device's prekeys (keys, as SetPreKeys) in one transaction: if it
-	// fails, none of them is stored. a.ID and first's AccountID and ID are
-	// assigned. If inviteHash is not nil, the invite must exist unused and
+	// CreateAccount creates an account (with a.RecoveryHash, if set), its
+	// first device (ID 1) and that device's prekeys (keys, as SetPreKeys)
+	// in one transaction: if it fails, none of them is stored. a.ID and
+	// first's AccountID and ID are assigned. If inviteHash is not nil, the invite must exist unused and
 	// is used up in the same transaction (ErrInviteRequired, checked before
 	// the username); with ErrUsernameTaken it is not used up.
 	CreateAccount(ctx context.Context, a Account, first Device, inviteHash *[32]byte, keys PreKeySet) (Account, Device, error)
@@ -248,6 +264,20 @@ type Store interface {
 	// ErrTooManyDevices; if it fails, nothing changes: a valid token stays
 	// usable.
 	AddDeviceWithToken(ctx context.Context, tokenHash [32]byte, d Device, max int, now time.Time, keys PreKeySet) (Account, Device, error)
+
+	// RecoverAccount replaces an account's identity key and devices, in
+	// one transaction: the account named r.Username must have a
+	// RecoveryHash equal to r.RecoveryHash (ErrRecoveryInvalid otherwise,
+	// also for an unknown account or one without a hash). Then every
+	// device of the account is removed with its prekeys and queue (as
+	// RemoveDevice), its link tokens are deleted, its identity key becomes
+	// r.IdentityKey, its RecoveryHash r.NewRecoveryHash if that is set,
+	// and r.Device is added with r.PreKeys, taking the next device ID as
+	// AddDevice does (so an ID higher than any the account ever had). It
+	// returns the account as it now is, the new device, and the IDs of
+	// the removed devices in ascending order. ErrTooManyDevices if the
+	// account has had every uint32 ID. If it fails, nothing changes.
+	RecoverAccount(ctx context.Context, r Recovery) (Account, Device, []uint32, error)
 
 	// CreateInvite stores an invite code's hash. Creating an invite that
 	// exists already changes nothing: a used one stays used.

@@ -12,7 +12,7 @@ import (
 )
 
 const (
-	accountColumns = "a.id, a.username, a.identity_key, a.created"
+	accountColumns = "a.id, a.username, a.identity_key, a.created, a.recovery_hash"
 	deviceColumns  = "d.account_id, d.id, d.name, d.credential_hash, d.created"
 )
 
@@ -23,9 +23,9 @@ type scanner interface{ Scan(dest ...any) error }
 func scanAccountDevice(row scanner, a *store.Account, d *store.Device) error {
 	var dest []any
 	var aCreated, dCreated int64
-	var hash []byte
+	var hash, recovery []byte
 	if a != nil {
-		dest = append(dest, &a.ID, &a.Username, &a.IdentityKey, &aCreated)
+		dest = append(dest, &a.ID, &a.Username, &a.IdentityKey, &aCreated, &recovery)
 	}
 	if d != nil {
 		dest = append(dest, &d.AccountID, &d.ID, &d.Name, &hash, &dCreated)
@@ -37,7 +37,14 @@ func scanAccountDevice(row scanner, a *store.Account, d *store.Device) error {
 		return err
 	}
 	if a != nil {
-		a.Created = fromMillis(aCreated)
+		a.Created, a.RecoveryHash = fromMillis(aCreated), nil
+		if recovery != nil {
+			h, err := hash32(recovery)
+			if err != nil {
+				return err
+			}
+			a.RecoveryHash = &h
+		}
 	}
 	if d != nil {
 		h, err := hash32(hash)
@@ -52,6 +59,7 @@ func scanAccountDevice(row scanner, a *store.Account, d *store.Device) error {
 // CreateAccount implements store.Store. A zero Created means now.
 func (s *Store) CreateAccount(ctx context.Context, a store.Account, first store.Device, inviteHash *[32]byte, keys store.PreKeySet) (store.Account, store.Device, error) {
 	a.Created = stamp(a.Created)
+	a.RecoveryHash = cloneHash(a.RecoveryHash)
 	first.Created = stamp(first.Created)
 	var invite []byte
 	if inviteHash != nil {
@@ -69,8 +77,8 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account, first store.
 				return err
 			}
 		}
-		err = t.queryRow("INSERT INTO accounts (username, identity_key, created) VALUES (?, ?, ?) RETURNING id",
-			a.Username, a.IdentityKey, toMillis(a.Created)).Scan(&a.ID)
+		err = t.queryRow("INSERT INTO accounts (username, identity_key, created, recovery_hash) VALUES (?, ?, ?, ?) RETURNING id",
+			a.Username, a.IdentityKey, toMillis(a.Created), hashArg(a.RecoveryHash)).Scan(&a.ID)
 		if isUniqueViolation(err) {
 			return store.ErrUsernameTaken
 		}

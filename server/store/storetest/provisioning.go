@@ -136,7 +136,12 @@ func testClosed(t *testing.T, s store.Store, _ func() store.Store) {
 			return err
 		},
 		"CreateInvite": func() error { return s.CreateInvite(ctx, h) },
-		"Close":        s.Close,
+		"RecoverAccount": func() error {
+			_, _, _, err := s.RecoverAccount(ctx, store.Recovery{Username: "zoe", RecoveryHash: h, IdentityKey: []byte{5},
+				Device: store.Device{Name: "x"}, PreKeys: keys})
+			return err
+		},
+		"Close": s.Close,
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, store.ErrClosed) {

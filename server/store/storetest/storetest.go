@@ -47,6 +47,9 @@ func Run(t *testing.T, open Open) {
 		{"LinkTokens", testLinkTokens},
 		{"LinkTokenAccount", testLinkTokenAccount},
 		{"PreKeysArriveWithTheirDevice", testPreKeysArriveWithDevice},
+		{"RecoveryHashStored", testRecoveryHashStored},
+		{"RecoverAccount", testRecoverAccount},
+		{"RecoverRefused", testRecoverRefused},
 
 		{"SetPreKeys", testSetPreKeys},
 		{"SetPreKeysAtomic", testSetPreKeysAtomic},
