@@ -1,0 +1,291 @@
+// Package cli implements the parley command: one subcommand per file,
+// parsed with kong. It drives the SDK (client/) and, for `parley chat`,
+// the terminal UI (../tui).
+//
+// Output rules, for every command:
+//
+//  1. Results go to stdout as plain text, one item per line, in a stable
+//     order, so they can be piped: a message is "time  sender: text", a
+//     list entry starts with its name or ID.
+//  2. Progress, prompts and notes go to stderr; nothing on stderr is
+//     needed to use the result.
+//  3. A command that succeeds with nothing to report prints nothing, or
+//     one short confirmation line on stderr.
+//  4. An error is two lines on stderr: "parley: " and what went wrong,
+//     then "  → " and what to do next. The exit status is 1; a usage
+//     error is 2.
+//  5. Secrets are printed only when the user must copy them (the recovery
+//     key, once, at init), never in errors or logs.
+//
+// State lives in one SQLite file, $PARLEY_HOME/parley.db (default: the
+// user's config directory), sealed with the passphrase. The passphrase
+// comes from $PARLEY_PASSPHRASE (for bots and scripts) or is asked at the
+// terminal without echo.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/alecthomas/kong"
+	"golang.org/x/term"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/client/sqlitestore"
+)
+
+// Env is the process environment a command runs in.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// Globals are the flags every command takes.
+type Globals struct {
+	Home string `help:"Directory of this device's store (default: $PARLEY_HOME, or parley in the user config directory)." type:"path"`
+}
+
+type commandLine struct {
+	Globals
+
+	Init     initCmd     `cmd:"" help:"Create an account on a server, with keys made on this device."`
+	Recover  recoverCmd  `cmd:"" help:"Re-register your username on a new device with your recovery key."`
+	Send     sendCmd     `cmd:"" help:"Send an end-to-end encrypted message."`
+	Inbox    inboxCmd    `cmd:"" help:"Fetch new messages and show unread ones."`
+	Chat     chatCmd     `cmd:"" help:"Open the terminal UI (on a conversation, if given)."`
+	Verify   verifyCmd   `cmd:"" help:"Show or confirm the safety number with a contact."`
+	Devices  devicesCmd  `cmd:"" help:"List, link, approve or remove this account's devices."`
+	Contacts contactsCmd `cmd:"" help:"List contacts and their verification state."`
+	Whoami   whoamiCmd   `cmd:"" help:"Show this device's account, device and server."`
+}
+
+// run is the state a command gets.
+type run struct {
+	ctx context.Context
+	env Env
+	g   *Globals
+}
+
+// Main runs the parley command with args and returns the exit status.
+func Main(ctx context.Context, args []string, env Env) int {
+	var cl commandLine
+	exit := -1
+	parser, err := kong.New(&cl,
+		kong.Name("parley"),
+		kong.Description("Parley: end-to-end encrypted messaging from the terminal."),
+		kong.Writers(env.Stdout, env.Stderr),
+		kong.Exit(func(code int) { exit = code; panic(exitPanic{}) }),
+	)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "parley:", err)
+		return 2
+	}
+	kctx, code, done := parse(parser, args)
+	if done {
+		if exit >= 0 {
+			return exit
+		}
+		return code
+	}
+	r := &run{ctx: ctx, env: env, g: &cl.Globals}
+	if err := kctx.Run(r); err != nil {
+		report(env.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+type exitPanic struct{}
+
+// parse parses args; done is true when kong already answered (help, or a
+// usage error) and code is the exit status then.
+func parse(p *kong.Kong, args []string) (kctx *kong.Context, code int, done bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(exitPanic); !ok {
+				panic(r)
+			}
+			kctx, code, done = nil, 0, true
+		}
+	}()
+	kctx, err := p.Parse(args)
+	if err != nil {
+		fmt.Fprintf(p.Stderr, "parley: %s\n  → run `parley --help` for the commands and their flags\n", err)
+		return nil, 2, true
+	}
+	return kctx, 0, false
+}
+
+// userError is an error with advice on what to do next.
+type userError struct {
+	what, next string
+}
+
+func (e *userError) Error() string { return e.what }
+
+func fail(next, format string, args ...any) error {
+	return &userError{what: fmt.Sprintf(format, args...), next: next}
+}
+
+// report writes err by rule 4, turning known errors into advice.
+func report(w io.Writer, err error) {
+	what, next := err.Error(), ""
+	var ue *userError
+	var ae *api.Error
+	switch {
+	case errors.As(err, &ue):
+		what, next = ue.what, ue.next
+	case errors.Is(err, client.ErrWrongPassphrase):
+		what, next = "wrong passphrase", "try again, or set PARLEY_PASSPHRASE to the passphrase you chose at `parley init`"
+	case errors.Is(err, client.ErrNoAccount):
+		what, next = "no account on this device", "create one with `parley init --server URL --name NAME`, or link this device with `parley devices link --server URL`"
+	case errors.Is(err, client.ErrExists):
+		what, next = "this device already has an account", "use another --home directory for a second account"
+	case errors.Is(err, client.ErrIdentityNotVerified):
+		what, next = "the safety number with this contact changed since you verified it; nothing was sent", "compare the new number with `parley verify @NAME`, then confirm it with `parley verify @NAME --confirm`"
+	case errors.Is(err, client.ErrNoSuchUser):
+		what, next = "no such user on this server", "check the spelling of the username"
+	case errors.Is(err, client.ErrUnknownContact):
+		what, next = "you have not exchanged messages with this user yet", "send them a message first"
+	case errors.As(err, &ae):
+		what = fmt.Sprintf("the server refused: %s (%s)", strings.TrimSuffix(ae.Message, "."), ae.Code)
+		switch ae.Code {
+		case api.CodeUsernameTaken:
+			next = "choose another --name"
+		case api.CodeUnauthorized:
+			next = "this device may have been removed; link it again with `parley devices link`"
+		case api.CodeRateLimited:
+			next = "wait a minute and try again"
+		default:
+			next = "try again; if it keeps failing, ask the server's operator"
+		}
+	default:
+		var ne interface{ Timeout() bool }
+		if errors.As(err, &ne) || strings.Contains(what, "connection refused") {
+			next = "check that the server is running and reachable, and the --server URL"
+		} else {
+			next = "try again; if it keeps failing, report it with the command you ran"
+		}
+	}
+	fmt.Fprintf(w, "parley: %s\n", what)
+	if next != "" {
+		fmt.Fprintf(w, "  → %s\n", next)
+	}
+}
+
+// home is the device's state directory.
+func (r *run) home() (string, error) {
+	if r.g.Home != "" {
+		return r.g.Home, nil
+	}
+	if h := r.env.Getenv("PARLEY_HOME"); h != "" {
+		return h, nil
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fail("set PARLEY_HOME or pass --home", "cannot find a config directory: %v", err)
+	}
+	return filepath.Join(dir, "parley"), nil
+}
+
+func (r *run) storePath() (string, error) {
+	h, err := r.home()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(h, 0o700); err != nil {
+		return "", fail("pass a writable --home", "cannot create %s: %v", h, err)
+	}
+	return filepath.Join(h, "parley.db"), nil
+}
+
+// passphrase reads $PARLEY_PASSPHRASE, or asks at the terminal (twice
+// when confirm is set).
+func (r *run) passphrase(confirm bool) ([]byte, error) {
+	if p := r.env.Getenv("PARLEY_PASSPHRASE"); p != "" {
+		return []byte(p), nil
+	}
+	f, ok := r.env.Stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil, fail("set PARLEY_PASSPHRASE, or run parley in a terminal", "no passphrase: PARLEY_PASSPHRASE is not set and stdin is not a terminal")
+	}
+	fmt.Fprint(r.env.Stderr, "Passphrase: ")
+	p, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(r.env.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	if len(p) == 0 {
+		return nil, fail("choose a passphrase that protects this device's keys", "the passphrase is empty")
+	}
+	if confirm {
+		fmt.Fprint(r.env.Stderr, "Again: ")
+		q, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(r.env.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		if string(p) != string(q) {
+			return nil, fail("run the command again", "the passphrases differ")
+		}
+	}
+	return p, nil
+}
+
+// newConfig opens the store for a new account (it must hold none).
+func (r *run) newConfig(events func(client.Event)) (client.Config, error) {
+	path, err := r.storePath()
+	if err != nil {
+		return client.Config{}, err
+	}
+	if _, err := os.Stat(path); err == nil {
+		return client.Config{}, client.ErrExists
+	}
+	pass, err := r.passphrase(true)
+	if err != nil {
+		return client.Config{}, err
+	}
+	st, err := sqlitestore.Open(r.ctx, path)
+	if err != nil {
+		return client.Config{}, err
+	}
+	return client.Config{Store: st, Passphrase: pass, Events: events}, nil
+}
+
+// open opens this device's account.
+func (r *run) open(events func(client.Event)) (*client.Client, error) {
+	path, err := r.storePath()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, client.ErrNoAccount
+	}
+	pass, err := r.passphrase(false)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlitestore.Open(r.ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.Open(r.ctx, client.Config{Store: st, Passphrase: pass, Events: events})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (r *run) outf(format string, args ...any) { fmt.Fprintf(r.env.Stdout, format, args...) }
+func (r *run) errf(format string, args ...any) { fmt.Fprintf(r.env.Stderr, format, args...) }
+
+// username strips one leading @.
+func username(s string) string { return strings.TrimPrefix(s, "@") }
