@@ -151,12 +151,25 @@ func (c *Client) handle(ctx context.Context, f *api.Frame) error {
 			return err
 		}
 		body, err := unpadContent(pt)
-		if err != nil {
-			return errUndecryptable{err}
+		var ct *content
+		if err == nil {
+			ct, err = parseContent(body)
 		}
-		ct, err := parseContent(body)
 		if err != nil {
-			return errUndecryptable{err}
+			// Authentic, but not a content this version understands: the
+			// session is fine, so keep it and note the message.
+			if f.Seq == 0 || self {
+				return nil
+			}
+			c.log.Warn("unreadable content", "sender", sender, "device", dev, "err", err)
+			r := &messageRecord{ID: newID(c), Peer: sender, From: sender, FromDevice: dev, Kind: KindDecryptionFailed,
+				Text: fmt.Sprintf("A message from %s could not be shown (it may need a newer version of Parley).", sender),
+				Timestamp: c.nowMillis(), Status: StatusUnread}
+			if _, err := storeMessage(tx, r); err != nil {
+				return err
+			}
+			events = append(events, &MessageEvent{Message: r.message()})
+			return nil
 		}
 		events, receipts, err = c.apply(tx, sender, dev, ct, events)
 		return err
@@ -237,8 +250,7 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 // session on both sides (Signal's session reset).
 func (c *Client) undecryptable(ctx context.Context, f *api.Frame) error {
 	sender, dev := f.Sender, f.SenderDevice
-	var id MessageID
-	c.rand.Read(id[:])
+	id := newID(c)
 	err := c.update(ctx, func(tx sealedTx) error {
 		if err := tx.put(bucketSeen, seenKey(sender, dev, f.ClientID), []byte(strconv.FormatInt(c.nowMillis(), 10))); err != nil {
 			return err
@@ -316,4 +328,10 @@ func (c *Client) pruneSeen(ctx context.Context) {
 	if err != nil {
 		c.log.Warn("pruning deduplication records failed", "err", err)
 	}
+}
+
+func newID(c *Client) MessageID {
+	var id MessageID
+	c.rand.Read(id[:])
+	return id
 }
