@@ -1,6 +1,10 @@
 package parleytest
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/internal/keys"
 	"github.com/parley-chat/parley/internal/pqxdh"
@@ -49,4 +53,30 @@ func Registration(username string, n int) (api.RegisterRequest, keys.IdentityKey
 		return api.RegisterRequest{}, id, err
 	}
 	return api.RegisterRequest{Username: username, IdentityKey: id.Public().Encode(), DeviceName: "test", PreKeys: u}, id, nil
+}
+
+// RecoveryKey makes a recovery key as a client does (32 random bytes,
+// base64url without padding) and its hash, the RegisterRequest's
+// RecoveryKeyHash.
+func RecoveryKey() (key string, hash []byte) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	key = base64.RawURLEncoding.EncodeToString(b)
+	h := sha256.Sum256([]byte(key))
+	return key, h[:]
+}
+
+// Recovery makes a valid recovery request for username with recoveryKey,
+// a fresh identity key and n one-time prekeys of each kind signed by it.
+func Recovery(username, recoveryKey string, n int) (api.RecoverRequest, keys.IdentityKeyPair, error) {
+	id, err := keys.GenerateIdentityKeyPair(nil)
+	if err != nil {
+		return api.RecoverRequest{}, id, err
+	}
+	u, err := PreKeys(id, 1, n)
+	if err != nil {
+		return api.RecoverRequest{}, id, err
+	}
+	return api.RecoverRequest{Username: username, RecoveryKey: recoveryKey, IdentityKey: id.Public().Encode(),
+		DeviceName: "recovered", PreKeys: u}, id, nil
 }

@@ -259,6 +259,13 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	recvUntilEmpty(t, connect(t, bob))
+	carol, recoveryKey := registerRecoverable(t, srv, "carol")
+	if _, err := recoverAs(t, srv, "carol", "a wrong recovery key", nil); err == nil {
+		t.Fatal("recovered with a wrong key")
+	}
+	if _, err := recoverAs(t, srv, "carol", recoveryKey, nil); err != nil {
+		t.Fatal(err)
+	}
 	idk := bob.id.Public().Encode()
 	out := logs.String()
 	if !strings.Contains(out, "/v1/messages/{username}") {
@@ -266,8 +273,10 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	}
 	for name, secret := range map[string]string{
 		"alice's secret": alice.creds.Secret, "bob's secret": bob.creds.Secret, "content": content,
-		"content (base64)":      base64.StdEncoding.EncodeToString([]byte(content)),
-		"identity key (base64)": base64.StdEncoding.EncodeToString(idk), "identity key (hex)": hex.EncodeToString(idk),
+		"carol's secret": carol.creds.Secret, "recovery key": recoveryKey, "wrong recovery key": "a wrong recovery key",
+		"recovery key hash (base64)": base64.StdEncoding.EncodeToString(sha256Of(recoveryKey)),
+		"content (base64)":           base64.StdEncoding.EncodeToString([]byte(content)),
+		"identity key (base64)":      base64.StdEncoding.EncodeToString(idk), "identity key (hex)": hex.EncodeToString(idk),
 	} {
 		if strings.Contains(out, secret) {
 			t.Errorf("log contains %s", name)

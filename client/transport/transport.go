@@ -72,9 +72,15 @@ func (c *Client) roundTrip(ctx context.Context, method, path string, body io.Rea
 	return resp, nil
 }
 
-// do sends a request with an optional JSON body and decodes a JSON answer
-// into out (if not nil). A non-2xx answer becomes an *api.Error.
+// do sends a request with an optional JSON body and the device's
+// credentials, and decodes a JSON answer into out (if not nil). A non-2xx
+// answer becomes an *api.Error.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	return c.call(ctx, method, path, in, out, true)
+}
+
+// call is do, with the credentials only if auth.
+func (c *Client) call(ctx context.Context, method, path string, in, out any, auth bool) error {
 	var (
 		body        io.Reader
 		contentType string
@@ -86,7 +92,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		}
 		body, contentType = bytes.NewReader(b), "application/json"
 	}
-	resp, err := c.roundTrip(ctx, method, path, body, contentType, true)
+	resp, err := c.roundTrip(ctx, method, path, body, contentType, auth)
 	if err != nil {
 		return err
 	}
@@ -114,6 +120,16 @@ func (c *Client) Register(ctx context.Context, req api.RegisterRequest) (api.Cre
 	return out, err
 }
 
+// Recover gives the account req.Username a new identity key and a new
+// first device with the account's recovery key; every old device of the
+// account is removed (spec/api.md §4.3). The recovery key is the
+// credential: no device credentials are sent.
+func (c *Client) Recover(ctx context.Context, req api.RecoverRequest) (api.Credentials, error) {
+	var out api.Credentials
+	err := c.call(ctx, http.MethodPost, "/v1/accounts/recover", req, &out, false)
+	return out, err
+}
+
 // UploadKeys adds or replaces the device's prekeys.
 func (c *Client) UploadKeys(ctx context.Context, u api.PreKeyUpload) error {
 	return c.do(ctx, http.MethodPut, "/v1/keys", u, nil)
@@ -138,7 +154,9 @@ func (c *Client) Bundles(ctx context.Context, username string, device uint32) (a
 	return out, err
 }
 
-// Send stores one envelope per device of username.
+// Send stores one envelope per device of username. With req.Ephemeral
+// it stores nothing: the server passes the envelopes to the devices
+// connected at that moment, as Seq-0 deliveries, best effort.
 func (c *Client) Send(ctx context.Context, username string, req api.SendRequest) (api.SendResponse, error) {
 	var out api.SendResponse
 	err := c.do(ctx, http.MethodPut, "/v1/messages/"+url.PathEscape(username), req, &out)

@@ -25,9 +25,10 @@ func checkDeviceName(n string) error {
 	return nil
 }
 
-// register is POST /v1/accounts (spec/api.md §4). The account, its first
-// device and its prekeys are created in one store transaction, so a failure
-// leaves no username taken without keys.
+// register is POST /v1/accounts (spec/api.md §4). The account (with its
+// recovery hash, if the client sets one), its first device and its prekeys
+// are created in one store transaction, so a failure leaves no username
+// taken without keys.
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	if !h.limiter.allowIP(r, h.opts.Now()) {
 		return errRateLimited
@@ -46,6 +47,10 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	if err := checkDeviceName(req.DeviceName); err != nil {
 		return err
 	}
+	recovery, err := recoveryHash(req.RecoveryKeyHash, "recovery_key_hash")
+	if err != nil {
+		return err
+	}
 	if err := checkUpload(req.IdentityKey, &req.PreKeys, true); err != nil {
 		return err
 	}
@@ -60,7 +65,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	secret, hash := newSecret()
 	now := h.opts.Now()
 	acct, dev, err := h.store.CreateAccount(r.Context(),
-		store.Account{Username: name, IdentityKey: req.IdentityKey, Created: now},
+		store.Account{Username: name, IdentityKey: req.IdentityKey, Created: now, RecoveryHash: recovery},
 		store.Device{Name: req.DeviceName, CredentialHash: hash, Created: now}, invite, preKeySet(&req.PreKeys))
 	switch {
 	case errors.Is(err, store.ErrUsernameTaken):

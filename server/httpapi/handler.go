@@ -139,6 +139,7 @@ func (h *Handler) Hub() *Hub { return h.hub }
 
 func (h *Handler) routes() {
 	h.handle("POST /v1/accounts", h.register)
+	h.handle("POST /v1/accounts/recover", h.recoverAccount)
 	h.handle("GET /v1/devices", h.auth(h.listDevices))
 	h.handle("POST /v1/devices/link-tokens", h.auth(h.createLinkToken))
 	h.handle("POST /v1/devices", h.linkDevice)
