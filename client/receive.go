@@ -164,7 +164,7 @@ func (c *Client) handle(ctx context.Context, f *api.Frame) error {
 			c.log.Warn("unreadable content", "sender", sender, "device", dev, "err", err)
 			r := &messageRecord{ID: newID(c), Peer: sender, From: sender, FromDevice: dev, Kind: KindDecryptionFailed,
 				Text: fmt.Sprintf("A message from %s could not be shown (it may need a newer version of Parley).", sender),
-				Timestamp: c.nowMillis(), Status: StatusUnread}
+				Timestamp: noteTime(c, f), Status: StatusUnread}
 			if _, err := storeMessage(tx, r); err != nil {
 				return err
 			}
@@ -260,7 +260,7 @@ func (c *Client) undecryptable(ctx context.Context, f *api.Frame) error {
 			return nil // a sync transcript: no conversation to note it in
 		}
 		_, err := storeMessage(tx, &messageRecord{ID: id, Peer: peer, From: sender, FromDevice: dev, Kind: KindDecryptionFailed,
-			Text: fmt.Sprintf("A message from %s (device %d) could not be decrypted.", sender, dev), Timestamp: c.nowMillis(), Status: StatusUnread})
+			Text: fmt.Sprintf("A message from %s (device %d) could not be decrypted.", sender, dev), Timestamp: noteTime(c, f), Status: StatusUnread})
 		return err
 	})
 	if err != nil {
@@ -334,4 +334,13 @@ func newID(c *Client) MessageID {
 	var id MessageID
 	c.rand.Read(id[:])
 	return id
+}
+
+// noteTime places a note about an envelope at the time the server stored
+// it, which orders it among the messages around it.
+func noteTime(c *Client, f *api.Frame) int64 {
+	if f.Timestamp > 0 {
+		return f.Timestamp
+	}
+	return c.nowMillis()
 }

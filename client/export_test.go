@@ -1,0 +1,25 @@
+package client
+
+import (
+	"context"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/client/transport"
+)
+
+// Hooks for the external tests (package client_test), which need a real
+// SQLite store and so cannot live in this package.
+
+func (c *Client) TransportForTest() *transport.Client { return c.http }
+
+func (c *Client) HandleForTest(ctx context.Context, f *api.Frame) error { return c.handle(ctx, f) }
+
+// SendKindForTest sends a content of the given kind, as a later version
+// of Parley might.
+func (c *Client) SendKindForTest(ctx context.Context, to string, kind uint8) error {
+	ct := &content{Kind: contentKind(kind), Timestamp: c.nowMillis()}
+	c.rand.Read(ct.ID[:])
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deliver(ctx, to, ct, false)
+}
