@@ -220,7 +220,7 @@ func (c *Client) MaintainPreKeys(ctx context.Context) error {
 			return err
 		}
 		if rotate {
-			if err := c.dropOldPreKeys(tx, &a); err != nil {
+			if err := c.retirePreKeys(tx, c.acct.SignedPreKeyID, c.acct.LastResortID); err != nil {
 				return err
 			}
 		}
@@ -236,45 +236,58 @@ func (c *Client) MaintainPreKeys(ctx context.Context) error {
 	return nil
 }
 
-// dropOldPreKeys deletes signed and last-resort prekeys that were replaced
-// more than oldPreKeyGrace ago.
-func (c *Client) dropOldPreKeys(tx sealedTx, a *accountRecord) error {
+// retirePreKeys marks the signed and last-resort prekeys that a rotation
+// replaced, and deletes those replaced more than oldPreKeyGrace ago.
+func (c *Client) retirePreKeys(tx sealedTx, oldSigned, oldLastResort uint32) error {
+	now := c.nowMillis()
 	cutoff := c.now().Add(-oldPreKeyGrace).UnixMilli()
+	var s signedPreKeyRecord
+	if err := tx.getJSON(bucketSigned, idKey(oldSigned), &s); err == nil && s.Replaced == 0 {
+		s.Replaced = now
+		if err := tx.putJSON(bucketSigned, idKey(oldSigned), &s); err != nil {
+			return err
+		}
+	}
+	var k kemPreKeyRecord
+	if err := tx.getJSON(bucketKEM, idKey(oldLastResort), &k); err == nil && k.Replaced == 0 {
+		k.Replaced = now
+		if err := tx.putJSON(bucketKEM, idKey(oldLastResort), &k); err != nil {
+			return err
+		}
+	}
 	var drop []string
-	err := tx.scan(bucketSigned, "", func(k string, v []byte) error {
+	if err := tx.scan(bucketSigned, "", func(key string, v []byte) error {
 		var r signedPreKeyRecord
 		if err := jsonUnmarshal(v, &r); err != nil {
 			return err
 		}
-		if k != idKey(a.SignedPreKeyID) && r.Created < cutoff {
-			drop = append(drop, k)
+		if r.Replaced != 0 && r.Replaced < cutoff {
+			drop = append(drop, key)
 		}
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
-	for _, k := range drop {
-		if err := tx.del(bucketSigned, k); err != nil {
+	for _, key := range drop {
+		if err := tx.del(bucketSigned, key); err != nil {
 			return err
 		}
 	}
 	drop = drop[:0]
-	err = tx.scan(bucketKEM, "", func(k string, v []byte) error {
+	if err := tx.scan(bucketKEM, "", func(key string, v []byte) error {
 		var r kemPreKeyRecord
 		if err := jsonUnmarshal(v, &r); err != nil {
 			return err
 		}
-		if r.LastResort && k != idKey(a.LastResortID) && r.Created < cutoff {
-			drop = append(drop, k)
+		if r.LastResort && r.Replaced != 0 && r.Replaced < cutoff {
+			drop = append(drop, key)
 		}
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
-	for _, k := range drop {
-		if err := tx.del(bucketKEM, k); err != nil {
+	for _, key := range drop {
+		if err := tx.del(bucketKEM, key); err != nil {
 			return err
 		}
 	}

@@ -23,3 +23,12 @@ func (c *Client) SendKindForTest(ctx context.Context, to string, kind uint8) err
 	defer c.mu.Unlock()
 	return c.deliver(ctx, to, ct, false)
 }
+
+// SignedPreKeyIDsForTest lists the signed prekeys the device still holds.
+func (c *Client) SignedPreKeyIDsForTest(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := c.view(ctx, func(tx sealedTx) error {
+		return tx.scan(bucketSigned, "", func(k string, _ []byte) error { ids = append(ids, k); return nil })
+	})
+	return ids, err
+}

@@ -48,6 +48,7 @@ type signedPreKeyRecord struct {
 	Private   []byte `json:"private"`
 	Signature []byte `json:"signature"`
 	Created   int64  `json:"created"`
+	Replaced  int64  `json:"replaced,omitempty"` // when a newer one took over
 }
 
 type kemPreKeyRecord struct {
@@ -55,6 +56,7 @@ type kemPreKeyRecord struct {
 	Signature  []byte `json:"signature"`
 	LastResort bool   `json:"last_resort"`
 	Created    int64  `json:"created"`
+	Replaced   int64  `json:"replaced,omitempty"` // last-resort keys: when a newer one took over
 }
 
 // sessionRecord holds the sessions with one device of a peer (Sesame

@@ -1,0 +1,120 @@
+package client_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/client/sqlitestore"
+	"github.com/parley-chat/parley/internal/pqxdh"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func signedID(t *testing.T, b []byte) uint32 {
+	t.Helper()
+	pb, err := pqxdh.ParseBundle(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pb.SignedPreKeyID
+}
+
+func TestPreKeysReplenishedAndRotated(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	clk := &clock{t: time.Now()}
+	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, _, err := client.Create(ctx, client.Config{Store: st, Passphrase: passphrase, Now: clk.now},
+		client.CreateOptions{Server: srv.URL, Username: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	bob, _ := register(t, srv, "bob")
+	at := alice.TransportForTest()
+	counts, err := at.KeyCounts(ctx)
+	if err != nil || counts.OneTime != 100 || counts.KEMOneTime != 100 {
+		t.Fatalf("after registration: %+v %v", counts, err)
+	}
+
+	// Others use up 80 one-time keys of each kind: Alice tops up.
+	bt := bob.TransportForTest()
+	var first []byte
+	for i := range 80 {
+		bs, err := bt.Bundles(ctx, "alice", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = bs.Bundles[0]
+		}
+	}
+	if counts, _ = at.KeyCounts(ctx); counts.OneTime != 20 {
+		t.Fatalf("after 80 fetches: %+v", counts)
+	}
+	if err := alice.MaintainPreKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if counts, _ = at.KeyCounts(ctx); counts.OneTime != 120 || counts.KEMOneTime != 120 {
+		t.Fatalf("after topping up: %+v", counts)
+	}
+
+	// Bob starts a session on the first signed prekey; a week later Alice
+	// rotates before she reads it, and still can.
+	if signedID(t, first) != 1 {
+		t.Fatalf("first bundle's signed prekey is %d", signedID(t, first))
+	}
+	bob.send("alice", "sent before the rotation")
+	clk.add(8 * 24 * time.Hour)
+	if err := alice.MaintainPreKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bs, _ := bt.Bundles(ctx, "alice", 0)
+	if id := signedID(t, bs.Bundles[0]); id != 2 {
+		t.Fatalf("after a week the signed prekey is %d, want 2", id)
+	}
+	if err := alice.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := alice.Messages(ctx, "bob", 0)
+	if len(ms) != 1 || ms[0].Text != "sent before the rotation" {
+		t.Fatalf("alice reads %+v", ms)
+	}
+	// A replaced key is kept 30 days after its replacement, then deleted.
+	clk.add(29 * 24 * time.Hour)
+	if err := alice.MaintainPreKeys(ctx); err != nil { // rotates to 3
+		t.Fatal(err)
+	}
+	if ids, _ := alice.SignedPreKeyIDsForTest(ctx); len(ids) != 3 {
+		t.Fatalf("signed prekeys held: %v, want 1, 2 and 3", ids)
+	}
+	clk.add(2 * 24 * time.Hour) // 31 days after 1 was replaced
+	if err := alice.MaintainPreKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing rotated (3 is two days old), so nothing was retired yet.
+	if ids, _ := alice.SignedPreKeyIDsForTest(ctx); len(ids) != 3 {
+		t.Fatalf("signed prekeys held: %v", ids)
+	}
+	clk.add(6 * 24 * time.Hour)
+	if err := alice.MaintainPreKeys(ctx); err != nil { // rotates to 4, retires 1
+		t.Fatal(err)
+	}
+	ids, _ := alice.SignedPreKeyIDsForTest(ctx)
+	if len(ids) != 3 || ids[0] != "0000000002" || ids[2] != "0000000004" {
+		t.Fatalf("signed prekeys held: %v, want 2, 3 and 4", ids)
+	}
+}
