@@ -163,7 +163,7 @@ func (c *Client) handle(ctx context.Context, f *api.Frame) error {
 			}
 			c.log.Warn("unreadable content", "sender", sender, "device", dev, "err", err)
 			r := &messageRecord{ID: newID(c), Peer: sender, From: sender, FromDevice: dev, Kind: KindDecryptionFailed,
-				Text: fmt.Sprintf("A message from %s could not be shown (it may need a newer version of Parley).", sender),
+				Text:      fmt.Sprintf("A message from %s could not be shown (it may need a newer version of Parley).", sender),
 				Timestamp: noteTime(c, f), Status: StatusUnread}
 			if _, err := storeMessage(tx, r); err != nil {
 				return err
