@@ -204,9 +204,14 @@ func TestEveryDeviceSeesTheConversation(t *testing.T) {
 		d.waitStatus("bob", m1.ID, client.StatusDelivered)
 	}
 
-	bob.send("alice", "hello alice")
-	alice.waitMessage("hello alice")
-	alice2.waitMessage("hello alice")
+	if _, err := bob.Reply(ctx, "alice", m1.ID, "hello alice"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*device{alice, alice2} {
+		if got := d.waitMessage("hello alice"); got.ReplyTo == nil || *got.ReplyTo != m1.ID {
+			t.Errorf("%s.%d: the reply does not point at %s: %v", d.Username(), d.DeviceID(), m1.ID, got.ReplyTo)
+		}
+	}
 
 	alice2.send("bob", "from my laptop")
 	bob.waitMessage("from my laptop")
