@@ -1,5 +1,6 @@
-// Package procstat reads a process's resident memory from Linux's /proc,
-// so the bench can report what each connection costs the server.
+// Package procstat reads a process's resident memory and CPU time from
+// Linux's /proc, so the bench can report what each connection costs the
+// server and which process uses the CPU.
 package procstat
 
 import (
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 )
 
 // ErrNoRSS is returned (wrapped) when /proc/<pid>/status has no VmRSS line,
@@ -43,4 +45,40 @@ func parseRSS(status []byte) (int64, error) {
 		return kb << 10, nil
 	}
 	return 0, ErrNoRSS
+}
+
+// userHZ is the unit of the CPU times in /proc/<pid>/stat: USER_HZ, which
+// Linux fixes at 100 for user space whatever the kernel's tick rate.
+const userHZ = 100
+
+// CPU returns the CPU time, user plus system, that process pid has used.
+func CPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("procstat: reading stat of pid %d: %w", pid, err)
+	}
+	return parseCPU(b)
+}
+
+// parseCPU reads utime and stime, fields 14 and 15 of /proc/<pid>/stat.
+// Field 2, the command name in parentheses, may hold spaces and
+// parentheses itself, so fields are counted from the last ')'.
+func parseCPU(stat []byte) (time.Duration, error) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("procstat: stat has no command name")
+	}
+	f := bytes.Fields(stat[i+1:]) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return 0, fmt.Errorf("procstat: stat has %d fields after the command name, want at least 13", len(f))
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(string(s), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("procstat: stat CPU time: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 )
 
 func TestParseRSS(t *testing.T) {
@@ -23,5 +24,25 @@ func TestRSSSelf(t *testing.T) {
 	}
 	if n <= 0 {
 		t.Fatalf("own RSS = %d", n)
+	}
+}
+
+func TestParseCPU(t *testing.T) {
+	// A command name with a space and a parenthesis; utime 250, stime 50.
+	stat := "4242 (park (x) d) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 50 0 0 20 0 9 0 100 1000 200\n"
+	got, err := parseCPU([]byte(stat))
+	if err != nil || got != 3*time.Second {
+		t.Fatalf("parseCPU = %v, %v; want 3s", got, err)
+	}
+	for _, bad := range []string{"4242 parleyd S 1", "4242 (parleyd) S 1 2 3", "4242 (p) S 1 4242 4242 0 -1 4194560 900 0 0 0 x 50 0"} {
+		if _, err := parseCPU([]byte(bad)); err == nil {
+			t.Errorf("parseCPU(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestCPUSelf(t *testing.T) {
+	if _, err := CPU(os.Getpid()); err != nil {
+		t.Skipf("no /proc here: %v", err)
 	}
 }
