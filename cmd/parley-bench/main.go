@@ -8,6 +8,12 @@
 //     errors by code. With -ids and -reconnect it serves a crash test.
 //   - idle: holds the N connections for -duration; it reports the server's
 //     memory per connection.
+//   - client: runs the full client path instead of raw envelopes: 2×-pairs
+//     accounts made with the SDK (package client), each with its own
+//     SQLite store, send each other text messages in a closed loop
+//     (encrypt, send, deliver, decrypt, store, acknowledge, delivery
+//     receipt); it reports messages/s stored by their recipients and the
+//     latency of Send and end to end.
 //
 // It is a separate process from the server and talks only to the loopback
 // address it is given. Every phase is bounded in count and time.
@@ -15,6 +21,7 @@
 //	go build -o /tmp/parleyd ./cmd/parleyd && go build -o /tmp/parley-bench ./cmd/parley-bench
 //	/tmp/parleyd -data $(mktemp -d) -listen 127.0.0.1:8080 -register-rate 100000 &
 //	/tmp/parley-bench -server http://127.0.0.1:8080 -server-pid $! traffic
+//	/tmp/parley-bench -server http://127.0.0.1:8080 -server-pid $! -pairs 10 -size 100 -duration 30s client
 package main
 
 import (
@@ -28,12 +35,14 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client/transport"
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/clientpath"
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/fleet"
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/traffic"
 )
@@ -54,15 +63,17 @@ func main() {
 // options are the command line.
 type options struct {
 	mode, server, jsonPath, idsPath string
+	cpuProfile                      string
 	devices, workers, size, window  int
+	pairs, creators                 int
 	pid                             int
 	rate                            float64
 	duration, warmup, drain         time.Duration
 	timeout, every                  time.Duration
-	reconnect                       bool
+	reconnect, duplex               bool
 }
 
-const usage = `usage: parley-bench [flags] traffic|idle
+const usage = `usage: parley-bench [flags] traffic|idle|client
 
 Start parleyd first, with a registration rate high enough for -devices
 accounts from one address, e.g.
@@ -77,6 +88,12 @@ Modes:
   traffic  paired devices send envelopes to each other (see -size, -rate,
            -window, -warmup, -duration); crash tests add -ids and -reconnect
   idle     hold -devices connections for -duration; report memory per connection
+  client   the full client path through the SDK: -pairs pairs of accounts,
+           each with its own SQLite store, send text messages of -size bytes
+           in a closed loop (see -duplex, -create-workers); each message
+           stored by its recipient is answered with a delivery receipt.
+           -duration starts once every pair's first message (the PQXDH
+           handshake, reported apart) is in; -devices and -warmup are unused
 
 Flags:
 `
@@ -89,24 +106,28 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.server, "server", "http://127.0.0.1:8080", "parleyd's URL; must be a loopback address")
 	fs.IntVar(&o.devices, "devices", 200, "accounts to register and connect, one device each")
 	fs.IntVar(&o.workers, "workers", 64, "concurrent registrations and connections during setup")
-	fs.IntVar(&o.size, "size", 1024, "envelope content in bytes (traffic; at least 8)")
+	fs.IntVar(&o.size, "size", 1024, "envelope content (traffic; at least 8) or message text (client; at least 48) in bytes")
 	fs.Float64Var(&o.rate, "rate", 0, "total sends per second over all devices; 0 = as fast as -window allows (traffic)")
 	fs.IntVar(&o.window, "window", 8, "sends awaiting their SendResult per connection (traffic)")
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time (traffic), or time to hold the connections (idle)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time (traffic, client), or time to hold the connections (idle)")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured sending before -duration (traffic)")
-	fs.DurationVar(&o.drain, "drain", 5*time.Second, "longest wait after sending stops for outstanding results and deliveries (traffic)")
+	fs.DurationVar(&o.drain, "drain", 5*time.Second, "longest wait after sending stops for outstanding results and deliveries (traffic) or delivery receipts (client)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the report as JSON to this file")
-	fs.IntVar(&o.pid, "server-pid", 0, "parleyd's pid, to report its resident memory (Linux /proc)")
+	fs.IntVar(&o.pid, "server-pid", 0, "parleyd's pid, to report its resident memory, and its CPU use in client mode (Linux /proc)")
 	fs.StringVar(&o.idsPath, "ids", "", "append each acknowledged ClientID (hex, a line each) to this file, and each delivered one to FILE.delivered (traffic)")
 	fs.BoolVar(&o.reconnect, "reconnect", false, "reconnect dropped sockets with backoff (100ms to 2s) and resend in-flight sends with the same ClientID (traffic)")
-	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "limit on each registration, connection and write")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "limit on each registration, connection and write; in client mode on each account creation, on connecting all clients, and on each message's send and delivery")
+	fs.IntVar(&o.pairs, "pairs", 10, "pairs of accounts (client)")
+	fs.BoolVar(&o.duplex, "duplex", false, "both accounts of a pair send, each to the other (client)")
+	fs.IntVar(&o.creators, "create-workers", 2, "accounts created at once; each runs Argon2id with 64 MiB (client)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of parley-bench, from setup to the end, to this file")
 	fs.DurationVar(&o.every, "progress", 5*time.Second, "interval between progress lines on stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() != 1 || (fs.Arg(0) != "traffic" && fs.Arg(0) != "idle") {
+	if fs.NArg() != 1 || (fs.Arg(0) != "traffic" && fs.Arg(0) != "idle" && fs.Arg(0) != "client") {
 		fs.Usage()
-		return nil, errors.New("give one mode: traffic or idle")
+		return nil, errors.New("give one mode: traffic, idle or client")
 	}
 	o.mode = fs.Arg(0)
 	switch {
@@ -122,6 +143,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-size must be 8 to %d bytes (the first 8 hold the send time)", api.MaxEnvelope)
 	case o.window < 1 || o.rate < 0:
 		return nil, errors.New("-window must be at least 1 and -rate not negative")
+	case o.mode == "client" && (o.pairs < 1 || o.pairs > 1000):
+		return nil, errors.New("-pairs must be 1 to 1000")
+	case o.mode == "client" && (o.size < clientpath.MinSize || o.size > clientpath.MaxSize):
+		return nil, fmt.Errorf("-size must be %d to %d bytes in client mode (the first bytes hold a sequence number and the send time)", clientpath.MinSize, clientpath.MaxSize)
+	case o.creators < 1:
+		return nil, errors.New("-create-workers must be at least 1")
 	}
 	return &o, checkLoopback(o.server)
 }
@@ -143,6 +170,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if o.mode == "client" {
+		return runClient(ctx, o, stdout, stderr)
 	}
 	if lim, err := raiseNoFile(); err != nil {
 		fmt.Fprintf(stderr, "parley-bench: warning: could not raise the open-file limit: %v\n", err)
@@ -233,6 +270,43 @@ func runTraffic(ctx context.Context, o *options, devs []*fleet.Device, rep *Repo
 		rep.Traffic = newTrafficReport(res)
 	}
 	return err
+}
+
+// runClient is client mode: it needs no fleet of raw devices.
+func runClient(ctx context.Context, o *options, stdout, stderr io.Writer) error {
+	rep := &Report{Mode: o.mode, Server: o.server, Devices: 2 * o.pairs, Prefix: fleet.RunPrefix()}
+	mem := newRSSProbe(o.pid, stderr)
+	if err := mem.sample(&mem.rep.Before); err != nil {
+		return fmt.Errorf("%w (pass the pid of the parleyd process itself, not of \"go run\")", err)
+	}
+	cfg := clientpath.Config{Server: o.server, Prefix: rep.Prefix, Pairs: o.pairs, Duplex: o.duplex, Size: o.size,
+		Duration: o.duration, Drain: o.drain, Timeout: o.timeout, Creators: o.creators, ServerPID: o.pid,
+		Progress: stderr, Every: o.every}
+	res, err := clientpath.Run(ctx, cfg)
+	if res == nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	mem.note(&mem.rep.End)
+	rep.RegisterSeconds, rep.ConnectSeconds = res.CreateSeconds, res.ConnectSeconds
+	rep.Client = newClientReport(res)
+	rep.RSS = mem.report(0)
+	if werr := rep.write(stdout, o.jsonPath); werr != nil && err == nil {
+		err = werr
+	}
+	return err
+}
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func deadlineOf(ctx context.Context) time.Time { d, _ := ctx.Deadline(); return d }

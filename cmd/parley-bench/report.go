@@ -7,8 +7,10 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/clientpath"
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/latency"
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/procstat"
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/traffic"
@@ -26,6 +28,7 @@ type Report struct {
 	Params          *Params        `json:"params,omitempty"`
 	Traffic         *TrafficReport `json:"traffic,omitempty"`
 	Idle            *IdleReport    `json:"idle,omitempty"`
+	Client          *ClientReport  `json:"client,omitempty"`
 	RSS             *RSSReport     `json:"server_rss,omitempty"`
 }
 
@@ -44,6 +47,15 @@ type TrafficReport struct {
 	*traffic.Result
 	SendAckLatency  Latency `json:"send_ack"`
 	EndToEndLatency Latency `json:"end_to_end"`
+}
+
+// ClientReport is clientpath.Result with its latencies summarised.
+type ClientReport struct {
+	*clientpath.Result
+	SendLatency          Latency `json:"send"`
+	EndToEndLatency      Latency `json:"end_to_end"`
+	FirstSendLatency     Latency `json:"first_send"`
+	FirstEndToEndLatency Latency `json:"first_end_to_end"`
 }
 
 // Latency summarises a histogram, in milliseconds.
@@ -77,6 +89,11 @@ type RSSReport struct {
 
 func newTrafficReport(r *traffic.Result) *TrafficReport {
 	return &TrafficReport{Result: r, SendAckLatency: summarise(r.SendAck), EndToEndLatency: summarise(r.EndToEnd)}
+}
+
+func newClientReport(r *clientpath.Result) *ClientReport {
+	return &ClientReport{Result: r, SendLatency: summarise(r.Send), EndToEndLatency: summarise(r.EndToEnd),
+		FirstSendLatency: summarise(r.FirstSend), FirstEndToEndLatency: summarise(r.FirstEndToEnd)}
 }
 
 func summarise(h *latency.Histogram) Latency {
@@ -147,8 +164,13 @@ func (r *Report) write(w io.Writer, path string) error {
 }
 
 func (r *Report) writeText(w io.Writer) {
-	fmt.Fprintf(w, "parley-bench %s: %d devices (%s*) on %s; setup: register %.1fs, connect %.1fs\n",
-		r.Mode, r.Devices, r.Prefix, r.Server, r.RegisterSeconds, r.ConnectSeconds)
+	if r.Client != nil {
+		fmt.Fprintf(w, "parley-bench %s: %d accounts (%s*) on %s; setup: create %.1fs, connect and sync %.1fs\n",
+			r.Mode, r.Devices, r.Prefix, r.Server, r.RegisterSeconds, r.ConnectSeconds)
+	} else {
+		fmt.Fprintf(w, "parley-bench %s: %d devices (%s*) on %s; setup: register %.1fs, connect %.1fs\n",
+			r.Mode, r.Devices, r.Prefix, r.Server, r.RegisterSeconds, r.ConnectSeconds)
+	}
 	if p := r.Params; p != nil {
 		rate := "unlimited"
 		if p.Rate > 0 {
@@ -187,10 +209,15 @@ func (r *Report) writeText(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	if c := r.Client; c != nil {
+		c.writeText(w)
+	}
 	if i := r.Idle; i != nil {
 		fmt.Fprintf(w, "held %d connections for %gs; %d dropped by the server\n", r.Devices, i.HeldSeconds, i.Dropped)
 	}
-	if m := r.RSS; m != nil {
+	if m := r.RSS; m != nil && r.Client != nil {
+		fmt.Fprintf(w, "server RSS (pid %d): before %s, end %s\n", m.PID, mib(m.Before), mib(m.End))
+	} else if m != nil {
 		fmt.Fprintf(w, "server RSS (pid %d): before %s, after register %s, after connect %s, end %s\n",
 			m.PID, mib(m.Before), mib(m.AfterRegister), mib(m.AfterConnect), mib(m.End))
 		fmt.Fprintf(w, "server RSS per connection: %.1f KiB (sockets only, registration left out: %.1f KiB)\n",
@@ -199,3 +226,50 @@ func (r *Report) writeText(w io.Writer) {
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func (c *ClientReport) writeText(w io.Writer) {
+	dir := "one way"
+	if c.Streams > c.Pairs {
+		dir = "both ways"
+	}
+	fmt.Fprintf(w, "%d pairs sending %s (%d streams), texts of %d B, one message outstanding per stream; first messages %.1fs, measured %.1fs\n",
+		c.Pairs, dir, c.Streams, c.Size, c.FirstSeconds, c.WindowSeconds)
+	fmt.Fprintf(w, "%-16s%10s%10s%12s%12s%8s\n", "messages", "sent", "failed", "delivered", "duplicates", "lost")
+	for _, m := range []struct {
+		name string
+		c    clientpath.Counts
+	}{{"first (PQXDH)", c.First}, {"steady", c.Steady}} {
+		fmt.Fprintf(w, "%-16s%10d%10d%12d%12d%8d\n", m.name, m.c.Sent, m.c.Failed, m.c.Delivered, m.c.Duplicates, m.c.Lost)
+	}
+	fmt.Fprintf(w, "throughput %.0f messages/s decrypted and stored by their recipients; each also sent a delivery receipt (%d seen by senders)\n",
+		c.Throughput, c.Receipts)
+	fmt.Fprintf(w, "%-16s%10s%10s%10s%10s%10s%10s\n", "latency (ms)", "count", "mean", "p50", "p99", "p99.9", "max")
+	for _, l := range []struct {
+		name string
+		l    Latency
+	}{{"send", c.SendLatency}, {"end-to-end", c.EndToEndLatency}, {"first send", c.FirstSendLatency}, {"first e2e", c.FirstEndToEndLatency}} {
+		fmt.Fprintf(w, "%-16s%10d%10.3f%10.3f%10.3f%10.3f%10.3f\n", l.name, l.l.Count, l.l.Mean, l.l.P50, l.l.P99, l.l.P999, l.l.Max)
+	}
+	fmt.Fprintf(w, "CPU in the measured window: parley-bench (the clients) %.2f cores", c.BenchCPU)
+	if c.ServerCPU > 0 {
+		fmt.Fprintf(w, ", parleyd %.2f cores", c.ServerCPU)
+	}
+	fmt.Fprintf(w, "\ndecryption failures: %d; unexpected messages: %d\n", c.DecryptionFailures, c.Unexpected)
+	writeCounts(w, "errors", c.Errors)
+	writeCounts(w, "SDK warnings", c.Warnings)
+}
+
+func writeCounts[K ~string](w io.Writer, what string, m map[K]uint64) {
+	fmt.Fprintf(w, "%s:", what)
+	if len(m) == 0 {
+		fmt.Fprint(w, " none")
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if strings.ContainsAny(string(k), " =") {
+			fmt.Fprintf(w, " %q=%d", k, m[k])
+		} else {
+			fmt.Fprintf(w, " %s=%d", k, m[k])
+		}
+	}
+	fmt.Fprintln(w)
+}
