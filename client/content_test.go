@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/parley-chat/parley/internal/keys"
@@ -132,6 +133,27 @@ func FuzzLinkMessage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if _, err := l.open(b); err == nil && !bytes.Equal(b, valid) {
 			t.Fatalf("forged message %x opened", b)
+		}
+	})
+}
+
+// FuzzLinkCode: a typed or scanned link code either parses into what
+// re-encodes to the same code, or fails with ErrBadLinkCode.
+func FuzzLinkCode(f *testing.F) {
+	f.Add(linkCodePrefix + base64.RawURLEncoding.EncodeToString(make([]byte, mailboxIDSize+keys.PublicKeySize)))
+	f.Add("PL1-")
+	f.Add("  PL1-AAAA  ")
+	f.Fuzz(func(t *testing.T, code string) {
+		mailbox, key, err := parseLinkCode(code)
+		if err != nil {
+			if !errors.Is(err, ErrBadLinkCode) {
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+		again := linkCodePrefix + base64.RawURLEncoding.EncodeToString(append(append([]byte{}, mailbox...), key[:]...))
+		if again != strings.TrimSpace(code) {
+			t.Fatalf("%q parses but re-encodes as %q", code, again)
 		}
 	})
 }

@@ -229,17 +229,30 @@ func (l *Linker) open(b []byte) (*provisionMessage, error) {
 	return &m, nil
 }
 
+// parseLinkCode splits a link code into the mailbox ID and the new
+// device's public key.
+func parseLinkCode(code string) (mailbox []byte, key keys.PublicKey, err error) {
+	code = strings.TrimSpace(code)
+	rest, ok := strings.CutPrefix(code, linkCodePrefix)
+	if !ok {
+		return nil, key, ErrBadLinkCode
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(rest)
+	if err != nil || len(raw) != mailboxIDSize+keys.PublicKeySize {
+		return nil, key, ErrBadLinkCode
+	}
+	copy(key[:], raw[mailboxIDSize:])
+	return raw[:mailboxIDSize], key, nil
+}
+
 // ApproveLink links the device that shows code to this account: it sends
 // that device the account's identity key, a link token and the contact
 // list through its provisioning mailbox, encrypted to its key.
 func (c *Client) ApproveLink(ctx context.Context, code string) error {
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(strings.TrimSpace(code), linkCodePrefix))
-	if err != nil || !strings.HasPrefix(strings.TrimSpace(code), linkCodePrefix) || len(raw) != mailboxIDSize+keys.PublicKeySize {
-		return ErrBadLinkCode
+	mailbox, recipient, err := parseLinkCode(code)
+	if err != nil {
+		return err
 	}
-	mailbox := raw[:mailboxIDSize]
-	var recipient keys.PublicKey
-	copy(recipient[:], raw[mailboxIDSize:])
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
