@@ -1,0 +1,290 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/client"
+)
+
+// messageLimit is how many of a conversation's newest messages the chat
+// view loads.
+const messageLimit = 500
+
+// chatView is the conversation with one peer.
+type chatView struct {
+	peer    string
+	msgs    []client.Message
+	contact client.Contact
+	known   bool // the peer is a contact (keys were exchanged)
+	applied int  // seq of the load shown
+	pending []string
+	input   textinput.Model
+	scroll  int // lines scrolled back from the newest
+	typing  ownTyping
+}
+
+func newChatView() chatView {
+	in := textinput.New()
+	in.Prompt = "> "
+	return chatView{input: in}
+}
+
+// reset empties the view for a conversation with peer.
+func (v *chatView) reset(peer string) {
+	v.peer, v.msgs, v.contact, v.known, v.pending, v.scroll = peer, nil, client.Contact{}, false, nil, 0
+	v.input.Reset()
+	v.input.Placeholder = "Message @" + peer
+	v.typing = ownTyping{gen: v.typing.gen + 1}
+}
+
+// openChat shows the conversation with peer (a username, with or
+// without @), or says why it cannot.
+func (m *model) openChat(peer string) tea.Cmd {
+	p, err := api.NormalizeUsername(peer)
+	if err != nil {
+		m.setErrorText(fmt.Sprintf("%q is not a username: use 3-32 letters, digits or _, starting with a letter", clean(peer)))
+		return nil
+	}
+	if p == m.me {
+		m.setError(client.ErrSelf, p)
+		return nil
+	}
+	stop := m.stopTyping()
+	m.clearStatus()
+	m.screen = screenChat
+	if p != m.chat.peer {
+		m.chat.reset(p)
+	}
+	return tea.Batch(stop, m.loadMessages(), m.markRead(p), m.chat.input.Focus())
+}
+
+// messagesMsg is the answer of Messages, with the peer's contact record.
+type messagesMsg struct {
+	seq     int
+	peer    string
+	msgs    []client.Message
+	contact client.Contact
+	known   bool
+	err     error
+}
+
+func (m *model) loadMessages() tea.Cmd {
+	seq, ctx, c, peer := m.nextSeq(), m.ctx, m.c, m.chat.peer
+	return func() tea.Msg {
+		r := messagesMsg{seq: seq, peer: peer}
+		r.msgs, r.err = c.Messages(ctx, peer, messageLimit)
+		if r.err == nil {
+			r.contact, r.known, r.err = findContact(ctx, c, peer)
+		}
+		return r
+	}
+}
+
+// findContact returns peer's contact record, if there is one.
+func findContact(ctx context.Context, c *client.Client, peer string) (client.Contact, bool, error) {
+	cs, err := c.Contacts(ctx)
+	for _, ct := range cs {
+		if ct.Username == peer {
+			return ct, true, err
+		}
+	}
+	return client.Contact{}, false, err
+}
+
+func (v *chatView) apply(msg messagesMsg, m *model) {
+	if msg.peer != v.peer || msg.seq < v.applied {
+		return
+	}
+	v.applied = msg.seq
+	if msg.err != nil {
+		m.setError(msg.err, msg.peer)
+		return
+	}
+	v.msgs, v.contact, v.known = msg.msgs, msg.contact, msg.known
+}
+
+func (m *model) chatKey(k tea.KeyPressMsg) tea.Cmd {
+	page := max(m.height-6, 1)
+	switch k.String() {
+	case "esc":
+		return tea.Batch(m.stopTyping(), m.openList())
+	case "ctrl+s":
+		return m.openSafety(m.chat.peer)
+	case "enter":
+		return m.send()
+	case "pgup":
+		m.chat.scroll += page
+		return nil
+	case "pgdown":
+		m.chat.scroll = max(m.chat.scroll-page, 0)
+		return nil
+	}
+	return m.chatInput(k)
+}
+
+// chatInput passes msg to the input line, and notes an edit as typing.
+func (m *model) chatInput(msg tea.Msg) tea.Cmd {
+	before := m.chat.input.Value()
+	var cmd tea.Cmd
+	m.chat.input, cmd = m.chat.input.Update(msg)
+	after := m.chat.input.Value()
+	if after == before {
+		return cmd
+	}
+	return tea.Batch(cmd, m.keystroke(after == ""))
+}
+
+// sentMsg is the answer of Send.
+type sentMsg struct {
+	peer, text string
+	err        error
+}
+
+// send sends the input line's text. The message shows as pending until
+// the store has it; a stop of typing follows the message.
+func (m *model) send() tea.Cmd {
+	text := m.chat.input.Value()
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	m.chat.input.Reset()
+	m.chat.pending = append(m.chat.pending, text)
+	m.chat.scroll = 0
+	t := &m.chat.typing
+	wasTyping := !t.sentAt.IsZero()
+	t.sentAt = time.Time{}
+	t.gen++
+	ctx, c, peer := m.ctx, m.c, m.chat.peer
+	return func() tea.Msg {
+		_, err := c.Send(ctx, peer, text)
+		if wasTyping {
+			tctx, cancel := context.WithTimeout(ctx, typingTimeout)
+			_ = c.SendTyping(tctx, peer, false) // best effort, as every typing notification
+			cancel()
+		}
+		return sentMsg{peer: peer, text: text, err: err}
+	}
+}
+
+func (m *model) sent(msg sentMsg) tea.Cmd {
+	if msg.peer != m.chat.peer {
+		m.setError(msg.err, msg.peer)
+		return nil
+	}
+	for i, p := range m.chat.pending {
+		if p == msg.text {
+			m.chat.pending = append(m.chat.pending[:i:i], m.chat.pending[i+1:]...)
+			break
+		}
+	}
+	if msg.err != nil {
+		m.setError(msg.err, msg.peer)
+	} else if m.status.kind == statusError {
+		m.clearStatus()
+	}
+	if m.screen == screenChat {
+		return m.loadMessages()
+	}
+	return nil
+}
+
+func (m *model) chatScreen() string {
+	v := &m.chat
+	top := []string{header(m.width, styleTitle.Render("@"+clean(v.peer)), m.trustNote()), rule(m.width)}
+	var typing string
+	if m.typing.on(v.peer) {
+		typing = styleFaint.Render(clean(v.peer) + " is typing…")
+	}
+	bottom := append([]string{typing}, m.statusLines("Enter send · Esc back · Ctrl+S safety number · PgUp/PgDn scroll")...)
+	bottom = append(bottom, v.input.View())
+	body := m.chatLines(time.Now())
+	room := max(m.height-len(top)-len(bottom), 0)
+	v.scroll = min(v.scroll, max(len(body)-room, 0))
+	body = body[:len(body)-v.scroll]
+	return layout(m.width, m.height, top, body, bottom)
+}
+
+// trustNote says on the chat's first line whether the peer is verified.
+func (m *model) trustNote() string {
+	ct := m.chat.contact
+	switch {
+	case !m.chat.known:
+		return styleFaint.Render("new contact")
+	case ct.Blocked:
+		return styleError.Render("⚠ safety number changed · Ctrl+S")
+	case ct.Verified:
+		return styleGood.Render("✓ verified")
+	}
+	return styleFaint.Render("not verified · Ctrl+S")
+}
+
+// chatLines draws the conversation, wrapped to the width, oldest first.
+func (m *model) chatLines(now time.Time) []string {
+	v := &m.chat
+	if len(v.msgs) == 0 && len(v.pending) == 0 {
+		return []string{styleFaint.Render("No messages with @" + clean(v.peer) + " yet. Say hello below.")}
+	}
+	var lines []string
+	sending := map[string]int{}
+	for _, msg := range v.msgs {
+		if msg.Outgoing && msg.Status == client.StatusSending {
+			sending[msg.Text]++
+		}
+		lines = append(lines, wrap(formatMessage(msg, now), m.width)...)
+	}
+	for _, text := range v.pending {
+		if sending[text] > 0 { // stored already, and drawn above
+			sending[text]--
+			continue
+		}
+		pending := client.Message{Outgoing: true, From: m.me, Kind: client.KindText, Text: text, Time: now, Status: client.StatusSending}
+		lines = append(lines, wrap(formatMessage(pending, now), m.width)...)
+	}
+	return lines
+}
+
+// formatMessage is one message: time, sender, text and, for ours, how
+// far it got. Notes the client added show as "! ...".
+func formatMessage(msg client.Message, now time.Time) string {
+	when := styleFaint.Render(stamp(msg.Time, now))
+	switch msg.Kind {
+	case client.KindText:
+	case client.KindDecryptionFailed:
+		return when + " " + styleError.Render("! "+clean(msg.Text))
+	default:
+		return when + " " + styleNote.Render("! "+clean(msg.Text))
+	}
+	who := stylePeer.Render(clean(msg.From))
+	if msg.Outgoing {
+		who = styleMe.Render(clean(msg.From))
+	}
+	line := when + " " + who + ": " + clean(msg.Text)
+	if msg.Outgoing {
+		line += "  " + receipt(msg.Status)
+	}
+	return line
+}
+
+// receipt is an outgoing message's mark.
+func receipt(s client.MessageStatus) string {
+	switch s {
+	case client.StatusSending:
+		return styleFaint.Render("sending…")
+	case client.StatusSent:
+		return styleFaint.Render("✓ sent")
+	case client.StatusDelivered:
+		return styleFaint.Render("✓✓ delivered")
+	case client.StatusRead:
+		return styleRead.Render("✓✓ read")
+	case client.StatusFailed:
+		return styleError.Render("✗ failed")
+	}
+	return ""
+}

@@ -1,0 +1,190 @@
+package tui
+
+import (
+	"fmt"
+	"time"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/client"
+)
+
+// listView is the conversation list.
+type listView struct {
+	convs   []client.Conversation
+	sel     int    // index of the selected conversation
+	selPeer string // its peer, to keep the selection across reloads
+	applied int    // seq of the load shown
+	top     int    // first row shown
+
+	adding bool            // asking for the username of a new conversation
+	input  textinput.Model // that username
+}
+
+func newListView() listView {
+	in := textinput.New()
+	in.Prompt = "New conversation with @"
+	in.Placeholder = "username"
+	in.CharLimit = api.MaxUsername
+	return listView{input: in}
+}
+
+// convsMsg is the answer of Conversations.
+type convsMsg struct {
+	seq   int
+	convs []client.Conversation
+	err   error
+}
+
+func (m *model) loadConvs() tea.Cmd {
+	seq, ctx, c := m.nextSeq(), m.ctx, m.c
+	return func() tea.Msg {
+		convs, err := c.Conversations(ctx)
+		return convsMsg{seq: seq, convs: convs, err: err}
+	}
+}
+
+func (l *listView) apply(msg convsMsg, m *model) {
+	if msg.seq < l.applied {
+		return
+	}
+	l.applied = msg.seq
+	if msg.err != nil {
+		m.setError(msg.err, "")
+		return
+	}
+	l.convs = msg.convs
+	l.sel = 0
+	for i, c := range l.convs {
+		if c.Peer == l.selPeer {
+			l.sel = i
+		}
+	}
+	l.selectRow(l.sel)
+}
+
+func (l *listView) selectRow(i int) {
+	if len(l.convs) == 0 {
+		l.sel, l.selPeer = 0, ""
+		return
+	}
+	l.sel = min(max(i, 0), len(l.convs)-1)
+	l.selPeer = l.convs[l.sel].Peer
+}
+
+// openList shows the conversation list.
+func (m *model) openList() tea.Cmd {
+	m.clearStatus()
+	m.screen = screenList
+	m.list.adding = false
+	m.list.input.Blur()
+	return m.loadConvs()
+}
+
+func (m *model) listKey(k tea.KeyPressMsg) tea.Cmd {
+	if m.list.adding {
+		return m.addKey(k)
+	}
+	switch k.String() {
+	case "q":
+		return m.quit()
+	case "up", "k":
+		m.list.selectRow(m.list.sel - 1)
+	case "down", "j":
+		m.list.selectRow(m.list.sel + 1)
+	case "home":
+		m.list.selectRow(0)
+	case "end":
+		m.list.selectRow(len(m.list.convs) - 1)
+	case "enter":
+		if len(m.list.convs) > 0 {
+			return m.openChat(m.list.convs[m.list.sel].Peer)
+		}
+	case "n":
+		m.clearStatus()
+		m.list.adding = true
+		m.list.input.Reset()
+		return m.list.input.Focus()
+	}
+	return nil
+}
+
+// addKey handles keys while the user types a new conversation's peer.
+func (m *model) addKey(k tea.KeyPressMsg) tea.Cmd {
+	switch k.String() {
+	case "esc":
+		m.list.adding = false
+		m.list.input.Blur()
+		return nil
+	case "enter":
+		peer := m.list.input.Value()
+		if peer == "" {
+			return nil
+		}
+		m.list.adding = false
+		m.list.input.Blur()
+		return m.openChat(peer)
+	}
+	var cmd tea.Cmd
+	m.list.input, cmd = m.list.input.Update(k)
+	return cmd
+}
+
+func (m *model) listScreen() string {
+	title := styleTitle.Render("parley") + styleFaint.Render(" · @"+clean(m.me))
+	top := []string{header(m.width, title, styleFaint.Render("conversations")), rule(m.width)}
+	var bottom []string
+	if m.list.adding {
+		bottom = append(m.statusLines("Enter open · Esc cancel"), m.list.input.View())
+	} else {
+		bottom = m.statusLines("↑/↓ select · Enter open · n new conversation · q quit")
+	}
+	rows := m.height - len(top) - len(bottom)
+	return layout(m.width, m.height, top, m.listRows(rows), bottom)
+}
+
+// listRows draws the conversations that fit in rows lines, scrolled so
+// the selection shows.
+func (m *model) listRows(rows int) []string {
+	l := &m.list
+	if len(l.convs) == 0 {
+		return []string{"", styleFaint.Render("  No conversations yet. Press n to start one.")}
+	}
+	rows = max(rows, 1)
+	if l.sel < l.top {
+		l.top = l.sel
+	}
+	if l.sel >= l.top+rows {
+		l.top = l.sel - rows + 1
+	}
+	l.top = min(l.top, max(len(l.convs)-rows, 0))
+	var out []string
+	now := time.Now()
+	for i := l.top; i < len(l.convs) && len(out) < rows; i++ {
+		out = append(out, m.listRow(l.convs[i], i == l.sel, now))
+	}
+	return out
+}
+
+func (m *model) listRow(c client.Conversation, selected bool, now time.Time) string {
+	name := fmt.Sprintf("  @%s", clean(c.Peer))
+	if selected {
+		name = "▸ @" + clean(c.Peer)
+	}
+	var note string
+	switch {
+	case m.typing.on(c.Peer):
+		note = styleFaint.Render("typing… ")
+	case c.Unread > 0:
+		note = styleUnread.Render(fmt.Sprintf("%d unread ", c.Unread))
+	}
+	note += styleFaint.Render(stamp(c.Last, now))
+	if selected {
+		name = styleSelected.Render(name)
+	} else if c.Unread > 0 {
+		name = styleTitle.Render(name)
+	}
+	return header(m.width, name, note)
+}

@@ -1,0 +1,114 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"charm.land/lipgloss/v2"
+
+	"github.com/parley-chat/parley/client"
+)
+
+func TestLayout(t *testing.T) {
+	long := strings.Repeat("x", 50)
+	tests := []struct {
+		name              string
+		w, h              int
+		top, body, bottom []string
+		want              []string
+	}{
+		{"fills the height", 10, 5, []string{"top"}, []string{"a"}, []string{"> "},
+			[]string{"top", "a", "", "", "> "}},
+		{"shows the body's last lines", 10, 4, []string{"top"}, []string{"a", "b", "c"}, []string{"> "},
+			[]string{"top", "b", "c", "> "}},
+		{"cuts wide lines", 4, 2, nil, []string{long}, []string{"> in"},
+			[]string{"xxxx", "> in"}},
+		{"keeps the input when nothing else fits", 10, 1, []string{"top"}, []string{"a"}, []string{"status", "> "},
+			[]string{"> "}},
+		{"zero height", 10, 0, []string{"top"}, []string{"a"}, []string{"> "}, []string{""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := strings.Split(layout(tt.w, tt.h, tt.top, tt.body, tt.bottom), "\n")
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWrapFitsWidth(t *testing.T) {
+	msg := client.Message{Kind: client.KindText, Outgoing: true, From: "alice", Status: client.StatusRead,
+		Text: "a long message with a verylongwordthatmustbebrokenbecauseitdoesnotfit in it"}
+	for _, w := range []int{1, 5, 20, 80} {
+		for _, l := range wrap(formatMessage(msg, msg.Time), w) {
+			if lipgloss.Width(l) > w {
+				t.Errorf("width %d: line %q is %d wide", w, l, lipgloss.Width(l))
+			}
+		}
+	}
+}
+
+func TestCleanStripsTerminalControls(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"hello", "hello"},
+		{"\x1b[2J\x1b]0;title\x07hi", "[2J]0;titlehi"},
+		{"a\tb\nc\rd", "a b\ncd"},
+		{"\u009b31mred", "31mred"},
+		{"abc\u202edcba", "abcdcba"},
+		{"ünïcödé ✓", "ünïcödé ✓"},
+	}
+	for _, tt := range tests {
+		if got := clean(tt.in); got != tt.want {
+			t.Errorf("clean(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSafetyRows(t *testing.T) {
+	digits := strings.Repeat("0123456789", 6)
+	want := []string{"01234 56789 01234 56789", "01234 56789 01234 56789", "01234 56789 01234 56789"}
+	if got := safetyRows(digits); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := safetyRows(""); len(got) != 0 {
+		t.Errorf("empty digits: got %q", got)
+	}
+	if got := safetyRows("1234567"); fmt.Sprint(got) != "[12345 67]" {
+		t.Errorf("short digits: got %q", got)
+	}
+}
+
+func TestPeerTyping(t *testing.T) {
+	p := peerTyping{}
+	p.set("bob", true)
+	p.set("bob", true) // a fresh start: the first one's expiry must not end it
+	p.expire(peerTypingExpiredMsg{peer: "bob", n: 1})
+	if !p.on("bob") {
+		t.Fatal("an old start's expiry ended a newer one")
+	}
+	p.expire(peerTypingExpiredMsg{peer: "bob", n: 2})
+	if p.on("bob") {
+		t.Fatal("typing did not expire")
+	}
+	p.set("bob", true)
+	p.set("bob", false)
+	if p.on("bob") {
+		t.Fatal("a stop did not end typing")
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	if got := describe(nil, "bob"); got != "" {
+		t.Errorf("no error described as %q", got)
+	}
+	for _, err := range []error{client.ErrIdentityNotVerified, client.ErrNoSuchUser, client.ErrUnknownContact} {
+		if got := describe(err, "bob"); !strings.Contains(got, "@bob") {
+			t.Errorf("%v: %q does not name the peer", err, got)
+		}
+	}
+	if got := describe(client.ErrIdentityNotVerified, "bob"); !strings.Contains(got, "Ctrl+S") {
+		t.Errorf("the advice for a changed safety number does not say what to press: %q", got)
+	}
+}

@@ -1,0 +1,316 @@
+// Package tui is parley's terminal UI (bubbletea v2): conversations with
+// unread counts, a chat view with receipts and typing, an input line, and
+// the safety-number screen.
+//
+// The UI holds no state of its own that matters: every screen is drawn
+// from what the client has stored, and is reloaded from the store on each
+// client event, so events dropped by a full channel lose nothing. Every
+// call into the client runs in a tea.Cmd, never in Update.
+//
+// Text from peers is stripped of control characters before it is drawn,
+// so a message cannot move the cursor or restyle the terminal.
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/parley-chat/parley/client"
+)
+
+// Run shows the UI until the user quits or ctx ends. peer, if not empty,
+// opens that conversation. events carries the client's events (the
+// caller runs c.Run, which produces them).
+func Run(ctx context.Context, c *client.Client, events <-chan client.Event, peer string, in io.Reader, out io.Writer) error {
+	m := newModel(ctx, c, events, peer)
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out))
+	_, err := p.Run()
+	switch {
+	case err == nil, errors.Is(err, tea.ErrInterrupted):
+		return nil // the user quit (or sent SIGINT)
+	case errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil:
+		return nil // ctx ended: the caller is shutting down
+	}
+	return fmt.Errorf("tui: %w", err)
+}
+
+// screen is what the UI shows.
+type screen int
+
+const (
+	screenList screen = iota
+	screenChat
+	screenSafety
+)
+
+// model is the UI's state. It is used through a pointer: Update changes
+// it in place and returns it.
+type model struct {
+	ctx    context.Context
+	c      *client.Client
+	events <-chan client.Event
+	me     string
+	first  tea.Cmd // what Init starts with: the first screen's load
+
+	width, height int
+	screen        screen
+	status        status
+	seq           int // numbers loads, so that a stale answer is dropped
+
+	list   listView
+	chat   chatView
+	safety safetyView
+	typing peerTyping
+}
+
+func newModel(ctx context.Context, c *client.Client, events <-chan client.Event, peer string) *model {
+	m := &model{ctx: ctx, c: c, events: events, me: c.Username(), typing: peerTyping{}}
+	m.list = newListView()
+	m.chat = newChatView()
+	m.first = m.openList()
+	if peer != "" {
+		m.first = tea.Batch(m.first, m.openChat(peer))
+	}
+	return m
+}
+
+func (m *model) Init() tea.Cmd {
+	return tea.Batch(waitEvents(m.ctx, m.events), m.first)
+}
+
+func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.resize(msg.Width, msg.Height)
+		return m, nil
+	case tea.KeyPressMsg:
+		switch msg.String() {
+		case "ctrl+c":
+			return m, m.quit()
+		case "ctrl+z":
+			return m, tea.Suspend
+		}
+		return m, m.key(msg)
+	case eventsMsg:
+		return m, m.onEvents(msg)
+	case eventsClosedMsg:
+		return m, nil
+	case peerTypingExpiredMsg:
+		m.typing.expire(msg)
+		return m, nil
+	}
+	if cmd, ok := m.result(msg); ok {
+		return m, cmd
+	}
+	return m, m.forward(msg)
+}
+
+// result handles the answer of a Cmd that called the client.
+func (m *model) result(msg tea.Msg) (tea.Cmd, bool) {
+	switch msg := msg.(type) {
+	case convsMsg:
+		m.list.apply(msg, m)
+	case messagesMsg:
+		m.chat.apply(msg, m)
+	case safetyMsg:
+		m.safety.apply(msg, m)
+	case sentMsg:
+		return m.sent(msg), true
+	case verifiedMsg:
+		return m.verified(msg), true
+	case markedMsg:
+		m.setError(msg.err, msg.peer)
+		if m.screen == screenList {
+			return m.reload(), true
+		}
+	case typingIdleMsg:
+		return m.typingIdle(msg), true
+	case typingSentMsg:
+		m.typingSent(msg)
+	default:
+		return nil, false
+	}
+	return nil, true
+}
+
+// key handles a key press on the current screen.
+func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
+	switch m.screen {
+	case screenChat:
+		return m.chatKey(k)
+	case screenSafety:
+		return m.safetyKey(k)
+	}
+	return m.listKey(k)
+}
+
+// forward passes other messages (pastes, cursor blinks) to the input
+// that has the focus.
+func (m *model) forward(msg tea.Msg) tea.Cmd {
+	switch {
+	case m.screen == screenChat:
+		return m.chatInput(msg)
+	case m.screen == screenList && m.list.adding:
+		var cmd tea.Cmd
+		m.list.input, cmd = m.list.input.Update(msg)
+		return cmd
+	}
+	return nil
+}
+
+func (m *model) resize(w, h int) {
+	m.width, m.height = max(w, 0), max(h, 0)
+	m.chat.input.SetWidth(max(m.width-inputWidth(m.chat.input.Prompt)-1, 1))
+	m.list.input.SetWidth(max(m.width-inputWidth(m.list.input.Prompt)-1, 1))
+}
+
+// quit ends the UI, first telling the peer that the user stopped typing.
+func (m *model) quit() tea.Cmd {
+	return tea.Sequence(m.stopTyping(), tea.Quit)
+}
+
+func (m *model) View() tea.View {
+	var s string
+	if m.width > 0 && m.height > 0 {
+		switch m.screen {
+		case screenList:
+			s = m.listScreen()
+		case screenChat:
+			s = m.chatScreen()
+		case screenSafety:
+			s = m.safetyScreen()
+		}
+	}
+	v := tea.NewView(s)
+	v.AltScreen = true
+	v.WindowTitle = "parley"
+	return v
+}
+
+// reload reloads what the current screen shows.
+func (m *model) reload() tea.Cmd {
+	switch m.screen {
+	case screenChat:
+		return m.loadMessages()
+	case screenSafety:
+		return m.loadSafety()
+	}
+	return m.loadConvs()
+}
+
+func (m *model) nextSeq() int {
+	m.seq++
+	return m.seq
+}
+
+// eventsMsg is a batch of client events: the first one waited for, and
+// those that had queued behind it.
+type eventsMsg []client.Event
+
+// eventsClosedMsg says the event channel was closed.
+type eventsClosedMsg struct{}
+
+// maxEventBatch bounds how many queued events one reload covers.
+const maxEventBatch = 64
+
+// waitEvents waits for the next client event. It is re-armed after each.
+func waitEvents(ctx context.Context, events <-chan client.Event) tea.Cmd {
+	return func() tea.Msg {
+		var batch eventsMsg
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-events:
+			if !ok {
+				return eventsClosedMsg{}
+			}
+			batch = append(batch, e)
+		}
+		for len(batch) < maxEventBatch {
+			select {
+			case e, ok := <-events:
+				if !ok {
+					return batch // the next wait reports the close
+				}
+				batch = append(batch, e)
+			default:
+				return batch
+			}
+		}
+		return batch
+	}
+}
+
+// onEvents updates typing state, reloads the current screen, and marks
+// the open conversation read when messages arrive in it.
+func (m *model) onEvents(evs eventsMsg) tea.Cmd {
+	cmds := []tea.Cmd{waitEvents(m.ctx, m.events)}
+	stored, arrived := false, false
+	for _, e := range evs {
+		switch e := e.(type) {
+		case *client.TypingEvent:
+			cmds = append(cmds, m.typing.set(e.Peer, e.Started))
+			continue
+		case *client.MessageEvent:
+			m.messageArrived(e.Message)
+			arrived = arrived || m.inChat(e.Message.Peer)
+		case *client.DecryptionFailureEvent:
+			arrived = arrived || m.inChat(e.Peer)
+		case *client.IdentityChangedEvent:
+			m.identityChanged(e)
+		}
+		stored = true
+	}
+	if stored {
+		cmds = append(cmds, m.reload())
+	}
+	if arrived {
+		cmds = append(cmds, m.markRead(m.chat.peer))
+	}
+	return tea.Batch(cmds...)
+}
+
+// messageArrived ends the sender's typing and, if another conversation
+// is open, says where the message went.
+func (m *model) messageArrived(msg client.Message) {
+	if msg.Outgoing {
+		return
+	}
+	m.typing.clear(msg.Peer)
+	if m.screen == screenChat && msg.Peer != m.chat.peer && m.status.kind != statusError {
+		m.setInfo(fmt.Sprintf("new message from @%s (Esc: conversations)", clean(msg.Peer)))
+	}
+}
+
+// inChat reports whether the conversation with peer is open.
+func (m *model) inChat(peer string) bool {
+	return m.screen == screenChat && peer == m.chat.peer
+}
+
+func (m *model) identityChanged(e *client.IdentityChangedEvent) {
+	if e.Peer != m.chat.peer || m.screen == screenList {
+		return
+	}
+	if e.Blocked {
+		m.setWarn(fmt.Sprintf("@%s's safety number changed; sending is paused until you verify it again (Ctrl+S)", clean(e.Peer)))
+		return
+	}
+	m.setWarn(fmt.Sprintf("@%s's safety number changed; compare it with Ctrl+S", clean(e.Peer)))
+}
+
+// markedMsg is the answer of MarkRead.
+type markedMsg struct {
+	peer string
+	err  error
+}
+
+// markRead marks the conversation with peer read, which sends the peer
+// read receipts and clears its unread count.
+func (m *model) markRead(peer string) tea.Cmd {
+	ctx, c := m.ctx, m.c
+	return func() tea.Msg { return markedMsg{peer: peer, err: c.MarkRead(ctx, peer)} }
+}
