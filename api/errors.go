@@ -27,6 +27,11 @@ const (
 	CodeAlreadyWritten   Code = "already_written"
 	CodeUnavailable      Code = "unavailable"
 	CodeInternal         Code = "internal"
+	// Channels (spec/api.md §11).
+	CodeHandleTaken      Code = "handle_taken"
+	CodeChannelSuspended Code = "channel_suspended" // HTTP 451
+	CodeBadRecord        Code = "bad_record"
+	CodeChannelRestored  Code = "channel_restored" // only in Channel frames
 )
 
 // Error is the body of every error response, and the error type the Go

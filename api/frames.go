@@ -19,6 +19,10 @@ const (
 	FrameDeliver    FrameType = 3 // server → client: one queued envelope, or an ephemeral one (Seq 0)
 	FrameAck        FrameType = 4 // client → server: delete delivered envelopes
 	FrameQueueEmpty FrameType = 5 // server → client: everything queued at connect has been sent
+	// FrameChannel carries a new record of a followed channel, or (with
+	// Code set and no record) a change of the channel's state, such as
+	// its suspension (spec/api.md §11.6).
+	FrameChannel FrameType = 6 // server → client
 )
 
 // MaxFrame bounds one WebSocket message.
@@ -57,6 +61,10 @@ type Frame struct {
 
 	// Ack.
 	Acks []uint64
+
+	// Channel: Seq, Channel, and Record or Code and Message.
+	Channel string
+	Record  []byte
 }
 
 // Frame fields. Numbers are per frame type, after field 1 (the type).
@@ -84,6 +92,12 @@ const (
 	fTimestamp    protowire.Number = 8
 
 	fAck protowire.Number = 2
+
+	fChanSeq     protowire.Number = 2
+	fChanHandle  protowire.Number = 3
+	fChanRecord  protowire.Number = 4
+	fChanCode    protowire.Number = 5
+	fChanMessage protowire.Number = 6
 
 	envDevice  protowire.Number = 1
 	envType    protowire.Number = 2
@@ -133,6 +147,12 @@ func AppendFrame(b []byte, f *Frame) []byte {
 		for _, s := range f.Acks {
 			e.Uint(fAck, s)
 		}
+	case FrameChannel:
+		e.Uint(fChanSeq, f.Seq)
+		e.Bytes(fChanHandle, []byte(f.Channel))
+		e.Bytes(fChanRecord, f.Record)
+		e.Bytes(fChanCode, []byte(f.Code))
+		e.Bytes(fChanMessage, []byte(f.Message))
 	}
 	return e.B
 }
@@ -206,6 +226,12 @@ func ParseFrame(b []byte) (*Frame, error) {
 			f.Acks = append(f.Acks, v)
 		}
 	case FrameQueueEmpty:
+	case FrameChannel:
+		f.Seq = d.Uint(fChanSeq, 1<<63)
+		f.Channel = string(d.Bytes(fChanHandle, 1, MaxUsername))
+		f.Record = d.Bytes(fChanRecord, 0, MaxChannelRecord)
+		f.Code = Code(d.Bytes(fChanCode, 0, 64))
+		f.Message = string(d.Bytes(fChanMessage, 0, 1024))
 	default:
 		if d.Err() == nil {
 			return nil, fmt.Errorf("%w: unknown type %d", ErrBadFrame, f.Type)

@@ -35,6 +35,14 @@ var endpoints = []struct{ method, path, body string }{
 	{"PUT", "/v1/messages/victim", `{"client_id":"AAAAAAAAAAAAAAAAAAAAAA==","envelopes":[{"device_id":1,"type":1,"content":"eA=="}]}`},
 	{"PUT", "/v1/provisioning/abc", "x"},
 	{"GET", "/v1/ws", ""},
+	{"POST", "/v1/channels", "{}"},
+	{"POST", "/v1/channels/news/records", "x"},
+	{"PUT", "/v1/channels/news/follow", ""},
+	{"DELETE", "/v1/channels/news/follow", ""},
+	{"PUT", "/v1/channels/news/admins/victim", ""},
+	{"DELETE", "/v1/channels/news/admins/victim", ""},
+	{"GET", "/v1/following", ""},
+	{"POST", "/v1/reports", "{}"},
 }
 
 // TestAuthorizationMatrix calls every authenticated endpoint without

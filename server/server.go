@@ -57,6 +57,9 @@ type Config struct {
 	// ReadHeaderTimeout bounds how long a client may take to send request
 	// headers (default 10 s), against slowloris.
 	ReadHeaderTimeout time.Duration
+	// AdminToken enables the operator's API (spec/api.md §12) for
+	// requests that bear it; empty disables the API.
+	AdminToken string
 }
 
 // Server is a running parleyd.
@@ -119,6 +122,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Store: s.store, Logger: log, Metrics: httpapi.NewMetrics(s.registry),
 		MaxDevices: cfg.MaxDevices, MaxQueue: cfg.MaxQueue, QueueTTL: cfg.QueueTTL,
 		InviteOnly: cfg.InviteOnly, RegisterRate: cfg.RegisterRate, PingInterval: cfg.PingInterval, WriteTimeout: cfg.WriteTimeout,
+		AdminToken: cfg.AdminToken,
 	})
 	s.pushTo.Store(s.api)
 	mux := http.NewServeMux()

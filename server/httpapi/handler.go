@@ -42,6 +42,9 @@ type Options struct {
 	PingInterval  time.Duration // WebSocket keepalive; 0 means 30 s
 	WriteTimeout  time.Duration // a slow WebSocket consumer is cut after this; 0 means 15 s
 	Now           func() time.Time
+	// AdminToken enables the operator's API (spec/api.md §12); empty
+	// disables it.
+	AdminToken string
 }
 
 // Handler serves the API.
@@ -56,6 +59,9 @@ type Handler struct {
 	mux     *http.ServeMux
 	sockets sync.WaitGroup // open WebSocket handlers
 	dir     *directory
+
+	followers followerCache // channel followers, for fan-out
+	views     *keyLimiter   // per IP: channel view counts
 }
 
 // Drain closes every device WebSocket and waits for their handlers to
@@ -123,6 +129,8 @@ func New(o Options) *Handler {
 		mux:     http.NewServeMux(),
 	}
 	h.dir = newDirectory(h.store, 100_000)
+	h.followers.m = map[int64][]int64{}
+	h.views = newKeyLimiter(20, 200)
 	h.routes()
 	return h
 }
@@ -152,6 +160,24 @@ func (h *Handler) routes() {
 	h.handle("PUT /v1/provisioning/{id}", h.auth(h.putProvisioning))
 	h.handle("GET /v1/provisioning/{id}", h.takeProvisioning)
 	h.handle("GET /v1/ws", h.auth(h.websocket))
+	h.handle("POST /v1/channels", h.auth(h.createChannel))
+	h.handle("GET /v1/channels", h.searchChannels)
+	h.handle("GET /v1/channels/{handle}", h.getChannel)
+	h.handle("POST /v1/channels/{handle}/records", h.auth(h.postRecord))
+	h.handle("GET /v1/channels/{handle}/records", h.listRecords)
+	h.handle("PUT /v1/channels/{handle}/follow", h.auth(h.follow))
+	h.handle("DELETE /v1/channels/{handle}/follow", h.auth(h.unfollow))
+	h.handle("PUT /v1/channels/{handle}/admins/{username}", h.auth(h.setAdmin(true)))
+	h.handle("DELETE /v1/channels/{handle}/admins/{username}", h.auth(h.setAdmin(false)))
+	h.handle("POST /v1/channels/{handle}/views", h.addViews)
+	h.handle("GET /v1/following", h.auth(h.following))
+	h.handle("POST /v1/reports", h.auth(h.report))
+	h.handle("POST /v1/admin/channels/{handle}/suspend", h.adminAuth(h.moderate(store.ActionSuspend)))
+	h.handle("POST /v1/admin/channels/{handle}/restore", h.adminAuth(h.moderate(store.ActionRestore)))
+	h.handle("POST /v1/admin/channels/{handle}/records/{id}/takedown", h.adminAuth(h.moderate(store.ActionTakedown)))
+	h.handle("POST /v1/admin/channels/{handle}/records/{id}/restore", h.adminAuth(h.moderate(store.ActionRestorePost)))
+	h.handle("GET /v1/admin/reports", h.adminAuth(h.reports))
+	h.handle("GET /v1/admin/audit", h.adminAuth(h.audit))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, errNotFound)
 	})

@@ -53,18 +53,24 @@ func newConn(cancel func()) *conn {
 // the recipient at once and a removed device can be cut off at once. A
 // device has at most one connection; a new one replaces the old.
 type Hub struct {
-	mu    sync.Mutex // guards conns
+	mu    sync.Mutex // guards conns and byAccount
 	conns map[deviceKey]*conn
+	// byAccount lists the connected devices of each account, for
+	// channel fan-out (spec/api.md §11.6).
+	byAccount map[int64][]uint32
 }
 
 // NewHub returns an empty hub.
-func NewHub() *Hub { return &Hub{conns: map[deviceKey]*conn{}} }
+func NewHub() *Hub { return &Hub{conns: map[deviceKey]*conn{}, byAccount: map[int64][]uint32{}} }
 
 // attach registers c for k, closing any previous connection of k.
 func (h *Hub) attach(k deviceKey, c *conn) {
 	h.mu.Lock()
 	old := h.conns[k]
 	h.conns[k] = c
+	if old == nil {
+		h.byAccount[k.account] = append(h.byAccount[k.account], k.device)
+	}
 	h.mu.Unlock()
 	if old != nil {
 		old.cancel()
@@ -75,7 +81,7 @@ func (h *Hub) attach(k deviceKey, c *conn) {
 func (h *Hub) detach(k deviceKey, c *conn) {
 	h.mu.Lock()
 	if h.conns[k] == c {
-		delete(h.conns, k)
+		h.forget(k)
 	}
 	h.mu.Unlock()
 }
@@ -143,7 +149,9 @@ func (c *conn) offerEphemeral(frame []byte) bool {
 func (h *Hub) kick(k deviceKey) {
 	h.mu.Lock()
 	c := h.conns[k]
-	delete(h.conns, k)
+	if c != nil {
+		h.forget(k)
+	}
 	h.mu.Unlock()
 	if c != nil {
 		c.cancel()
@@ -155,8 +163,45 @@ func (h *Hub) CloseAll() {
 	h.mu.Lock()
 	cs := h.conns
 	h.conns = map[deviceKey]*conn{}
+	h.byAccount = map[int64][]uint32{}
 	h.mu.Unlock()
 	for _, c := range cs {
 		c.cancel()
 	}
+}
+
+// forget removes k's connection. h.mu is held.
+func (h *Hub) forget(k deviceKey) {
+	delete(h.conns, k)
+	devs := h.byAccount[k.account]
+	for i, d := range devs {
+		if d == k.device {
+			devs[i] = devs[len(devs)-1]
+			devs = devs[:len(devs)-1]
+			break
+		}
+	}
+	if len(devs) == 0 {
+		delete(h.byAccount, k.account)
+	} else {
+		h.byAccount[k.account] = devs
+	}
+}
+
+// offerAccounts offers an encoded frame to every connected device of the
+// accounts, without blocking (as offerEphemeral), and returns how many
+// sockets took it and how many were full.
+func (h *Hub) offerAccounts(accounts []int64, frame []byte) (written, dropped int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, a := range accounts {
+		for _, d := range h.byAccount[a] {
+			if h.conns[deviceKey{a, d}].offerEphemeral(frame) {
+				written++
+			} else {
+				dropped++
+			}
+		}
+	}
+	return written, dropped
 }

@@ -18,6 +18,9 @@ type Metrics struct {
 	storeLatency *prometheus.HistogramVec
 	requests     *prometheus.CounterVec
 	ephemeral    *prometheus.CounterVec // by outcome: ephemeralWritten, ephemeralDropped
+	// channelFrames counts channel fan-out offers by outcome: taken by a
+	// socket's buffer ("written") or dropped because it was full.
+	channelFrames *prometheus.CounterVec
 }
 
 // Outcomes of an ephemeral Deliver frame for a connected device.
@@ -45,9 +48,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "parley_http_requests_total", Help: "HTTP requests by route and status class."}, []string{"route", "status"}),
 		ephemeral: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_ephemeral_total", Help: "Ephemeral Deliver frames for connected devices, written or dropped."}, []string{"outcome"}),
+		channelFrames: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_channel_frames_total", Help: "Channel records offered live to followers' sockets, by outcome."}, []string{"outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.envelopesIn, m.envelopesOut, m.queueDepth, m.storeLatency, m.requests, m.ephemeral)
+		reg.MustRegister(m.connections, m.envelopesIn, m.envelopesOut, m.queueDepth, m.storeLatency, m.requests, m.ephemeral, m.channelFrames)
 	}
 	return m
 }

@@ -149,6 +149,8 @@ type Envelope struct {
 //     ID the account never had and a removed device alike.
 //   - After Close every method returns ErrClosed.
 type Store interface {
+	ChannelStore
+
 	// CreateAccount creates an account (with a.RecoveryHash, if set), its
 	// first device (ID 1) and that device's prekeys (keys, as SetPreKeys)
 	// in one transaction: if it fails, none of them is stored. a.ID and

@@ -70,6 +70,12 @@ func Run(t *testing.T, open Open) {
 
 		{"Provisioning", testProvisioning},
 
+		{"ChannelCreate", testChannelCreate},
+		{"ChannelRecords", testChannelRecords},
+		{"ChannelFollow", testChannelFollow},
+		{"ChannelSearch", testChannelSearch},
+		{"Moderation", testModeration},
+
 		{"UnknownDevices", testUnknownDevices},
 		{"ExpiresAtNowIsExpired", testExpiryBoundary},
 		{"CancelledCalls", testCancelledCalls},

@@ -1,0 +1,101 @@
+package api
+
+// Channel limits (spec/api.md §11).
+const (
+	// MaxChannelRecord bounds one signed channel record.
+	MaxChannelRecord = 128 << 10
+	// MaxChannelPage bounds the records of one history page.
+	MaxChannelPage = 100
+)
+
+// CreateChannelRequest is the body of POST /v1/channels: the handle and
+// the channel's first record, a profile signed by its genesis key
+// (spec/protocol.md §10), which names the key.
+type CreateChannelRequest struct {
+	Handle  string `json:"handle"`
+	Profile []byte `json:"profile"`
+}
+
+// ChannelInfo describes a channel.
+type ChannelInfo struct {
+	Handle     string `json:"handle"`
+	GenesisKey []byte `json:"genesis_key"`
+	Epoch      uint32 `json:"epoch"`
+	Title      string `json:"title"`
+	About      string `json:"about"`
+	Avatar     []byte `json:"avatar,omitempty"`
+	Followers  int64  `json:"followers"`
+	Created    int64  `json:"created"` // unix ms
+	LastSeq    uint64 `json:"last_seq"`
+}
+
+// ChannelList answers GET /v1/channels?q= and GET /v1/following.
+type ChannelList struct {
+	Channels []ChannelInfo `json:"channels"`
+}
+
+// ChannelRecord is one stored record in a history page. A record an
+// operator took down has no Data and a TakenDown reason.
+type ChannelRecord struct {
+	Seq       uint64 `json:"seq"`
+	Data      []byte `json:"data,omitempty"`
+	Views     int64  `json:"views"`
+	TakenDown string `json:"taken_down,omitempty"`
+}
+
+// ChannelRecords answers GET /v1/channels/{handle}/records. Next is the
+// cursor for the following page (the after= or before= to pass), 0 when
+// there is none.
+type ChannelRecords struct {
+	Records []ChannelRecord `json:"records"`
+	Next    uint64          `json:"next"`
+}
+
+// PostResult answers POST /v1/channels/{handle}/records.
+type PostResult struct {
+	Seq       uint64 `json:"seq"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+// ViewsRequest is the body of POST /v1/channels/{handle}/views.
+type ViewsRequest struct {
+	IDs [][]byte `json:"ids"` // record IDs, 16 bytes each, at most 100
+}
+
+// ReportRequest is the body of POST /v1/reports.
+type ReportRequest struct {
+	Channel  string `json:"channel"`
+	RecordID []byte `json:"record_id,omitempty"`
+	Category string `json:"category"` // one of ReportCategories
+	Note     string `json:"note,omitempty"`
+}
+
+// ReportCategories are the accepted report categories.
+var ReportCategories = []string{"spam", "abuse", "violence", "sexual", "illegal", "copyright", "other"}
+
+// ModerationRequest is the body of the operator's actions (spec/api.md §12).
+type ModerationRequest struct {
+	Admin  string `json:"admin"`  // who acts, for the audit log
+	Reason string `json:"reason"` // shown to users for a suspension
+}
+
+// ReportInfo is one report, for the operator.
+type ReportInfo struct {
+	ID       int64  `json:"id"`
+	Channel  string `json:"channel"`
+	RecordID string `json:"record_id,omitempty"` // hex
+	Category string `json:"category"`
+	Note     string `json:"note,omitempty"`
+	Created  int64  `json:"created"`
+}
+
+// AuditInfo is one entry of the moderation audit log.
+type AuditInfo struct {
+	ID       int64  `json:"id"`
+	Time     int64  `json:"time"`
+	Admin    string `json:"admin"`
+	Action   string `json:"action"`
+	Channel  string `json:"channel"`
+	RecordID string `json:"record_id,omitempty"`
+	Reason   string `json:"reason"`
+}

@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"net/http"
+	"strings"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/server/store"
+)
+
+// The operator's API (spec/api.md §12): suspend and restore channels,
+// take records down and put them back, read the reports and the audit
+// log. It is enabled by Options.AdminToken and authenticated with
+// "Authorization: Bearer <token>"; without a token it does not exist
+// (404). Every action names the operator and a reason, and goes into the
+// append-only audit log with the time.
+
+// adminAuth checks the bearer token in constant time.
+func (h *Handler) adminAuth(next handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if h.opts.AdminToken == "" {
+			return errNotFound
+		}
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		want := sha256.Sum256([]byte(h.opts.AdminToken))
+		got := sha256.Sum256([]byte(tok))
+		if !ok || subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
+			return apiError(http.StatusUnauthorized, api.CodeUnauthorized, "Missing or wrong operator token.")
+		}
+		return next(w, r)
+	}
+}
+
+// moderate is POST /v1/admin/channels/{handle}/{action} and
+// /v1/admin/channels/{handle}/records/{id}/{action}.
+func (h *Handler) moderate(action string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req api.ModerationRequest
+		if err := readJSON(w, r, &req); err != nil {
+			return err
+		}
+		if req.Admin == "" || len(req.Admin) > 64 || req.Reason == "" || len(req.Reason) > 1024 {
+			return badRequest("admin (1-64 bytes) and reason (1-1024 bytes) are required.")
+		}
+		c, err := h.channelNamed(r, true)
+		if err != nil {
+			return err
+		}
+		e := store.AuditEntry{Time: h.opts.Now(), Admin: req.Admin, Action: action, ChannelID: c.ID, Reason: req.Reason}
+		if action == store.ActionTakedown || action == store.ActionRestorePost {
+			id, err := hex.DecodeString(r.PathValue("id"))
+			if err != nil || len(id) != 16 {
+				return errNotFound
+			}
+			e.RecordID = (*[16]byte)(id)
+		}
+		if _, err := h.store.Moderate(r.Context(), e); err != nil {
+			return err
+		}
+		h.log.Info("moderation", "action", action, "channel", c.Handle, "admin", req.Admin)
+		// Followers online learn of a suspension or restoration at once.
+		switch action {
+		case store.ActionSuspend:
+			h.fanout(r.Context(), c, &api.Frame{Type: api.FrameChannel, Channel: c.Handle, Code: api.CodeChannelSuspended, Message: req.Reason})
+		case store.ActionRestore:
+			h.fanout(r.Context(), c, &api.Frame{Type: api.FrameChannel, Channel: c.Handle, Code: api.CodeChannelRestored, Message: req.Reason})
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// reports is GET /v1/admin/reports: the newest 200.
+func (h *Handler) reports(w http.ResponseWriter, r *http.Request) error {
+	rs, err := h.store.Reports(r.Context(), 200)
+	if err != nil {
+		return err
+	}
+	out := make([]api.ReportInfo, 0, len(rs))
+	for _, rep := range rs {
+		c, err := h.store.ChannelByID(r.Context(), rep.ChannelID)
+		if err != nil {
+			return err
+		}
+		ri := api.ReportInfo{ID: rep.ID, Channel: c.Handle, Category: rep.Category, Note: rep.Note, Created: rep.Created.UnixMilli()}
+		if rep.RecordID != nil {
+			ri.RecordID = hex.EncodeToString(rep.RecordID[:])
+		}
+		out = append(out, ri)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// audit is GET /v1/admin/audit: the newest 200 entries.
+func (h *Handler) audit(w http.ResponseWriter, r *http.Request) error {
+	es, err := h.store.AuditLog(r.Context(), 200)
+	if err != nil {
+		return err
+	}
+	out := make([]api.AuditInfo, 0, len(es))
+	for _, e := range es {
+		c, err := h.store.ChannelByID(r.Context(), e.ChannelID)
+		if err != nil {
+			return err
+		}
+		ai := api.AuditInfo{ID: e.ID, Time: e.Time.UnixMilli(), Admin: e.Admin, Action: e.Action, Channel: c.Handle, Reason: e.Reason}
+		if e.RecordID != nil {
+			ai.RecordID = hex.EncodeToString(e.RecordID[:])
+		}
+		out = append(out, ai)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

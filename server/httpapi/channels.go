@@ -1,0 +1,495 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/internal/channel"
+	"github.com/parley-chat/parley/server/store"
+)
+
+// Channels (spec/api.md §11). The server checks every record against the
+// channel's key chain before it stores it, so it never serves a record a
+// follower would refuse; followers check again, so a server that lies is
+// caught.
+
+var (
+	errHandleTaken = apiError(http.StatusConflict, api.CodeHandleTaken, "That channel handle is taken.")
+	errNotChannel  = apiError(http.StatusForbidden, api.CodeForbidden, "Only the channel's owner and admins may do that.")
+)
+
+func suspended(c store.Channel) error {
+	return apiError(http.StatusUnavailableForLegalReasons, api.CodeChannelSuspended, "This channel is suspended by the server's operator: "+c.SuspendReason)
+}
+
+func badRecord(msg string) error {
+	return apiError(http.StatusBadRequest, api.CodeBadRecord, msg)
+}
+
+// channelNamed looks up the {handle} of the path. A suspended channel is
+// 451 unless allowSuspended.
+func (h *Handler) channelNamed(r *http.Request, allowSuspended bool) (store.Channel, error) {
+	handle, err := api.NormalizeUsername(r.PathValue("handle"))
+	if err != nil {
+		return store.Channel{}, errNotFound
+	}
+	c, err := h.store.ChannelByHandle(r.Context(), handle)
+	if err != nil {
+		return c, err
+	}
+	if c.Suspended() && !allowSuspended {
+		return c, suspended(c)
+	}
+	return c, nil
+}
+
+func (h *Handler) channelInfo(ctx context.Context, c store.Channel) (api.ChannelInfo, error) {
+	info := api.ChannelInfo{Handle: c.Handle, GenesisKey: c.GenesisKey, Epoch: c.Epoch, Title: c.Title, About: c.About,
+		Avatar: c.Avatar, Followers: c.Followers, Created: c.Created.UnixMilli()}
+	last, err := h.store.ChannelRecords(ctx, c.ID, store.RecordQuery{Limit: 1, Desc: true})
+	if err != nil {
+		return info, err
+	}
+	if len(last) > 0 {
+		info.LastSeq = last[0].Seq
+	}
+	return info, nil
+}
+
+// createChannel is POST /v1/channels (§11.1).
+func (h *Handler) createChannel(w http.ResponseWriter, r *http.Request) error {
+	caller := callerOf(r)
+	var req api.CreateChannelRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	handle, err := api.NormalizeUsername(req.Handle)
+	if errors.Is(err, api.ErrUsernameReserved) {
+		return apiError(http.StatusBadRequest, api.CodeUsernameReserved, "That handle is reserved.")
+	}
+	if err != nil {
+		return apiError(http.StatusBadRequest, api.CodeUsernameInvalid, "A handle is 3-32 letters, digits or _, starting with a letter.")
+	}
+	parsed, err := channel.Parse(req.Profile)
+	if err != nil {
+		return badRecord("The profile is not a valid channel record.")
+	}
+	chain, err := channel.NewChain(parsed.Channel)
+	if err != nil {
+		return badRecord("The profile names no valid channel key.")
+	}
+	rec, err := chain.Verify(req.Profile)
+	if err != nil {
+		return recordError(err)
+	}
+	if rec.Kind != channel.KindProfile || rec.Epoch != 0 {
+		return badRecord("A channel starts with a profile record signed by its genesis key (epoch 0).")
+	}
+	now := h.opts.Now()
+	c, stored, err := h.store.CreateChannel(r.Context(),
+		store.Channel{Handle: handle, OwnerID: caller.account.ID, GenesisKey: rec.Channel, Created: now},
+		storedRecord(rec, req.Profile, now))
+	if errors.Is(err, store.ErrHandleTaken) {
+		return errHandleTaken
+	}
+	if err != nil {
+		return err
+	}
+	info, err := h.channelInfo(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	info.LastSeq = stored.Seq
+	writeJSON(w, http.StatusCreated, info)
+	return nil
+}
+
+func storedRecord(rec *channel.Record, data []byte, now time.Time) store.ChannelRecord {
+	return store.ChannelRecord{RecordID: rec.ID, Kind: uint8(rec.Kind), Target: rec.Target, Epoch: rec.Epoch, Time: rec.Time,
+		Data: data, Created: now, Title: rec.Title, About: rec.About, Avatar: rec.Avatar}
+}
+
+func recordError(err error) error {
+	if errors.Is(err, channel.ErrSignature) {
+		return apiError(http.StatusBadRequest, api.CodeBadSignature, "The record's signature does not verify with the channel's key.")
+	}
+	if errors.Is(err, channel.ErrEpoch) {
+		return badRecord("The record is signed with a key that is not the channel's current one.")
+	}
+	if errors.Is(err, channel.ErrWrongChannel) {
+		return badRecord("The record belongs to another channel.")
+	}
+	return badRecord("The body is not a valid channel record.")
+}
+
+// getChannel is GET /v1/channels/{handle}.
+func (h *Handler) getChannel(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.channelNamed(r, false)
+	if err != nil {
+		return err
+	}
+	info, err := h.channelInfo(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+// searchChannels is GET /v1/channels?q=.
+func (h *Handler) searchChannels(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query().Get("q")
+	if len(q) > 64 {
+		return badRequest("The query is at most 64 bytes.")
+	}
+	cs, err := h.store.SearchChannels(r.Context(), q, 50)
+	if err != nil {
+		return err
+	}
+	return h.writeChannels(w, r, cs)
+}
+
+func (h *Handler) writeChannels(w http.ResponseWriter, r *http.Request, cs []store.Channel) error {
+	out := api.ChannelList{Channels: []api.ChannelInfo{}}
+	for _, c := range cs {
+		info, err := h.channelInfo(r.Context(), c)
+		if err != nil {
+			return err
+		}
+		out.Channels = append(out.Channels, info)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// following is GET /v1/following: the caller's channels.
+func (h *Handler) following(w http.ResponseWriter, r *http.Request) error {
+	cs, err := h.store.FollowedChannels(r.Context(), callerOf(r).account.ID)
+	if err != nil {
+		return err
+	}
+	return h.writeChannels(w, r, cs)
+}
+
+// chain builds the channel's key chain from its handovers.
+func (h *Handler) chain(ctx context.Context, c store.Channel) (*channel.Chain, error) {
+	chain, err := channel.NewChain(c.GenesisKey)
+	if err != nil {
+		return nil, err
+	}
+	hos, err := h.store.ChannelRecords(ctx, c.ID, store.RecordQuery{Kind: uint8(channel.KindHandover)})
+	if err != nil {
+		return nil, err
+	}
+	for _, ho := range hos {
+		if _, err := chain.Verify(ho.Data); err != nil {
+			return nil, errors.New("stored handover does not verify: " + err.Error())
+		}
+	}
+	return chain, nil
+}
+
+// postRecord is POST /v1/channels/{handle}/records (§11.3): the owner or
+// an admin publishes a signed record.
+func (h *Handler) postRecord(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	c, err := h.channelNamed(r, false)
+	if err != nil {
+		return err
+	}
+	caller := callerOf(r)
+	if c.OwnerID != caller.account.ID {
+		ok, err := h.store.IsChannelAdmin(ctx, c.ID, caller.account.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errNotChannel
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxChannelRecord))
+	if err != nil {
+		return errTooLarge
+	}
+	chain, err := h.chain(ctx, c)
+	if err != nil {
+		return err
+	}
+	rec, err := chain.Verify(body)
+	if err != nil {
+		return recordError(err)
+	}
+	// Only the current key publishes: a retired key's records may be
+	// valid history, but new ones are refused here (spec §11.3).
+	if want := c.Epoch; rec.Epoch != want && !(rec.Kind == channel.KindHandover && rec.Epoch+1 == chain.Epoch()) {
+		return badRecord("The record is signed with a retired key; sign it with the channel's current key.")
+	}
+	if rec.Target != nil {
+		t, err := h.store.ChannelRecordByID(ctx, c.ID, *rec.Target)
+		if isNotFound(err) || err == nil && t.Kind != uint8(channel.KindPost) {
+			return badRecord("The record's target is not a post of this channel.")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	sr := storedRecord(rec, body, h.opts.Now())
+	sr.ChannelID = c.ID
+	stored, err := h.store.AppendChannelRecord(ctx, sr)
+	if errors.Is(err, store.ErrExists) {
+		writeJSON(w, http.StatusOK, api.PostResult{Seq: stored.Seq, Duplicate: true})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, api.PostResult{Seq: stored.Seq})
+	h.fanout(ctx, c, &api.Frame{Type: api.FrameChannel, Seq: stored.Seq, Channel: c.Handle, Record: stored.Data})
+	return nil
+}
+
+// listRecords is GET /v1/channels/{handle}/records (§11.4): pages of
+// records, ascending after a Seq, or descending (newest first) before one.
+func (h *Handler) listRecords(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.channelNamed(r, false)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var sq store.RecordQuery
+	parse := func(name string, max uint64) (uint64, error) {
+		v := q.Get(name)
+		if v == "" {
+			return 0, nil
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n > max {
+			return 0, badRequest("%s must be a decimal number up to %d.", name, max)
+		}
+		return n, nil
+	}
+	if sq.After, err = parse("after", 1<<63); err != nil {
+		return err
+	}
+	if sq.Before, err = parse("before", 1<<63); err != nil {
+		return err
+	}
+	kind, err := parse("kind", 255)
+	if err != nil {
+		return err
+	}
+	limit, err := parse("limit", api.MaxChannelPage)
+	if err != nil {
+		return err
+	}
+	if sq.After != 0 && sq.Before != 0 {
+		return badRequest("Give after or before, not both.")
+	}
+	sq.Kind, sq.Limit, sq.Desc = uint8(kind), int(limit), sq.After == 0 && kind == 0
+	if sq.Limit == 0 {
+		sq.Limit = api.MaxChannelPage
+	}
+	rs, err := h.store.ChannelRecords(r.Context(), c.ID, sq)
+	if err != nil {
+		return err
+	}
+	out := api.ChannelRecords{Records: make([]api.ChannelRecord, len(rs))}
+	for i, rec := range rs {
+		out.Records[i] = api.ChannelRecord{Seq: rec.Seq, Data: rec.Data, Views: rec.Views, TakenDown: rec.TakedownReason}
+		if rec.TakedownReason != "" {
+			out.Records[i].Data = nil
+		}
+	}
+	if len(rs) == sq.Limit {
+		out.Next = rs[len(rs)-1].Seq
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// follow and unfollow are PUT and DELETE /v1/channels/{handle}/follow.
+func (h *Handler) follow(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.channelNamed(r, false)
+	if err != nil {
+		return err
+	}
+	caller := callerOf(r)
+	if err := h.store.Follow(r.Context(), c.ID, caller.account.ID, h.opts.Now()); err != nil {
+		return err
+	}
+	h.followers.add(c.ID, caller.account.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) unfollow(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.channelNamed(r, true)
+	if err != nil {
+		return err
+	}
+	caller := callerOf(r)
+	if err := h.store.Unfollow(r.Context(), c.ID, caller.account.ID); err != nil {
+		return err
+	}
+	h.followers.remove(c.ID, caller.account.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// setAdmin is PUT and DELETE /v1/channels/{handle}/admins/{username}.
+func (h *Handler) setAdmin(admin bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := h.channelNamed(r, false)
+		if err != nil {
+			return err
+		}
+		if c.OwnerID != callerOf(r).account.ID {
+			return apiError(http.StatusForbidden, api.CodeForbidden, "Only the channel's owner may change its admins.")
+		}
+		name, err := api.NormalizeUsername(r.PathValue("username"))
+		if err != nil {
+			return errNotFound
+		}
+		a, err := h.store.AccountByName(r.Context(), name)
+		if err != nil {
+			return err
+		}
+		if err := h.store.SetChannelAdmin(r.Context(), c.ID, a.ID, admin); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// addViews is POST /v1/channels/{handle}/views: anonymous, per-IP
+// rate-limited counts; nothing records who viewed what.
+func (h *Handler) addViews(w http.ResponseWriter, r *http.Request) error {
+	if !h.views.allowIP(r, h.opts.Now()) {
+		return apiError(http.StatusTooManyRequests, api.CodeRateLimited, "Too many requests; slow down.")
+	}
+	c, err := h.channelNamed(r, false)
+	if err != nil {
+		return err
+	}
+	var req api.ViewsRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if len(req.IDs) > api.MaxChannelPage {
+		return badRequest("At most %d IDs per request.", api.MaxChannelPage)
+	}
+	ids := make([][16]byte, 0, len(req.IDs))
+	for _, b := range req.IDs {
+		if len(b) != 16 {
+			return badRequest("A record ID is 16 bytes.")
+		}
+		ids = append(ids, [16]byte(b))
+	}
+	if err := h.store.AddViews(r.Context(), c.ID, ids); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// report is POST /v1/reports: a user reports a channel or one of its
+// records; reports queue for the operator.
+func (h *Handler) report(w http.ResponseWriter, r *http.Request) error {
+	var req api.ReportRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if !slices.Contains(api.ReportCategories, req.Category) || len(req.Note) > 1024 {
+		return badRequest("category must be one of %v, and note at most 1024 bytes.", api.ReportCategories)
+	}
+	handle, err := api.NormalizeUsername(req.Channel)
+	if err != nil {
+		return errNotFound
+	}
+	c, err := h.store.ChannelByHandle(r.Context(), handle)
+	if err != nil {
+		return err
+	}
+	rep := store.Report{ChannelID: c.ID, ReporterID: callerOf(r).account.ID, Category: req.Category, Note: req.Note, Created: h.opts.Now()}
+	if req.RecordID != nil {
+		if len(req.RecordID) != 16 {
+			return badRequest("A record ID is 16 bytes.")
+		}
+		id := [16]byte(req.RecordID)
+		if _, err := h.store.ChannelRecordByID(r.Context(), c.ID, id); err != nil {
+			return err
+		}
+		rep.RecordID = &id
+	}
+	if _, err := h.store.AddReport(r.Context(), rep); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// followerCache keeps each channel's followers in memory for fan-out,
+// loaded from the store on first use and updated by follow and unfollow.
+// (One node; with several, bus events will keep it current.)
+type followerCache struct {
+	mu sync.Mutex // guards m
+	m  map[int64][]int64
+}
+
+func (f *followerCache) get(ctx context.Context, s store.Store, channelID int64) ([]int64, error) {
+	f.mu.Lock()
+	ids, ok := f.m[channelID]
+	f.mu.Unlock()
+	if ok {
+		return ids, nil
+	}
+	ids, err := s.ChannelFollowers(ctx, channelID)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if cur, ok := f.m[channelID]; ok {
+		return cur, nil // a follow raced the load and is in cur
+	}
+	f.m[channelID] = ids
+	return ids, nil
+}
+
+func (f *followerCache) add(channelID, account int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ids, ok := f.m[channelID]; ok && !slices.Contains(ids, account) {
+		f.m[channelID] = append(slices.Clip(ids), account)
+	}
+}
+
+func (f *followerCache) remove(channelID, account int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ids, ok := f.m[channelID]; ok {
+		f.m[channelID] = slices.DeleteFunc(slices.Clone(ids), func(a int64) bool { return a == account })
+	}
+}
+
+// fanout offers a Channel frame to every connected device of the
+// channel's followers, without blocking; a follower whose socket buffer
+// is full misses it live and catches up from the history (§11.6).
+func (h *Handler) fanout(ctx context.Context, c store.Channel, f *api.Frame) {
+	ids, err := h.followers.get(ctx, h.store, c.ID)
+	if err != nil {
+		h.log.Warn("channel fan-out: followers not loaded", logKeyError, err.Error())
+		return
+	}
+	written, dropped := h.hub.offerAccounts(ids, api.AppendFrame(nil, f))
+	h.metrics.channelFrames.WithLabelValues("written").Add(float64(written))
+	h.metrics.channelFrames.WithLabelValues("dropped").Add(float64(dropped))
+}
