@@ -150,6 +150,7 @@ type Envelope struct {
 //   - After Close every method returns ErrClosed.
 type Store interface {
 	ChannelStore
+	BlobStore // media: blobs, their owners, uploads in progress (blobs.go)
 
 	// CreateAccount creates an account (with a.RecoveryHash, if set), its
 	// first device (ID 1) and that device's prekeys (keys, as SetPreKeys)

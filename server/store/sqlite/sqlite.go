@@ -232,6 +232,7 @@ func isSentinel(err error) bool {
 		store.ErrNotFound, store.ErrExists, store.ErrUsernameTaken, store.ErrTooManyDevices,
 		store.ErrQueueFull, store.ErrTokenInvalid, store.ErrNoSignedPreKey,
 		store.ErrNoKEMPreKey, store.ErrInviteRequired, store.ErrProvisionExists,
+		store.ErrQuotaExceeded, store.ErrOffsetMismatch,
 		store.ErrRecoveryInvalid, store.ErrHandleTaken, context.Canceled, context.DeadlineExceeded,
 	} {
 		if errors.Is(err, e) {

@@ -70,6 +70,13 @@ func Run(t *testing.T, open Open) {
 
 		{"Provisioning", testProvisioning},
 
+		{"Uploads", testUploads},
+		{"BlobOwners", testBlobOwners},
+		{"Quota", testQuota},
+		{"RetainBlob", testRetainBlob},
+		{"MediaExpiry", testMediaExpiry},
+		{"MediaClosed", testMediaClosed},
+
 		{"ChannelCreate", testChannelCreate},
 		{"ChannelRecords", testChannelRecords},
 		{"ChannelFollow", testChannelFollow},
