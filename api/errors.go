@@ -32,6 +32,10 @@ const (
 	CodeChannelSuspended Code = "channel_suspended" // HTTP 451
 	CodeBadRecord        Code = "bad_record"
 	CodeChannelRestored  Code = "channel_restored" // only in Channel frames
+	// Media (spec/api.md §10).
+	CodeQuotaExceeded  Code = "quota_exceeded"  // HTTP 413
+	CodeOffsetMismatch Code = "offset_mismatch" // HTTP 409, with an Upload-Offset header
+	CodeDigestMismatch Code = "digest_mismatch" // HTTP 422
 )
 
 // Error is the body of every error response, and the error type the Go
