@@ -181,8 +181,17 @@ func startTmux(t *testing.T, dir string) *tmuxServer {
 		t.Fatal(err)
 	}
 	s := &tmuxServer{t: t, socket: fmt.Sprintf("parley-tui-test-%d-%d", os.Getpid(), time.Now().UnixNano()), dir: dir, conf: conf}
-	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	t.Cleanup(s.kill)
 	return s
+}
+
+// kill ends the server and removes its socket, which tmux leaves behind.
+func (s *tmuxServer) kill() {
+	path, err := exec.Command("tmux", "-L", s.socket, "display-message", "-p", "#{socket_path}").Output()
+	exec.Command("tmux", "-L", s.socket, "kill-server").Run()
+	if p := strings.TrimSpace(string(path)); err == nil && p != "" {
+		os.Remove(p)
+	}
 }
 
 // run runs a tmux command on the server and returns its output.
