@@ -1,12 +1,16 @@
 package client
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/internal/attachment"
 	"github.com/parley-chat/parley/internal/wire"
 )
 
@@ -28,6 +32,19 @@ type content struct {
 	Typing bool // kindTyping: started (true) or stopped
 
 	Destination string // kindSyncSent: the conversation's peer
+
+	Attachment *filePointer // kindText, kindSyncSent: a file (spec/client.md §8)
+}
+
+// filePointer is what a recipient needs to fetch and decrypt an
+// attachment (spec/client.md §8). It is a secret: the key opens the file.
+// It is also how a message record keeps it, sealed.
+type filePointer struct {
+	Blob        []byte `json:"blob"` // SHA-256 of the ciphertext, the blob's name
+	Key         []byte `json:"key"`  // attachment.KeySize bytes
+	Size        int64  `json:"size"` // of the plaintext
+	Name        string `json:"name"`
+	ContentType string `json:"type"`
 }
 
 type contentKind uint8
@@ -68,6 +85,13 @@ const (
 	cTyping      protowire.Number = 9
 	cDestination protowire.Number = 10
 	// 11–20 reserved: edit target, delete target, expiry timer.
+	cAttachBlob protowire.Number = 21 // the attachment: all five fields or none
+	cAttachKey  protowire.Number = 22
+	cAttachSize protowire.Number = 23
+	cAttachName protowire.Number = 24
+	cAttachType protowire.Number = 25
+
+	maxAttachName = 255 // bytes, for the name and the content type
 )
 
 var errContent = errors.New("client: malformed message content")
@@ -98,6 +122,13 @@ func (c *content) marshal() []byte {
 	}
 	if c.Kind == kindSyncSent {
 		e.Bytes(cDestination, []byte(c.Destination))
+	}
+	if a := c.Attachment; a != nil && (c.Kind == kindText || c.Kind == kindSyncSent) {
+		e.Bytes(cAttachBlob, a.Blob)
+		e.Bytes(cAttachKey, a.Key)
+		e.Uint(cAttachSize, uint64(a.Size))
+		e.Bytes(cAttachName, []byte(a.Name))
+		e.Bytes(cAttachType, []byte(a.ContentType))
 	}
 	return e.B
 }
@@ -138,11 +169,25 @@ func parseContent(b []byte) (*content, error) {
 		return nil, fmt.Errorf("%w: unknown kind %d", errContent, c.Kind)
 	}
 	if c.Kind == kindSyncSent {
-		dest, err := api.NormalizeUsername(string(d.Bytes(cDestination, 1, api.MaxUsername)))
-		if err != nil {
+		raw := string(d.Bytes(cDestination, 1, api.MaxUsername))
+		dest, err := api.NormalizeUsername(raw)
+		if d.Err() == nil && (err != nil || dest != raw) { // senders write it normalised: one encoding
 			return nil, fmt.Errorf("%w: destination", errContent)
 		}
 		c.Destination = dest
+	}
+	if c.Kind == kindText || c.Kind == kindSyncSent {
+		if blob, ok := d.OptBytes(cAttachBlob, sha256.Size, sha256.Size); ok {
+			a := &filePointer{Blob: bytes.Clone(blob)}
+			a.Key = bytes.Clone(d.Bytes(cAttachKey, attachment.KeySize, attachment.KeySize))
+			a.Size = int64(d.Uint(cAttachSize, attachment.MaxSize))
+			a.Name = string(d.Bytes(cAttachName, 1, maxAttachName))
+			a.ContentType = string(d.Bytes(cAttachType, 1, maxAttachName))
+			if d.Err() == nil && (!utf8.ValidString(a.Name) || !utf8.ValidString(a.ContentType)) {
+				return nil, fmt.Errorf("%w: attachment name or type is not UTF-8", errContent)
+			}
+			c.Attachment = a
+		}
 	}
 	if err := d.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errContent, err)

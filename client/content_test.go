@@ -8,12 +8,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parley-chat/parley/internal/attachment"
 	"github.com/parley-chat/parley/internal/keys"
 )
 
 func sampleContents() []*content {
 	id := MessageID{1, 2, 3}
 	reply := MessageID{9, 9, 9}
+	file := &filePointer{Blob: bytes.Repeat([]byte{0xb1}, 32), Key: bytes.Repeat([]byte{0x6b}, 32), Size: 5 << 20,
+		Name: "clip.mp4", ContentType: "video/mp4"}
+	empty := &filePointer{Blob: bytes.Repeat([]byte{0xb2}, 32), Key: bytes.Repeat([]byte{0x6c}, 32),
+		Name: "é", ContentType: "application/octet-stream"}
 	return []*content{
 		{Kind: kindText, ID: id, Timestamp: 1795737600000, Text: "hello"},
 		{Kind: kindText, ID: id, Timestamp: 1, Text: "", ReplyTo: &reply},
@@ -22,6 +27,9 @@ func sampleContents() []*content {
 		{Kind: kindTyping, ID: id, Timestamp: 3},
 		{Kind: kindSyncSent, ID: id, Timestamp: 4, Text: "to bob", Destination: "bob"},
 		{Kind: kindReset, ID: id, Timestamp: 5},
+		{Kind: kindText, ID: id, Timestamp: 6, Text: "a caption", Attachment: file},
+		{Kind: kindText, ID: id, Timestamp: 7, ReplyTo: &reply, Attachment: empty},
+		{Kind: kindSyncSent, ID: id, Timestamp: 8, Destination: "bob", Attachment: file},
 	}
 }
 
@@ -41,7 +49,8 @@ func TestContentRoundTrip(t *testing.T) {
 		// authenticated encryption.)
 		for n := range len(b) {
 			p, err := parseContent(b[:n])
-			if err == nil && (c.ReplyTo == nil && len(c.ReceiptIDs) < 2 || !bytes.Equal(p.marshal(), b[:n])) {
+			optional := c.ReplyTo != nil || len(c.ReceiptIDs) >= 2 || c.Attachment != nil
+			if err == nil && (!optional || !bytes.Equal(p.marshal(), b[:n])) {
 				t.Errorf("kind %d: prefix of %d/%d bytes parsed", c.Kind, n, len(b))
 			}
 		}
@@ -50,9 +59,14 @@ func TestContentRoundTrip(t *testing.T) {
 
 func TestContentRefusesNonsense(t *testing.T) {
 	bad := map[string]*content{
-		"receipt without ids":  {Kind: kindReceipt, Receipt: ReceiptDelivered},
-		"unknown kind":         {Kind: 99},
-		"sync to invalid name": {Kind: kindSyncSent, Destination: "no spaces allowed"},
+		"receipt without ids":       {Kind: kindReceipt, Receipt: ReceiptDelivered},
+		"unknown kind":              {Kind: 99},
+		"sync to invalid name":      {Kind: kindSyncSent, Destination: "no spaces allowed"},
+		"attachment key too short":  {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 31), Name: "x", ContentType: "a/b"}},
+		"attachment without a name": {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), ContentType: "a/b"}},
+		"attachment without a type": {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "x"}},
+		"attachment name not UTF-8": {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "\xff", ContentType: "a/b"}},
+		"attachment too large":      {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "x", ContentType: "a/b", Size: attachment.MaxSize + 1}},
 	}
 	for name, c := range bad {
 		if _, err := parseContent(c.marshal()); !errors.Is(err, errContent) {
