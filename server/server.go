@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parley-chat/parley/server/blob"
 	"github.com/parley-chat/parley/server/httpapi"
 	"github.com/parley-chat/parley/server/store"
 	"github.com/parley-chat/parley/server/store/sqlite"
@@ -60,6 +61,11 @@ type Config struct {
 	// AdminToken enables the operator's API (spec/api.md §12) for
 	// requests that bear it; empty disables the API.
 	AdminToken string
+	// Blobs, if set, holds media instead of local files in DataDir/blobs;
+	// the caller keeps ownership. With neither, media requests get 503.
+	Blobs        blob.Store
+	MaxUpload    int64 // bytes per uploaded blob (default 2 GiB)
+	StorageQuota int64 // bytes of media per account (default 10 GiB)
 }
 
 // Server is a running parleyd.
@@ -88,6 +94,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, store: cfg.Store, registry: prometheus.NewRegistry(),
 		stopJanitor: make(chan struct{}), janitorDone: make(chan struct{})}
+	blobs, err := openBlobs(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if s.store == nil {
 		if cfg.DataDir == "" {
 			return nil, errors.New("server: Config needs DataDir or Store")
@@ -123,6 +133,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		MaxDevices: cfg.MaxDevices, MaxQueue: cfg.MaxQueue, QueueTTL: cfg.QueueTTL,
 		InviteOnly: cfg.InviteOnly, RegisterRate: cfg.RegisterRate, PingInterval: cfg.PingInterval, WriteTimeout: cfg.WriteTimeout,
 		AdminToken: cfg.AdminToken,
+		Blobs:      blobs, MaxUpload: cfg.MaxUpload, StorageQuota: cfg.StorageQuota,
 	})
 	s.pushTo.Store(s.api)
 	mux := http.NewServeMux()
@@ -137,7 +148,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.ReadHeaderTimeout = 10 * time.Second
 	}
 	s.http = &http.Server{
-		Handler:           http.MaxBytesHandler(mux, 8<<20),
+		Handler:           limitBodies(mux, 8<<20),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -145,6 +156,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		TLSConfig:         cfg.TLS,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	s.http.RegisterOnShutdown(s.api.StopUploads)
 	go s.janitor()
 	return s, nil
 }
@@ -213,7 +225,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// janitor deletes expired envelopes, mailboxes and tokens every minute.
+// janitor deletes expired envelopes, mailboxes, tokens and media every minute.
 func (s *Server) janitor() {
 	defer close(s.janitorDone)
 	t := time.NewTicker(time.Minute)
@@ -231,6 +243,7 @@ func (s *Server) janitor() {
 			} else if n > 0 {
 				s.log.Info("deleted expired envelopes", slog.Int("count", n))
 			}
+			s.sweepMedia(now)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/server/blob"
 	"github.com/parley-chat/parley/server/store"
 )
 
@@ -45,6 +46,10 @@ type Options struct {
 	// AdminToken enables the operator's API (spec/api.md §12); empty
 	// disables it.
 	AdminToken string
+	// Blobs holds media (spec/api.md §10); nil answers media requests 503.
+	Blobs        blob.Store
+	MaxUpload    int64 // bytes per blob; 0 means DefaultMaxUpload
+	StorageQuota int64 // bytes per account; 0 means DefaultStorageQuota
 }
 
 // Handler serves the API.
@@ -62,6 +67,8 @@ type Handler struct {
 
 	followers followerCache // channel followers, for fan-out
 	views     *keyLimiter   // per IP: channel view counts
+
+	media media // uploads and blobs (media.go)
 }
 
 // Drain closes every device WebSocket and waits for their handlers to
@@ -160,6 +167,10 @@ func (h *Handler) routes() {
 	h.handle("PUT /v1/provisioning/{id}", h.auth(h.putProvisioning))
 	h.handle("GET /v1/provisioning/{id}", h.takeProvisioning)
 	h.handle("GET /v1/ws", h.auth(h.websocket))
+	h.handle("POST /v1/uploads", h.auth(h.createUpload))
+	h.handle("PATCH /v1/uploads/{id}", h.auth(h.patchUpload))
+	h.handle("GET /v1/uploads/{id}", h.auth(h.getUpload)) // and HEAD
+	h.handle("GET /v1/blobs/{sha256}", h.getBlob)         // and HEAD; no credentials
 	h.handle("POST /v1/channels", h.auth(h.createChannel))
 	h.handle("GET /v1/channels", h.searchChannels)
 	h.handle("GET /v1/channels/{handle}", h.getChannel)

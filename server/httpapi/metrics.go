@@ -21,6 +21,7 @@ type Metrics struct {
 	// channelFrames counts channel fan-out offers by outcome: taken by a
 	// socket's buffer ("written") or dropped because it was full.
 	channelFrames *prometheus.CounterVec
+	media         mediaMetrics // uploads and blobs (media.go)
 }
 
 // Outcomes of an ephemeral Deliver frame for a connected device.
@@ -54,6 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.connections, m.envelopesIn, m.envelopesOut, m.queueDepth, m.storeLatency, m.requests, m.ephemeral, m.channelFrames)
 	}
+	m.media = newMediaMetrics(reg)
 	return m
 }
 
