@@ -50,3 +50,25 @@ func (*TypingEvent) event()            {}
 func (*IdentityChangedEvent) event()   {}
 func (*DecryptionFailureEvent) event() {}
 func (*SyncedEvent) event()            {}
+
+// ChannelPostEvent reports a new post of a followed channel, verified.
+type ChannelPostEvent struct{ Post Post }
+
+// ChannelStateEvent reports that the operator suspended or restored a
+// followed channel.
+type ChannelStateEvent struct {
+	Channel   string
+	Suspended bool
+	Reason    string
+}
+
+// ChannelForgeryEvent reports that the server served a record of a
+// followed channel that does not verify: it was not stored.
+type ChannelForgeryEvent struct {
+	Channel string
+	Seq     uint64
+}
+
+func (*ChannelPostEvent) event()    {}
+func (*ChannelStateEvent) event()   {}
+func (*ChannelForgeryEvent) event() {}

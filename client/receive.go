@@ -83,6 +83,8 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 					return err
 				}
 			}
+		case api.FrameChannel:
+			c.handleChannelFrame(ctx, f)
 		case api.FrameQueueEmpty:
 			c.pruneSeen(ctx)
 			c.emit(&SyncedEvent{})

@@ -132,14 +132,14 @@ func TestChannelLifecycle(t *testing.T) {
 	wantCode(t, err, api.CodeBadRecord)
 
 	// History pages, newest first, and ascending after a cursor.
-	page, err := anon.Records(ctx, "news", transport.RecordQuery{Limit: 2})
+	page, err := anon.Records(ctx, "news", transport.RecordQuery{Newest: true, Limit: 2})
 	if err != nil || len(page.Records) != 2 || page.Next == 0 {
 		t.Fatalf("page: %+v %v", page, err)
 	}
 	if r, _ := channel.Parse(page.Records[0].Data); r.Kind != channel.KindEdit {
 		t.Fatalf("newest is %v", r.Kind)
 	}
-	rest, _ := anon.Records(ctx, "news", transport.RecordQuery{Before: page.Next})
+	rest, _ := anon.Records(ctx, "news", transport.RecordQuery{Newest: true, Before: page.Next})
 	if len(rest.Records) != 2 || rest.Next != 0 {
 		t.Fatalf("second page: %d records, next %d", len(rest.Records), rest.Next)
 	}
@@ -350,7 +350,7 @@ func TestChannelSuspension(t *testing.T) {
 	if err := op.TakeDown(ctx, "news", rec.ID[:], "copyright notice"); err != nil {
 		t.Fatal(err)
 	}
-	page, _ := anon.Records(ctx, "news", transport.RecordQuery{})
+	page, _ := anon.Records(ctx, "news", transport.RecordQuery{Newest: true})
 	if page.Records[0].TakenDown != "copyright notice" || page.Records[0].Data != nil {
 		t.Fatalf("taken-down record served: %+v", page.Records[0])
 	}

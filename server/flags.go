@@ -42,6 +42,7 @@ func ParseFlags(args []string, getenv func(string) string) (*Flags, error) {
 		return nil, fmt.Errorf("PARLEY_REGISTER_RATE: %w", err)
 	}
 	fs.Float64Var(&f.Config.RegisterRate, "register-rate", rate, "registrations and provisioning mailboxes per second per IP; 0 means 1/min (PARLEY_REGISTER_RATE)")
+	fs.StringVar(&f.Config.AdminToken, "admin-token", env("PARLEY_ADMIN_TOKEN", ""), "enable the operator's API for this bearer token (PARLEY_ADMIN_TOKEN); see parleyd admin")
 	fs.BoolVar(&f.Config.InviteOnly, "invite-only", env("PARLEY_INVITE_ONLY", "") == "1", "registration needs an invite code (PARLEY_INVITE_ONLY=1)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

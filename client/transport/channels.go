@@ -52,10 +52,12 @@ func (c *Client) PostRecord(ctx context.Context, handle string, record []byte) (
 	return out, json.NewDecoder(resp.Body).Decode(&out)
 }
 
-// RecordQuery selects a page of records: after a Seq (ascending), or
-// before one (descending; newest first when both are 0), of Kind if not 0.
+// RecordQuery selects a page of records: after a Seq, ascending (After 0
+// starts at the beginning); or, with Newest, descending from the newest
+// (before Before, if not 0). Kind, if not 0, selects one kind, ascending.
 type RecordQuery struct {
 	After, Before uint64
+	Newest        bool
 	Kind          uint8
 	Limit         int
 }
@@ -63,10 +65,10 @@ type RecordQuery struct {
 // Records fetches a page of a channel's records.
 func (c *Client) Records(ctx context.Context, handle string, q RecordQuery) (api.ChannelRecords, error) {
 	v := url.Values{}
-	if q.After != 0 {
+	if !q.Newest {
 		v.Set("after", strconv.FormatUint(q.After, 10))
 	}
-	if q.Before != 0 {
+	if q.Newest && q.Before != 0 {
 		v.Set("before", strconv.FormatUint(q.Before, 10))
 	}
 	if q.Kind != 0 {

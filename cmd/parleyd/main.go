@@ -2,7 +2,7 @@
 // 127.0.0.1:8080 and keeps its data in ./parley-data (embedded SQLite).
 // Run "parleyd -h" for the flags; each also reads a PARLEY_* variable.
 // "parleyd invite [-data DIR]" prints a single-use invite code for
-// invite-only servers.
+// invite-only servers; "parleyd admin ..." moderates channels (admin.go).
 package main
 
 import (
@@ -19,6 +19,10 @@ import (
 )
 
 func main() {
+	run := run
+	if len(os.Args) > 1 && os.Args[1] == "admin" {
+		run = func() error { return admin(os.Args[2:], os.Getenv, os.Stdout) }
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "parleyd:", err)
 		os.Exit(1)

@@ -289,10 +289,10 @@ func (h *Handler) listRecords(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if sq.After != 0 && sq.Before != 0 {
+	if q.Has("after") && sq.Before != 0 {
 		return badRequest("Give after or before, not both.")
 	}
-	sq.Kind, sq.Limit, sq.Desc = uint8(kind), int(limit), sq.After == 0 && kind == 0
+	sq.Kind, sq.Limit, sq.Desc = uint8(kind), int(limit), !q.Has("after") && kind == 0
 	if sq.Limit == 0 {
 		sq.Limit = api.MaxChannelPage
 	}

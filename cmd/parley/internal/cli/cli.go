@@ -64,6 +64,7 @@ type commandLine struct {
 	Devices  devicesCmd  `cmd:"" help:"List, link, approve or remove this account's devices."`
 	Contacts contactsCmd `cmd:"" help:"List contacts and their verification state."`
 	Whoami   whoamiCmd   `cmd:"" help:"Show this device's account, device and server."`
+	Channel  channelCmd  `cmd:"" help:"Create, post to, follow and read public channels."`
 }
 
 // run is the state a command gets.
@@ -152,6 +153,10 @@ func report(w io.Writer, err error) {
 		what, next = "the safety number with this contact changed since you verified it; nothing was sent", "compare the new number with `parley verify @NAME`, then confirm it with `parley verify @NAME --confirm`"
 	case errors.Is(err, client.ErrNoSuchUser):
 		what, next = "no such user on this server", "check the spelling of the username"
+	case errors.Is(err, client.ErrForgedRecord):
+		what, next = err.Error(), "the server (or someone between you and it) altered the channel; do not trust what it serves for it"
+	case errors.Is(err, client.ErrChannelSuspended):
+		what, next = err.Error(), "the server's operator suspended this channel; nothing can be done from here"
 	case errors.Is(err, client.ErrUnknownContact):
 		what, next = "you have not exchanged messages with this user yet", "send them a message first"
 	case errors.As(err, &ae):

@@ -1,0 +1,438 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/client/transport"
+	"github.com/parley-chat/parley/internal/channel"
+)
+
+// Channels (spec/client.md §9). A follower pins a channel's genesis key
+// the first time it follows and verifies every record against the key
+// chain that starts there (spec/protocol.md §10), so a server that alters
+// or forges a post is caught: ErrForgedRecord. Verified records are kept
+// in the store, and each catch-up fetches only what came after.
+
+// Channel buckets.
+const (
+	bucketChannel    = "channel"    // handle → channelRecord
+	bucketChannelKey = "channelkey" // handle → channelKeyRecord (publishers)
+	bucketChanRec    = "chanrec"    // handle/seq → the signed record (raw)
+)
+
+// Errors of channels.
+var (
+	// ErrForgedRecord means the server served a channel record that does
+	// not verify against the channel's pinned key chain.
+	ErrForgedRecord = errors.New("client: the server served a channel record that is not signed by the channel (forged or altered)")
+	// ErrChannelKeyChanged means a channel's genesis key is not the one
+	// pinned when it was first followed.
+	ErrChannelKeyChanged = errors.New("client: the channel's key is not the one pinned when you followed it")
+	// ErrNotPublisher means this device holds no key for the channel.
+	ErrNotPublisher = errors.New("client: this device has no signing key for the channel")
+	// ErrChannelSuspended means the server's operator suspended the channel.
+	ErrChannelSuspended = errors.New("client: the channel is suspended by the server's operator")
+)
+
+type channelRecord struct {
+	Genesis []byte `json:"genesis"`
+	LastSeq uint64 `json:"last_seq"` // every record up to here is stored and verified
+	Follows bool   `json:"follows"`
+}
+
+type channelKeyRecord struct {
+	Seed  []byte `json:"seed"` // Ed25519 seed of the current epoch's key
+	Epoch uint32 `json:"epoch"`
+}
+
+// ChannelInfo describes a channel, as the server reports it.
+type ChannelInfo struct {
+	Handle    string
+	Title     string
+	About     string
+	Followers int64
+	Epoch     uint32
+	Created   time.Time
+}
+
+func channelInfo(i api.ChannelInfo) ChannelInfo {
+	return ChannelInfo{Handle: i.Handle, Title: i.Title, About: i.About, Followers: i.Followers, Epoch: i.Epoch, Created: time.UnixMilli(i.Created)}
+}
+
+// Post is a channel post as a follower sees it: its latest verified
+// version, with the earlier ones.
+type Post struct {
+	Channel string
+	ID      [channel.IDSize]byte
+	Seq     uint64
+	Time    time.Time // the publisher's clock
+	Text    string
+	Media   [][]byte
+	Edits   []string // earlier texts, oldest first
+	Pinned  bool
+	Views   int64
+	Removed string // the operator's reason, if taken down
+}
+
+func (c *Client) channelAPIError(err error) error {
+	var ae *api.Error
+	if errors.As(err, &ae) && ae.Code == api.CodeChannelSuspended {
+		return fmt.Errorf("%w: %s", ErrChannelSuspended, ae.Message)
+	}
+	return err
+}
+
+// CreateChannel creates a channel with a fresh signing key kept on this
+// device, and follows nothing. The handle follows username rules.
+func (c *Client) CreateChannel(ctx context.Context, handle, title, about string) (ChannelInfo, error) {
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := c.rand.Read(seed); err != nil {
+		return ChannelInfo{}, err
+	}
+	key := ed25519.NewKeyFromSeed(seed)
+	genesis := key.Public().(ed25519.PublicKey)
+	profile, err := c.signRecord(key, genesis, 0, &channel.Record{Kind: channel.KindProfile, Title: title, About: about})
+	if err != nil {
+		return ChannelInfo{}, err
+	}
+	info, err := c.http.CreateChannel(ctx, api.CreateChannelRequest{Handle: handle, Profile: profile})
+	if err != nil {
+		return ChannelInfo{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err = c.update(ctx, func(tx sealedTx) error {
+		if err := tx.putJSON(bucketChannelKey, info.Handle, &channelKeyRecord{Seed: seed, Epoch: 0}); err != nil {
+			return err
+		}
+		return tx.putJSON(bucketChannel, info.Handle, &channelRecord{Genesis: genesis})
+	})
+	return channelInfo(info), err
+}
+
+func (c *Client) signRecord(key ed25519.PrivateKey, genesis ed25519.PublicKey, epoch uint32, r *channel.Record) ([]byte, error) {
+	r.Channel, r.Epoch, r.Time = genesis, epoch, c.nowMillis()
+	if _, err := c.rand.Read(r.ID[:]); err != nil {
+		return nil, err
+	}
+	return r.Sign(key)
+}
+
+// Publish signs and posts text to a channel this device publishes.
+func (c *Client) Publish(ctx context.Context, handle, text string) (Post, error) {
+	return c.publish(ctx, handle, &channel.Record{Kind: channel.KindPost, Text: text})
+}
+
+// EditPost replaces a post's text; the earlier text stays visible.
+func (c *Client) EditPost(ctx context.Context, handle string, id [channel.IDSize]byte, text string) (Post, error) {
+	return c.publish(ctx, handle, &channel.Record{Kind: channel.KindEdit, Target: &id, Text: text})
+}
+
+// DeletePost removes a post.
+func (c *Client) DeletePost(ctx context.Context, handle string, id [channel.IDSize]byte) error {
+	_, err := c.publish(ctx, handle, &channel.Record{Kind: channel.KindDelete, Target: &id})
+	return err
+}
+
+// PinPost pins (or unpins) a post.
+func (c *Client) PinPost(ctx context.Context, handle string, id [channel.IDSize]byte, pin bool) error {
+	k := channel.KindUnpin
+	if pin {
+		k = channel.KindPin
+	}
+	_, err := c.publish(ctx, handle, &channel.Record{Kind: k, Target: &id})
+	return err
+}
+
+func (c *Client) publish(ctx context.Context, handle string, r *channel.Record) (Post, error) {
+	handle, err := api.NormalizeUsername(handle)
+	if err != nil {
+		return Post{}, ErrNoSuchUser
+	}
+	var (
+		kr channelKeyRecord
+		cr channelRecord
+	)
+	if err := c.view(ctx, func(tx sealedTx) error {
+		if err := tx.getJSON(bucketChannelKey, handle, &kr); err != nil {
+			return err
+		}
+		return tx.getJSON(bucketChannel, handle, &cr)
+	}); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Post{}, ErrNotPublisher
+		}
+		return Post{}, err
+	}
+	b, err := c.signRecord(ed25519.NewKeyFromSeed(kr.Seed), cr.Genesis, kr.Epoch, r)
+	if err != nil {
+		return Post{}, err
+	}
+	res, err := c.http.PostRecord(ctx, handle, b)
+	if err != nil {
+		return Post{}, c.channelAPIError(err)
+	}
+	return Post{Channel: handle, ID: r.ID, Seq: res.Seq, Time: time.UnixMilli(r.Time), Text: r.Text}, nil
+}
+
+// Follow follows a channel, pinning its genesis key the first time.
+func (c *Client) Follow(ctx context.Context, handle string) (ChannelInfo, error) {
+	info, err := c.http.Channel(ctx, handle)
+	if err != nil {
+		return ChannelInfo{}, c.channelAPIError(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.update(ctx, func(tx sealedTx) error {
+		var cr channelRecord
+		err := tx.getJSON(bucketChannel, info.Handle, &cr)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			cr.Genesis = info.GenesisKey
+		case err != nil:
+			return err
+		case !bytes.Equal(cr.Genesis, info.GenesisKey):
+			return ErrChannelKeyChanged
+		}
+		cr.Follows = true
+		return tx.putJSON(bucketChannel, info.Handle, &cr)
+	}); err != nil {
+		return ChannelInfo{}, err
+	}
+	if err := c.http.Follow(ctx, info.Handle); err != nil {
+		return ChannelInfo{}, c.channelAPIError(err)
+	}
+	info.Followers++ // this follow, if it was new; the server counts exactly
+	return channelInfo(info), nil
+}
+
+// Unfollow stops following a channel. The pinned key stays.
+func (c *Client) Unfollow(ctx context.Context, handle string) error {
+	handle, err := api.NormalizeUsername(handle)
+	if err != nil {
+		return ErrNoSuchUser
+	}
+	if err := c.http.Unfollow(ctx, handle); err != nil {
+		return c.channelAPIError(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.update(ctx, func(tx sealedTx) error {
+		var cr channelRecord
+		if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
+			return err
+		}
+		cr.Follows = false
+		return tx.putJSON(bucketChannel, handle, &cr)
+	})
+}
+
+// SearchChannels finds channels by handle or title.
+func (c *Client) SearchChannels(ctx context.Context, query string) ([]ChannelInfo, error) {
+	list, err := c.http.SearchChannels(ctx, query)
+	out := make([]ChannelInfo, len(list))
+	for i, ci := range list {
+		out[i] = channelInfo(ci)
+	}
+	return out, err
+}
+
+// Feed catches up with a channel (every record after the last one
+// stored, in order, each verified) and returns its posts, newest first,
+// at most limit if limit > 0. The channel must be followed or published
+// by this device (its key pinned).
+func (c *Client) Feed(ctx context.Context, handle string, limit int) ([]Post, error) {
+	handle, err := api.NormalizeUsername(handle)
+	if err != nil {
+		return nil, ErrNoSuchUser
+	}
+	if err := c.catchUp(ctx, handle); err != nil {
+		return nil, err
+	}
+	return c.posts(ctx, handle, limit)
+}
+
+// chain loads the pinned genesis key and the stored handovers.
+func (c *Client) chain(tx sealedTx, handle string) (*channel.Chain, *channelRecord, error) {
+	var cr channelRecord
+	if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil, fmt.Errorf("client: follow @%s first", handle)
+		}
+		return nil, nil, err
+	}
+	chain, err := channel.NewChain(cr.Genesis)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = tx.scan(bucketChanRec, handle+"/", func(_ string, v []byte) error {
+		r, err := channel.Parse(v)
+		if err == nil && r.Kind == channel.KindHandover {
+			_, err = chain.Verify(v)
+		}
+		return err
+	})
+	return chain, &cr, err
+}
+
+// catchUp fetches and verifies every record after the last stored one.
+// A record that does not verify stops it with ErrForgedRecord, storing
+// nothing of that page.
+func (c *Client) catchUp(ctx context.Context, handle string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		var after uint64
+		if err := c.view(ctx, func(tx sealedTx) error {
+			var cr channelRecord
+			if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
+				if errors.Is(err, ErrNotFound) {
+					return fmt.Errorf("client: follow @%s first", handle)
+				}
+				return err
+			}
+			after = cr.LastSeq
+			return nil
+		}); err != nil {
+			return err
+		}
+		page, err := c.http.Records(ctx, handle, transport.RecordQuery{After: after, Limit: api.MaxChannelPage})
+		if err != nil {
+			return c.channelAPIError(err)
+		}
+		if len(page.Records) == 0 {
+			return nil
+		}
+		if err := c.storeRecords(ctx, handle, page.Records); err != nil {
+			return err
+		}
+		if page.Next == 0 {
+			return nil
+		}
+	}
+}
+
+// storeRecords verifies records (ascending) and stores them, moving
+// LastSeq on, in one transaction.
+func (c *Client) storeRecords(ctx context.Context, handle string, recs []api.ChannelRecord) error {
+	return c.update(ctx, func(tx sealedTx) error {
+		chain, cr, err := c.chain(tx, handle)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if r.Seq <= cr.LastSeq {
+				continue
+			}
+			if r.TakenDown != "" {
+				// Kept as a marker: the operator removed it, the reason is shown.
+				if err := tx.put(bucketChanRec, chanRecKey(handle, r.Seq), []byte("removed:"+r.TakenDown)); err != nil {
+					return err
+				}
+			} else {
+				if _, err := chain.Verify(r.Data); err != nil {
+					return fmt.Errorf("%w (@%s, seq %d: %v)", ErrForgedRecord, handle, r.Seq, err)
+				}
+				if err := tx.put(bucketChanRec, chanRecKey(handle, r.Seq), r.Data); err != nil {
+					return err
+				}
+			}
+			cr.LastSeq = r.Seq
+		}
+		return tx.putJSON(bucketChannel, handle, cr)
+	})
+}
+
+func chanRecKey(handle string, seq uint64) string { return handle + "/" + fmt.Sprintf("%020d", seq) }
+
+// posts folds the stored records into posts.
+func (c *Client) posts(ctx context.Context, handle string, limit int) ([]Post, error) {
+	var (
+		order []*Post
+		byID  = map[[channel.IDSize]byte]*Post{}
+	)
+	err := c.view(ctx, func(tx sealedTx) error {
+		return tx.scan(bucketChanRec, handle+"/", func(k string, v []byte) error {
+			if bytes.HasPrefix(v, []byte("removed:")) {
+				return nil
+			}
+			r, err := channel.Parse(v)
+			if err != nil {
+				return err
+			}
+			seq, _ := strconv.ParseUint(k[len(handle)+1:], 10, 64)
+			switch r.Kind {
+			case channel.KindPost:
+				p := &Post{Channel: handle, ID: r.ID, Seq: seq, Time: time.UnixMilli(r.Time), Text: r.Text, Media: r.Media}
+				byID[r.ID] = p
+				order = append(order, p)
+			case channel.KindEdit:
+				if p := byID[*r.Target]; p != nil {
+					p.Edits = append(p.Edits, p.Text)
+					p.Text, p.Media = r.Text, r.Media
+				}
+			case channel.KindDelete:
+				if p := byID[*r.Target]; p != nil {
+					delete(byID, *r.Target)
+					p.Removed = "deleted by the channel"
+				}
+			case channel.KindPin, channel.KindUnpin:
+				if p := byID[*r.Target]; p != nil {
+					p.Pinned = r.Kind == channel.KindPin
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Post
+	for i := len(order) - 1; i >= 0; i-- {
+		if order[i].Removed != "" {
+			continue
+		}
+		out = append(out, *order[i])
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// handleChannelFrame processes a live Channel frame: a state change is
+// reported; a record is verified and stored if it is the next one, and a
+// gap triggers a catch-up.
+func (c *Client) handleChannelFrame(ctx context.Context, f *api.Frame) {
+	switch f.Code {
+	case api.CodeChannelSuspended, api.CodeChannelRestored:
+		c.emit(&ChannelStateEvent{Channel: f.Channel, Suspended: f.Code == api.CodeChannelSuspended, Reason: f.Message})
+		return
+	case "":
+	default:
+		return
+	}
+	if err := c.catchUp(ctx, f.Channel); err != nil {
+		c.log.Warn("channel catch-up failed", "channel", f.Channel, "err", err)
+		if errors.Is(err, ErrForgedRecord) {
+			c.emit(&ChannelForgeryEvent{Channel: f.Channel, Seq: f.Seq})
+		}
+		return
+	}
+	posts, err := c.posts(ctx, f.Channel, 0)
+	if err != nil {
+		return
+	}
+	for _, p := range posts {
+		if p.Seq == f.Seq {
+			c.emit(&ChannelPostEvent{Post: p})
+		}
+	}
+}

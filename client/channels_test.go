@@ -1,0 +1,172 @@
+package client_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/client/transport"
+	"github.com/parley-chat/parley/internal/channel"
+	"github.com/parley-chat/parley/parleytest"
+	"github.com/parley-chat/parley/server"
+)
+
+func texts(ps []client.Post) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Text)
+	}
+	return out
+}
+
+func TestChannelFollowLiveAndCatchUp(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	carol, _ := register(t, srv, "carol")
+	if _, err := alice.CreateChannel(ctx, "news", "News", "daily"); err != nil {
+		t.Fatal(err)
+	}
+	first, err := alice.Publish(ctx, "news", "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*device{bob, carol} {
+		if _, err := d.Follow(ctx, "@news"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bob.run()
+	// Live: Bob's open socket gets the post at once, verified.
+	p, err := alice.Publish(ctx, "news", "two")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := bob.waitEvent(func(e client.Event) bool { cp, ok := e.(*client.ChannelPostEvent); return ok && cp.Post.Seq == p.Seq })
+	if got := e.(*client.ChannelPostEvent).Post; got.Text != "two" || got.Channel != "news" {
+		t.Fatalf("live post: %+v", got)
+	}
+
+	// Carol is offline while 150 more posts (more than a page) go out,
+	// then catches up in order.
+	for i := range 150 {
+		if _, err := alice.Publish(ctx, "news", fmt.Sprintf("post %03d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := alice.EditPost(ctx, "news", first.ID, "one (corrected)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.PinPost(ctx, "news", first.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	posts, err := carol.Feed(ctx, "news", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(posts) != 152 || posts[0].Text != "post 149" || posts[151].Text != "one (corrected)" {
+		t.Fatalf("carol's feed: %d posts, newest %q, oldest %q", len(posts), posts[0].Text, posts[len(posts)-1].Text)
+	}
+	for i := 1; i < len(posts); i++ {
+		if posts[i].Seq >= posts[i-1].Seq {
+			t.Fatalf("not newest first at %d", i)
+		}
+	}
+	oldest := posts[151]
+	if !oldest.Pinned || len(oldest.Edits) != 1 || oldest.Edits[0] != "one" {
+		t.Fatalf("edited, pinned post: %+v", oldest)
+	}
+	if err := alice.DeletePost(ctx, "news", posts[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if posts, _ = carol.Feed(ctx, "news", 3); len(posts) != 3 || posts[0].Text != "post 148" {
+		t.Fatalf("after a delete: %q", texts(posts))
+	}
+	// Not a publisher: no key.
+	if _, err := carol.Publish(ctx, "news", "hi"); !errors.Is(err, client.ErrNotPublisher) {
+		t.Fatalf("carol publishes: %v", err)
+	}
+}
+
+// TestForgedChannelPostRejected: a post altered in the server's database
+// is refused by followers' clients.
+func TestForgedChannelPostRejected(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	alice.CreateChannel(ctx, "news", "News", "")
+	alice.Publish(ctx, "news", "the truth")
+	if _, err := bob.Follow(ctx, "news"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Feed(ctx, "news", 0); err != nil {
+		t.Fatal(err)
+	}
+	p, err := alice.Publish(ctx, "news", "pay 100 to alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The server's operator (or an intruder) rewrites the stored post.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(srv.DataDir, "parley.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var data []byte
+	if err := db.QueryRow("SELECT data FROM channel_records WHERE seq = ?", p.Seq).Scan(&data); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := channel.Parse(data)
+	i := len(data) - 64 - len(r.Text) + len("pay ") // the amount, inside the signed bytes
+	data[i] = '9'
+	if _, err := db.Exec("UPDATE channel_records SET data = ? WHERE seq = ?", data, p.Seq); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := bob.Feed(ctx, "news", 0); !errors.Is(err, client.ErrForgedRecord) {
+		t.Fatalf("bob's feed after forgery: %v, want ErrForgedRecord", err)
+	}
+	posts, _ := client.Posts(bob.Client, ctx, "news")
+	if len(posts) != 1 || posts[0].Text != "the truth" {
+		t.Fatalf("bob stored %q", texts(posts))
+	}
+	// A new follower is refused too; it stores nothing forged.
+	carol, _ := register(t, srv, "carol")
+	carol.Follow(ctx, "news")
+	if _, err := carol.Feed(ctx, "news", 0); !errors.Is(err, client.ErrForgedRecord) {
+		t.Fatalf("carol's feed: %v", err)
+	}
+}
+
+// TestSuspendedChannel: followers are told live, and reads fail with
+// ErrChannelSuspended and the operator's reason.
+func TestSuspendedChannel(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{AdminToken: "tok"})
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	alice.CreateChannel(ctx, "news", "News", "")
+	bob.Follow(ctx, "news")
+	bob.run()
+	if err := transport.New(srv.URL, nil).Admin("tok", "olga").Suspend(ctx, "news", "court order"); err != nil {
+		t.Fatal(err)
+	}
+	e := bob.waitEvent(func(e client.Event) bool { _, ok := e.(*client.ChannelStateEvent); return ok })
+	if s := e.(*client.ChannelStateEvent); !s.Suspended || s.Reason != "court order" || s.Channel != "news" {
+		t.Fatalf("state event: %+v", s)
+	}
+	if _, err := bob.Feed(ctx, "news", 0); !errors.Is(err, client.ErrChannelSuspended) || !strings.Contains(err.Error(), "court order") {
+		t.Fatalf("feed of a suspended channel: %v", err)
+	}
+	if _, err := alice.Publish(ctx, "news", "x"); !errors.Is(err, client.ErrChannelSuspended) {
+		t.Fatalf("publish to a suspended channel: %v", err)
+	}
+}

@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"encoding/hex"
+	"strings"
+
+	"github.com/parley-chat/parley/client"
+)
+
+type channelCmd struct {
+	Create   channelCreateCmd   `cmd:"" help:"Create a channel; this device keeps its signing key."`
+	Post     channelPostCmd     `cmd:"" help:"Post to a channel you publish."`
+	Follow   channelFollowCmd   `cmd:"" help:"Follow a channel (its key is pinned the first time)."`
+	Unfollow channelUnfollowCmd `cmd:"" help:"Stop following a channel."`
+	Feed     channelFeedCmd     `cmd:"" help:"Catch up with a channel and show its posts, newest first."`
+	Search   channelSearchCmd   `cmd:"" help:"Find channels by handle or title."`
+}
+
+type channelCreateCmd struct {
+	Handle string `arg:"" help:"The channel's handle, e.g. @news."`
+	Title  string `required:"" help:"The channel's title."`
+	About  string `help:"A description."`
+}
+
+func (c *channelCreateCmd) Run(r *run) error {
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	info, err := cl.CreateChannel(r.ctx, username(c.Handle), c.Title, c.About)
+	if err != nil {
+		return err
+	}
+	r.outf("@%s  %s\n", info.Handle, info.Title)
+	r.errf("created; post with: parley channel post @%s \"text\"\n", info.Handle)
+	return nil
+}
+
+type channelPostCmd struct {
+	Handle string   `arg:"" help:"The channel, e.g. @news."`
+	Text   []string `arg:"" help:"The post's text."`
+}
+
+func (c *channelPostCmd) Run(r *run) error {
+	text := strings.Join(c.Text, " ")
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	p, err := cl.Publish(r.ctx, username(c.Handle), text)
+	if err != nil {
+		if err == client.ErrNotPublisher {
+			return fail("post from the device that created the channel", "this device has no key for @%s", username(c.Handle))
+		}
+		return err
+	}
+	r.outf("%s\n", hex.EncodeToString(p.ID[:]))
+	r.errf("posted to @%s (#%d)\n", p.Channel, p.Seq)
+	return nil
+}
+
+type channelFollowCmd struct {
+	Handle string `arg:"" help:"The channel, e.g. @news."`
+}
+
+func (c *channelFollowCmd) Run(r *run) error {
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	info, err := cl.Follow(r.ctx, username(c.Handle))
+	if err != nil {
+		return err
+	}
+	r.outf("@%s  %s  %d followers\n", info.Handle, info.Title, info.Followers)
+	return nil
+}
+
+type channelUnfollowCmd struct {
+	Handle string `arg:"" help:"The channel, e.g. @news."`
+}
+
+func (c *channelUnfollowCmd) Run(r *run) error {
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := cl.Unfollow(r.ctx, username(c.Handle)); err != nil {
+		return err
+	}
+	r.errf("unfollowed @%s\n", username(c.Handle))
+	return nil
+}
+
+type channelFeedCmd struct {
+	Handle string `arg:"" help:"The channel, e.g. @news."`
+	N      int    `short:"n" default:"20" help:"How many posts."`
+}
+
+func (c *channelFeedCmd) Run(r *run) error {
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	posts, err := cl.Feed(r.ctx, username(c.Handle), c.N)
+	if err != nil {
+		if err == client.ErrChannelKeyChanged {
+			return fail("do not trust this channel until you know why", "@%s is now signed by another key than the one pinned when you followed it", username(c.Handle))
+		}
+		return err
+	}
+	for _, p := range posts {
+		mark := ""
+		if p.Pinned {
+			mark = " [pinned]"
+		}
+		if len(p.Edits) > 0 {
+			mark += " (edited)"
+		}
+		r.outf("%s  #%d%s  %s\n", stamp(p.Time), p.Seq, mark, p.Text)
+	}
+	if len(posts) == 0 {
+		r.errf("no posts yet\n")
+	}
+	return nil
+}
+
+type channelSearchCmd struct {
+	Query string `arg:"" optional:"" help:"Part of a handle or title; empty lists all."`
+}
+
+func (c *channelSearchCmd) Run(r *run) error {
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	cs, err := cl.SearchChannels(r.ctx, c.Query)
+	if err != nil {
+		return err
+	}
+	for _, ch := range cs {
+		r.outf("@%s  %s  %d followers\n", ch.Handle, ch.Title, ch.Followers)
+	}
+	if len(cs) == 0 {
+		r.errf("no channels found\n")
+	}
+	return nil
+}
