@@ -333,7 +333,7 @@ func (c *Client) storeRecords(ctx context.Context, handle string, recs []api.Cha
 			}
 			if r.TakenDown != "" {
 				// Kept as a marker: the operator removed it, the reason is shown.
-				if err := tx.put(bucketChanRec, chanRecKey(handle, r.Seq), []byte("removed:"+r.TakenDown)); err != nil {
+				if err := tx.put(bucketChanRec, chanRecKey(handle, r.Seq), []byte(removedPrefix+r.TakenDown)); err != nil {
 					return err
 				}
 			} else {
@@ -350,59 +350,39 @@ func (c *Client) storeRecords(ctx context.Context, handle string, recs []api.Cha
 	})
 }
 
+// removedPrefix marks a stored record the operator took down.
+const removedPrefix = "removed:"
+
 func chanRecKey(handle string, seq uint64) string { return handle + "/" + fmt.Sprintf("%020d", seq) }
 
-// posts folds the stored records into posts.
+// posts folds the stored records into posts (channel.Fold).
 func (c *Client) posts(ctx context.Context, handle string, limit int) ([]Post, error) {
-	var (
-		order []*Post
-		byID  = map[[channel.IDSize]byte]*Post{}
-	)
+	var recs []channel.Sequenced
 	err := c.view(ctx, func(tx sealedTx) error {
 		return tx.scan(bucketChanRec, handle+"/", func(k string, v []byte) error {
-			if bytes.HasPrefix(v, []byte("removed:")) {
-				return nil
+			if bytes.HasPrefix(v, []byte(removedPrefix)) {
+				return nil // taken down by the operator
 			}
 			r, err := channel.Parse(v)
 			if err != nil {
 				return err
 			}
 			seq, _ := strconv.ParseUint(k[len(handle)+1:], 10, 64)
-			switch r.Kind {
-			case channel.KindPost:
-				p := &Post{Channel: handle, ID: r.ID, Seq: seq, Time: time.UnixMilli(r.Time), Text: r.Text, Media: r.Media}
-				byID[r.ID] = p
-				order = append(order, p)
-			case channel.KindEdit:
-				if p := byID[*r.Target]; p != nil {
-					p.Edits = append(p.Edits, p.Text)
-					p.Text, p.Media = r.Text, r.Media
-				}
-			case channel.KindDelete:
-				if p := byID[*r.Target]; p != nil {
-					delete(byID, *r.Target)
-					p.Removed = "deleted by the channel"
-				}
-			case channel.KindPin, channel.KindUnpin:
-				if p := byID[*r.Target]; p != nil {
-					p.Pinned = r.Kind == channel.KindPin
-				}
-			}
+			recs = append(recs, channel.Sequenced{Seq: seq, Record: r})
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	var out []Post
-	for i := len(order) - 1; i >= 0; i-- {
-		if order[i].Removed != "" {
-			continue
-		}
-		out = append(out, *order[i])
-		if limit > 0 && len(out) == limit {
-			break
-		}
+	folded := channel.Fold(recs)
+	if limit > 0 && len(folded) > limit {
+		folded = folded[:limit]
+	}
+	out := make([]Post, len(folded))
+	for i, p := range folded {
+		out[i] = Post{Channel: handle, ID: p.Record.ID, Seq: p.Seq, Time: time.UnixMilli(p.Record.Time), Text: p.Text,
+			Media: p.Media, Edits: p.Edits, Pinned: p.Pinned}
 	}
 	return out, nil
 }

@@ -20,13 +20,15 @@ func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.Pu
 
 func sample(genesis ed25519.PublicKey) []*Record {
 	target := [IDSize]byte{7}
+	img := (&Media{SHA256: [32]byte{1}, Size: 10, ContentType: "image/png", Width: 1, Height: 1}).Marshal()
+	vid := (&Media{SHA256: [32]byte{2}, Size: 99, ContentType: "video/mp4", DurationMS: 3000, Poster: &[32]byte{1}}).Marshal()
 	return []*Record{
-		{Channel: genesis, ID: [IDSize]byte{1}, Time: 1795737600000, Kind: KindPost, Text: "**hello** [world](https://example.org)", Media: [][]byte{{1, 2, 3}, {4}}},
+		{Channel: genesis, ID: [IDSize]byte{1}, Time: 1795737600000, Kind: KindPost, Text: "**hello** [world](https://example.org)", Media: [][]byte{img, vid}},
 		{Channel: genesis, ID: [IDSize]byte{2}, Time: 2, Kind: KindEdit, Target: &target, Text: "fixed"},
 		{Channel: genesis, ID: [IDSize]byte{3}, Time: 3, Kind: KindDelete, Target: &target},
 		{Channel: genesis, ID: [IDSize]byte{4}, Time: 4, Kind: KindPin, Target: &target},
 		{Channel: genesis, ID: [IDSize]byte{5}, Time: 5, Kind: KindUnpin, Target: &target},
-		{Channel: genesis, ID: [IDSize]byte{6}, Time: 6, Kind: KindProfile, Title: "News", About: "Daily", Avatar: []byte{9}},
+		{Channel: genesis, ID: [IDSize]byte{6}, Time: 6, Kind: KindProfile, Title: "News", About: "Daily", Avatar: img},
 		{Channel: genesis, ID: [IDSize]byte{8}, Time: 8, Kind: KindProfile, Title: "News"},
 	}
 }
@@ -151,4 +153,59 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("parse/encode of %x differs", b)
 		}
 	})
+}
+
+func TestMediaRoundTrip(t *testing.T) {
+	poster := [32]byte{9}
+	for _, m := range []*Media{
+		{SHA256: [32]byte{1}, Size: 1234, ContentType: "image/jpeg", Width: 640, Height: 480},
+		{SHA256: [32]byte{2}, Size: 1 << 30, ContentType: "video/mp4", Width: 1280, Height: 720, DurationMS: 15000, Poster: &poster},
+	} {
+		b := m.Marshal()
+		got, err := ParseMedia(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Marshal(), b) {
+			t.Fatal("re-encoding differs")
+		}
+	}
+	bad := (&Media{ContentType: "video/mp4; codecs=avc1"}).Marshal() // parameters are not allowed
+	if _, err := ParseMedia(bad); err == nil {
+		t.Fatal("content type with parameters accepted")
+	}
+}
+
+func FuzzParseMedia(f *testing.F) {
+	f.Add((&Media{SHA256: [32]byte{1}, Size: 5, ContentType: "image/png"}).Marshal())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseMedia(b)
+		if err == nil && !bytes.Equal(m.Marshal(), b) {
+			t.Fatalf("parse/marshal of %x differs", b)
+		}
+	})
+}
+
+func TestFold(t *testing.T) {
+	g := pub(newKey(t, 1))
+	rec := func(id byte, k Kind, target byte, text string) Sequenced {
+		r := &Record{Channel: g, ID: [IDSize]byte{id}, Kind: k, Text: text, Time: int64(id)}
+		if target != 0 {
+			r.Target = &[IDSize]byte{target}
+		}
+		return Sequenced{Seq: uint64(id), Record: r}
+	}
+	posts := Fold([]Sequenced{
+		rec(1, KindPost, 0, "a"),
+		rec(2, KindPost, 0, "b"),
+		rec(3, KindPost, 0, "c"),
+		rec(4, KindEdit, 1, "a2"),
+		rec(5, KindDelete, 2, ""),
+		rec(6, KindPin, 1, ""),
+		rec(7, KindEdit, 9, "no such post"),
+	})
+	if len(posts) != 2 || posts[0].Text != "c" || posts[1].Text != "a2" || !posts[1].Pinned ||
+		len(posts[1].Edits) != 1 || posts[1].Edits[0] != "a" || posts[1].Edited != 4 {
+		t.Fatalf("folded: %+v %+v", posts[0], posts[1])
+	}
 }

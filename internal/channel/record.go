@@ -88,11 +88,11 @@ type Record struct {
 
 	Target *[IDSize]byte // Edit, Delete, Pin, Unpin
 	Text   string        // Post, Edit
-	Media  [][]byte      // Post, Edit: opaque media descriptors, at most MaxMedia
+	Media  [][]byte      // Post, Edit: encoded Media descriptors, at most MaxMedia
 	NewKey ed25519.PublicKey
 	Title  string // Profile
 	About  string // Profile
-	Avatar []byte // Profile: an opaque media descriptor, optional
+	Avatar []byte // Profile: an encoded Media descriptor of an image, optional
 
 	// Signed is what the signature covers (without the context), and
 	// Signature the signature; Parse and Sign set both.
@@ -211,6 +211,14 @@ func (r *Record) check() error {
 	for _, m := range r.Media {
 		if len(m) == 0 || len(m) > mediaMaxLen {
 			return fmt.Errorf("%w: media descriptor size", ErrMalformed)
+		}
+		if _, err := ParseMedia(m); err != nil {
+			return err
+		}
+	}
+	if r.Avatar != nil {
+		if m, err := ParseMedia(r.Avatar); err != nil || !m.IsImage() {
+			return fmt.Errorf("%w: avatar", ErrMalformed)
 		}
 	}
 	return nil

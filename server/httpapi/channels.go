@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -92,6 +93,10 @@ func (h *Handler) createChannel(w http.ResponseWriter, r *http.Request) error {
 	if rec.Kind != channel.KindProfile || rec.Epoch != 0 {
 		return badRecord("A channel starts with a profile record signed by its genesis key (epoch 0).")
 	}
+	shas, err := h.checkMedia(r.Context(), rec)
+	if err != nil {
+		return err
+	}
 	now := h.opts.Now()
 	c, stored, err := h.store.CreateChannel(r.Context(),
 		store.Channel{Handle: handle, OwnerID: caller.account.ID, GenesisKey: rec.Channel, Created: now},
@@ -100,6 +105,9 @@ func (h *Handler) createChannel(w http.ResponseWriter, r *http.Request) error {
 		return errHandleTaken
 	}
 	if err != nil {
+		return err
+	}
+	if err := h.retainMedia(r.Context(), shas); err != nil {
 		return err
 	}
 	info, err := h.channelInfo(r.Context(), c)
@@ -240,6 +248,10 @@ func (h *Handler) postRecord(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	shas, err := h.checkMedia(ctx, rec)
+	if err != nil {
+		return err
+	}
 	sr := storedRecord(rec, body, h.opts.Now())
 	sr.ChannelID = c.ID
 	stored, err := h.store.AppendChannelRecord(ctx, sr)
@@ -248,6 +260,9 @@ func (h *Handler) postRecord(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if err != nil {
+		return err
+	}
+	if err := h.retainMedia(ctx, shas); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, api.PostResult{Seq: stored.Seq})
@@ -492,4 +507,56 @@ func (h *Handler) fanout(ctx context.Context, c store.Channel, f *api.Frame) {
 	written, dropped := h.hub.offerAccounts(ids, api.AppendFrame(nil, f))
 	h.metrics.channelFrames.WithLabelValues("written").Add(float64(written))
 	h.metrics.channelFrames.WithLabelValues("dropped").Add(float64(dropped))
+}
+
+// checkMedia checks that every blob a record's media names (and their
+// posters, and a profile's avatar) has been uploaded, with the size and
+// content type the descriptor gives, and returns their SHA-256s.
+func (h *Handler) checkMedia(ctx context.Context, rec *channel.Record) ([]string, error) {
+	descs := rec.Media
+	if rec.Avatar != nil {
+		descs = append(descs[:len(descs):len(descs)], rec.Avatar)
+	}
+	var shas []string
+	for _, d := range descs {
+		m, err := channel.ParseMedia(d)
+		if err != nil {
+			return nil, badRecord("A media descriptor is malformed.")
+		}
+		want := []struct {
+			sum   [32]byte
+			size  int64
+			ctype string
+		}{{m.SHA256, m.Size, m.ContentType}}
+		if m.Poster != nil {
+			want = append(want, struct {
+				sum   [32]byte
+				size  int64
+				ctype string
+			}{*m.Poster, -1, ""})
+		}
+		for _, w := range want {
+			sum := hex.EncodeToString(w.sum[:])
+			b, err := h.store.Blob(ctx, sum)
+			if isNotFound(err) || err == nil && (b.Expired(h.opts.Now()) || w.size >= 0 && (b.Size != w.size || b.ContentType != w.ctype)) {
+				return nil, badRecord("A post's media must be uploaded first (POST /v1/uploads), with the size and content type its descriptor gives: " + sum)
+			}
+			if err != nil {
+				return nil, err
+			}
+			shas = append(shas, sum)
+		}
+	}
+	return shas, nil
+}
+
+// retainMedia keeps the blobs a stored record names for as long as the
+// record exists (they no longer expire).
+func (h *Handler) retainMedia(ctx context.Context, shas []string) error {
+	for _, sum := range shas {
+		if err := h.store.RetainBlob(ctx, sum, true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
