@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -44,6 +45,20 @@ func ParseFlags(args []string, getenv func(string) string) (*Flags, error) {
 	fs.Float64Var(&f.Config.RegisterRate, "register-rate", rate, "registrations and provisioning mailboxes per second per IP; 0 means 1/min (PARLEY_REGISTER_RATE)")
 	fs.StringVar(&f.Config.AdminToken, "admin-token", env("PARLEY_ADMIN_TOKEN", ""), "enable the operator's API for this bearer token (PARLEY_ADMIN_TOKEN); see parleyd admin")
 	fs.BoolVar(&f.Config.InviteOnly, "invite-only", env("PARLEY_INVITE_ONLY", "") == "1", "registration needs an invite code (PARLEY_INVITE_ONLY=1)")
+	for _, sz := range []struct {
+		name, envName, def, usage string
+		p                         *int64
+	}{
+		{"max-upload", "PARLEY_MAX_UPLOAD", "2GiB", "largest media upload", &f.Config.MaxUpload},
+		{"storage-quota", "PARLEY_STORAGE_QUOTA", "10GiB", "media stored per account", &f.Config.StorageQuota},
+	} {
+		n, err := parseSize(env(sz.envName, sz.def))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sz.envName, err)
+		}
+		*sz.p = n
+		fs.Var(sizeFlag{sz.p}, sz.name, sz.usage+", in bytes or with a suffix KiB, MiB, GiB or TiB ("+sz.envName+")")
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -70,4 +85,39 @@ func ParseFlags(args []string, getenv func(string) string) (*Flags, error) {
 		return nil, errors.New("-public-url must start with http:// or https://")
 	}
 	return &f, nil
+}
+
+// sizeFlag is a flag of a size in bytes (see parseSize).
+type sizeFlag struct{ p *int64 }
+
+func (f sizeFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return strconv.FormatInt(*f.p, 10)
+}
+
+func (f sizeFlag) Set(s string) error {
+	n, err := parseSize(s)
+	if err == nil {
+		*f.p = n
+	}
+	return err
+}
+
+// parseSize reads a positive size in bytes: an integer, optionally
+// followed by KiB, MiB, GiB or TiB.
+func parseSize(s string) (int64, error) {
+	num, mult := s, int64(1)
+	for i, unit := range []string{"KiB", "MiB", "GiB", "TiB"} {
+		if rest, ok := strings.CutSuffix(s, unit); ok {
+			num, mult = rest, 1<<(10*(i+1))
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 1 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size %q: want a positive integer, optionally with KiB, MiB, GiB or TiB", s)
+	}
+	return n * mult, nil
 }

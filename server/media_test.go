@@ -488,3 +488,29 @@ func TestUploadsBelongToTheirAccount(t *testing.T) {
 		t.Fatalf("alice's tablet finishing her upload: %+v, %v", st, err)
 	}
 }
+
+func TestParseFlagsMediaLimits(t *testing.T) {
+	none := func(string) string { return "" }
+	f, err := server.ParseFlags(nil, none)
+	if err != nil || f.Config.MaxUpload != 2<<30 || f.Config.StorageQuota != 10<<30 {
+		t.Fatalf("defaults: %+v, %v; want 2 GiB and 10 GiB", f, err)
+	}
+	env := map[string]string{"PARLEY_MAX_UPLOAD": "512MiB", "PARLEY_STORAGE_QUOTA": "1000"}
+	f, err = server.ParseFlags([]string{"-storage-quota", "3TiB"}, func(k string) string { return env[k] })
+	if err != nil || f.Config.MaxUpload != 512<<20 || f.Config.StorageQuota != 3<<40 {
+		t.Fatalf("environment and flags: %+v, %v", f, err)
+	}
+	for _, bad := range []string{"0", "-1", "1.5GiB", "1GB", "GiB", "99999999999TiB", "x"} {
+		if _, err := server.ParseFlags([]string{"-max-upload", bad}, none); err == nil {
+			t.Errorf("-max-upload %q accepted", bad)
+		}
+		if _, err := server.ParseFlags(nil, func(k string) string {
+			if k == "PARLEY_STORAGE_QUOTA" {
+				return bad
+			}
+			return ""
+		}); err == nil {
+			t.Errorf("PARLEY_STORAGE_QUOTA=%q accepted", bad)
+		}
+	}
+}
