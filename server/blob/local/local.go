@@ -209,7 +209,12 @@ func (s *Store) copy(ctx context.Context, dst io.Writer, h hash.Hash, src io.Rea
 		if err := ctx.Err(); err != nil {
 			return n, err, nil
 		}
-		nr, err := src.Read(buf)
+		// Fill the buffer before writing: a network body arrives in
+		// pieces of a few KiB, and one write per piece costs syscalls.
+		nr, err := io.ReadAtLeast(src, buf, len(buf))
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
 		if nr > 0 {
 			nw, werr := dst.Write(buf[:nr])
 			h.Write(buf[:nw])
