@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Store: s.store, Logger: log, Metrics: httpapi.NewMetrics(s.registry),
 		MaxDevices: cfg.MaxDevices, MaxQueue: cfg.MaxQueue, QueueTTL: cfg.QueueTTL,
 		InviteOnly: cfg.InviteOnly, RegisterRate: cfg.RegisterRate, PingInterval: cfg.PingInterval, WriteTimeout: cfg.WriteTimeout,
-		AdminToken: cfg.AdminToken,
+		AdminToken: cfg.AdminToken, PublicURL: cfg.PublicURL,
 		Blobs:      blobs, MaxUpload: cfg.MaxUpload, StorageQuota: cfg.StorageQuota,
 	})
 	s.pushTo.Store(s.api)

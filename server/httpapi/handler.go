@@ -46,6 +46,9 @@ type Options struct {
 	// AdminToken enables the operator's API (spec/api.md §12); empty
 	// disables it.
 	AdminToken string
+	// PublicURL is the server's URL as users reach it, for links in
+	// public pages and feeds; empty means the URL each request came to.
+	PublicURL string
 	// Blobs holds media (spec/api.md §10); nil answers media requests 503.
 	Blobs        blob.Store
 	MaxUpload    int64 // bytes per blob; 0 means DefaultMaxUpload
@@ -183,6 +186,8 @@ func (h *Handler) routes() {
 	h.handle("POST /v1/channels/{handle}/views", h.addViews)
 	h.handle("GET /v1/following", h.auth(h.following))
 	h.handle("POST /v1/reports", h.auth(h.report))
+	h.handle("GET /c/{handle}", h.publicPage)
+	h.handle("GET /c/{handle}/feed.atom", h.feed)
 	h.handle("POST /v1/admin/channels/{handle}/suspend", h.adminAuth(h.moderate(store.ActionSuspend)))
 	h.handle("POST /v1/admin/channels/{handle}/restore", h.adminAuth(h.moderate(store.ActionRestore)))
 	h.handle("POST /v1/admin/channels/{handle}/records/{id}/takedown", h.adminAuth(h.moderate(store.ActionTakedown)))

@@ -1,0 +1,245 @@
+package httpapi
+
+import (
+	"context"
+	"embed"
+	"encoding/hex"
+	"encoding/xml"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/internal/channel"
+	"github.com/parley-chat/parley/internal/markup"
+	"github.com/parley-chat/parley/server/store"
+)
+
+// The public page of a channel (spec/api.md §11.7): anyone, without an
+// account, reads a channel's recent posts at /c/{handle}, with Open Graph
+// tags for link previews, and follows it as an Atom feed at
+// /c/{handle}/feed.atom. The server renders what it stored and verified;
+// the page says that Parley apps verify the signatures themselves.
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+var pageTemplates = template.Must(template.ParseFS(templateFiles, "templates/*.html"))
+
+const publicPosts = 30 // posts on the page and in the feed
+
+type pageMedia struct {
+	URL, Poster   string
+	Video         bool
+	Width, Height uint32
+}
+
+type pagePost struct {
+	ID, Time, ISOTime string
+	Edited, Pinned    bool
+	Views             int64
+	HTML              template.HTML
+	Text              string
+	Updated           time.Time
+	Media             []pageMedia
+}
+
+type pageData struct {
+	Handle, Title, About string
+	URL, FeedURL         string
+	Image, Avatar        string
+	Followers            int64
+	Posts                []pagePost
+}
+
+// baseURL is the public URL of this server: Options.PublicURL, or what
+// the request was addressed to.
+func (h *Handler) baseURL(r *http.Request) string {
+	if h.opts.PublicURL != "" {
+		return strings.TrimRight(h.opts.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func blobURL(base string, sum [32]byte) string {
+	return base + "/v1/blobs/" + hex.EncodeToString(sum[:])
+}
+
+// page gathers what the page and the feed show.
+func (h *Handler) page(ctx context.Context, r *http.Request, c store.Channel) (*pageData, error) {
+	base := h.baseURL(r)
+	d := &pageData{Handle: c.Handle, Title: c.Title, About: c.About, Followers: c.Followers,
+		URL: base + "/c/" + c.Handle, FeedURL: base + "/c/" + c.Handle + "/feed.atom"}
+	if c.Avatar != nil {
+		if m, err := channel.ParseMedia(c.Avatar); err == nil {
+			d.Avatar = blobURL(base, m.SHA256)
+			d.Image = d.Avatar
+		}
+	}
+	// Fold every record: an edit or a pin may be far older than the
+	// newest posts. (A page of the newest records would miss them.)
+	recs, err := h.store.ChannelRecords(ctx, c.ID, store.RecordQuery{})
+	if err != nil {
+		return nil, err
+	}
+	var seqd []channel.Sequenced
+	views := map[uint64]int64{}
+	for _, sr := range recs {
+		if sr.TakedownReason != "" {
+			continue
+		}
+		rec, err := channel.Parse(sr.Data)
+		if err != nil {
+			continue // verified on the way in; never expected
+		}
+		seqd = append(seqd, channel.Sequenced{Seq: sr.Seq, Record: rec})
+		views[sr.Seq] = sr.Views
+	}
+	for i, p := range channel.Fold(seqd) {
+		if i == publicPosts {
+			break
+		}
+		t := time.UnixMilli(p.Record.Time).UTC()
+		updated := t
+		if p.Edited != 0 {
+			updated = time.UnixMilli(p.Edited).UTC()
+		}
+		pp := pagePost{ID: hex.EncodeToString(p.Record.ID[:]), Time: t.Format("2 Jan 2006 15:04 UTC"), ISOTime: t.Format(time.RFC3339),
+			Edited: len(p.Edits) > 0, Pinned: p.Pinned, Views: views[p.Seq], HTML: markup.HTML(p.Text), Text: p.Text, Updated: updated}
+		for _, mb := range p.Media {
+			m, err := channel.ParseMedia(mb)
+			if err != nil {
+				continue
+			}
+			pm := pageMedia{URL: blobURL(base, m.SHA256), Video: m.IsVideo(), Width: m.Width, Height: m.Height}
+			if m.Poster != nil {
+				pm.Poster = blobURL(base, *m.Poster)
+			}
+			if d.Image == "" && m.IsImage() {
+				d.Image = pm.URL
+			}
+			pp.Media = append(pp.Media, pm)
+		}
+		d.Posts = append(d.Posts, pp)
+	}
+	return d, nil
+}
+
+// publicPage is GET /c/{handle}.
+func (h *Handler) publicPage(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.publicChannel(w, r)
+	if c == nil {
+		return err
+	}
+	d, err := h.page(r.Context(), r, *c)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	return pageTemplates.ExecuteTemplate(w, "channel.html", d)
+}
+
+// publicChannel finds the channel of a public page; a suspended one gets
+// the 451 page here (and c is nil).
+func (h *Handler) publicChannel(w http.ResponseWriter, r *http.Request) (*store.Channel, error) {
+	handle, err := api.NormalizeUsername(r.PathValue("handle"))
+	if err != nil {
+		return nil, errNotFound
+	}
+	c, err := h.store.ChannelByHandle(r.Context(), handle)
+	if err != nil {
+		return nil, err
+	}
+	if c.Suspended() {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusUnavailableForLegalReasons)
+		return nil, pageTemplates.ExecuteTemplate(w, "suspended.html", map[string]string{"Handle": c.Handle, "Reason": c.SuspendReason})
+	}
+	return &c, nil
+}
+
+// Atom (RFC 4287).
+type atomFeed struct {
+	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	ID      string      `xml:"id"`
+	Title   string      `xml:"title"`
+	Sub     string      `xml:"subtitle,omitempty"`
+	Updated string      `xml:"updated"`
+	Links   []atomLink  `xml:"link"`
+	Author  atomAuthor  `xml:"author"`
+	Entries []atomEntry `xml:"entry"`
+}
+
+type atomLink struct {
+	Rel  string `xml:"rel,attr,omitempty"`
+	Type string `xml:"type,attr,omitempty"`
+	Href string `xml:"href,attr"`
+}
+
+type atomAuthor struct {
+	Name string `xml:"name"`
+}
+
+type atomEntry struct {
+	ID        string      `xml:"id"`
+	Title     string      `xml:"title"`
+	Published string      `xml:"published"`
+	Updated   string      `xml:"updated"`
+	Link      atomLink    `xml:"link"`
+	Content   atomContent `xml:"content"`
+}
+
+type atomContent struct {
+	Type string `xml:"type,attr"`
+	Body string `xml:",chardata"`
+}
+
+// feed is GET /c/{handle}/feed.atom.
+func (h *Handler) feed(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.publicChannel(w, r)
+	if c == nil {
+		return err
+	}
+	d, err := h.page(r.Context(), r, *c)
+	if err != nil {
+		return err
+	}
+	f := atomFeed{ID: d.URL, Title: d.Title, Sub: d.About, Updated: c.Created.UTC().Format(time.RFC3339),
+		Links:  []atomLink{{Rel: "self", Type: "application/atom+xml", Href: d.FeedURL}, {Rel: "alternate", Type: "text/html", Href: d.URL}},
+		Author: atomAuthor{Name: "@" + d.Handle}}
+	for _, p := range d.Posts {
+		title := markup.Plain(p.Text)
+		if i := strings.IndexByte(title, '\n'); i >= 0 {
+			title = title[:i]
+		}
+		if len([]rune(title)) > 80 {
+			title = string([]rune(title)[:79]) + "…"
+		}
+		body := string(p.HTML)
+		for _, m := range p.Media {
+			if m.Video {
+				body += `<p><video controls src="` + template.HTMLEscapeString(m.URL) + `"></video></p>`
+			} else {
+				body += `<p><img src="` + template.HTMLEscapeString(m.URL) + `" alt=""></p>`
+			}
+		}
+		e := atomEntry{ID: d.URL + "#post-" + p.ID, Title: title, Published: p.ISOTime, Updated: p.Updated.Format(time.RFC3339),
+			Link: atomLink{Rel: "alternate", Type: "text/html", Href: d.URL + "#post-" + p.ID}, Content: atomContent{Type: "html", Body: body}}
+		if e.Updated > f.Updated {
+			f.Updated = e.Updated
+		}
+		f.Entries = append(f.Entries, e)
+	}
+	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
+	if _, err := w.Write([]byte(xml.Header)); err != nil {
+		return err
+	}
+	return xml.NewEncoder(w).Encode(f)
+}
