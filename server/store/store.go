@@ -150,7 +150,8 @@ type Envelope struct {
 //   - After Close every method returns ErrClosed.
 type Store interface {
 	ChannelStore
-	BlobStore // media: blobs, their owners, uploads in progress (blobs.go)
+	BlobStore   // media: blobs, their owners, uploads in progress (blobs.go)
+	PosterStore // posters the server makes for videos (posters.go)
 
 	// CreateAccount creates an account (with a.RecoveryHash, if set), its
 	// first device (ID 1) and that device's prekeys (keys, as SetPreKeys)

@@ -76,6 +76,7 @@ func Run(t *testing.T, open Open) {
 		{"RetainBlob", testRetainBlob},
 		{"MediaExpiry", testMediaExpiry},
 		{"MediaClosed", testMediaClosed},
+		{"Posters", testPosters},
 
 		{"ChannelCreate", testChannelCreate},
 		{"ChannelRecords", testChannelRecords},
