@@ -116,8 +116,9 @@ type runner struct {
 	log     *slog.Logger  // every client's
 	warn    *warnCounter  // behind log
 	started chan struct{} // closed when the measured window starts
-	// The window, as offsets from base; set before started is closed.
-	winStart, winEnd atomic.Int64
+	// The window's end, as an offset from base; set before started is
+	// closed. Steady messages are all sent after the window's start.
+	winEnd atomic.Int64
 
 	send, e2e, firstSend, firstE2E *latency.Histogram
 
@@ -241,7 +242,6 @@ func (r *runner) sendAll(ctx context.Context, streams []*stream, res *Result) {
 	benchCPU, _ := procstat.CPU(os.Getpid())
 	serverCPU := r.serverCPU()
 	start := time.Now()
-	r.winStart.Store(int64(start.Sub(r.base)))
 	r.winEnd.Store(int64(start.Add(r.cfg.Duration).Sub(r.base)))
 	close(r.started)
 	senders.Wait()
