@@ -62,6 +62,9 @@ type Config struct {
 	Now func() time.Time
 	// Rand is the source of randomness; nil means crypto/rand.
 	Rand io.Reader
+	// TempDir holds attachments while they are encrypted and uploaded;
+	// "" means os.TempDir().
+	TempDir string
 }
 
 // Client is one device of one account.

@@ -81,13 +81,14 @@ type Message struct {
 	Kind       MessageKind
 	Text       string
 	ReplyTo    *MessageID
-	Time       time.Time // the sender's clock
+	Attachment *Attachment // a file (Download, OpenAttachment), or nil
+	Time       time.Time   // the sender's clock
 	Status     MessageStatus
 }
 
 func (r *messageRecord) message() Message {
 	return Message{ID: r.ID, Peer: r.Peer, Outgoing: r.Outgoing, From: r.From, FromDevice: r.FromDevice,
-		Kind: r.Kind, Text: r.Text, ReplyTo: r.ReplyTo, Time: time.UnixMilli(r.Timestamp), Status: r.Status}
+		Kind: r.Kind, Text: r.Text, ReplyTo: r.ReplyTo, Attachment: r.Attachment.public(), Time: time.UnixMilli(r.Timestamp), Status: r.Status}
 }
 
 // Conversation summarises the messages with one peer.

@@ -206,7 +206,7 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 	switch {
 	case ct.Kind == kindText && !self:
 		r := &messageRecord{ID: ct.ID, Peer: sender, From: sender, FromDevice: dev, Kind: KindText, Text: ct.Text,
-			ReplyTo: ct.ReplyTo, Timestamp: ct.Timestamp, Status: StatusUnread}
+			ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusUnread}
 		stored, err := storeMessage(tx, r)
 		if err != nil {
 			return nil, nil, err
@@ -217,7 +217,7 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 		}
 	case ct.Kind == kindSyncSent && self && ct.Destination != c.acct.Username:
 		r := &messageRecord{ID: ct.ID, Peer: ct.Destination, Outgoing: true, From: sender, FromDevice: dev, Kind: KindText,
-			Text: ct.Text, ReplyTo: ct.ReplyTo, Timestamp: ct.Timestamp, Status: StatusSent}
+			Text: ct.Text, ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusSent}
 		stored, err := storeMessage(tx, r)
 		if err != nil {
 			return nil, nil, err

@@ -25,15 +25,16 @@ var ErrSelf = errors.New("client: cannot send a message to your own account")
 // and, as a sync transcript, to this account's other devices. It returns
 // the stored message; its status is Sent once the server has it.
 func (c *Client) Send(ctx context.Context, peer, text string) (Message, error) {
-	return c.sendText(ctx, peer, text, nil)
+	return c.sendText(ctx, peer, text, nil, nil)
 }
 
 // Reply sends text as a reply to the message to.
 func (c *Client) Reply(ctx context.Context, peer string, to MessageID, text string) (Message, error) {
-	return c.sendText(ctx, peer, text, &to)
+	return c.sendText(ctx, peer, text, &to, nil)
 }
 
-func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *MessageID) (Message, error) {
+// sendText sends a text, with an uploaded attachment if att is not nil.
+func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *MessageID, att *filePointer) (Message, error) {
 	peer, err := api.NormalizeUsername(peer)
 	if err != nil {
 		return Message{}, ErrNoSuchUser
@@ -46,10 +47,10 @@ func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *Messa
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ct := &content{Kind: kindText, Timestamp: c.nowMillis(), Text: text, ReplyTo: replyTo}
+	ct := &content{Kind: kindText, Timestamp: c.nowMillis(), Text: text, ReplyTo: replyTo, Attachment: att}
 	c.rand.Read(ct.ID[:])
 	rec := &messageRecord{ID: ct.ID, Peer: peer, Outgoing: true, From: c.acct.Username, FromDevice: c.acct.DeviceID,
-		Kind: KindText, Text: text, ReplyTo: replyTo, Timestamp: ct.Timestamp, Status: StatusSending}
+		Kind: KindText, Text: text, ReplyTo: replyTo, Attachment: att, Timestamp: ct.Timestamp, Status: StatusSending}
 	if err := c.update(ctx, func(tx sealedTx) error { _, err := storeMessage(tx, rec); return err }); err != nil {
 		return Message{}, err
 	}
@@ -66,7 +67,8 @@ func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *Messa
 	if sendErr != nil {
 		return rec.message(), sendErr
 	}
-	sync := &content{Kind: kindSyncSent, ID: ct.ID, Timestamp: ct.Timestamp, Text: text, ReplyTo: replyTo, Destination: peer}
+	sync := &content{Kind: kindSyncSent, ID: ct.ID, Timestamp: ct.Timestamp, Text: text, ReplyTo: replyTo, Destination: peer,
+		Attachment: att}
 	if err := c.deliver(ctx, c.acct.Username, sync, false); err != nil {
 		c.log.Warn("sync transcript not sent", "err", err)
 	}

@@ -95,6 +95,7 @@ type messageRecord struct {
 	Kind       MessageKind   `json:"kind"`
 	Text       string        `json:"text,omitempty"`
 	ReplyTo    *MessageID    `json:"reply_to,omitempty"`
+	Attachment *filePointer  `json:"attachment,omitempty"` // with its key: sealed like the text
 	Timestamp  int64         `json:"timestamp"`
 	Status     MessageStatus `json:"status"`
 }
