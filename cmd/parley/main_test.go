@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -30,6 +33,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
+		Cmds:                map[string]func(*testscript.TestScript, bool, []string){"randfile": randFile, "setmatch": setMatch},
 		Setup: func(env *testscript.Env) error {
 			url, stop, err := startServer(filepath.Join(env.WorkDir, ".server"))
 			if err != nil {
@@ -41,6 +45,35 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 	})
+}
+
+// randFile: randfile NAME SIZE writes SIZE pseudo-random bytes to NAME.
+func randFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: randfile NAME SIZE")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(uint64(n), 1))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o600))
+}
+
+// setMatch: setmatch VAR REGEXP FILE sets $VAR to the first group of
+// REGEXP's first match in FILE (stdout, stderr or a file).
+func setMatch(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: setmatch VAR REGEXP FILE")
+	}
+	text := ts.ReadFile(args[2])
+	m := regexp.MustCompile(`(?m)` + args[1]).FindStringSubmatch(text)
+	if len(m) < 2 {
+		ts.Fatalf("no match for %q in %s", args[1], args[2])
+	}
+	ts.Setenv(args[0], m[1])
 }
 
 // startServer runs a parleyd in this process, as parleytest.Start does for

@@ -58,6 +58,7 @@ type commandLine struct {
 	Init     initCmd     `cmd:"" help:"Create an account on a server, with keys made on this device."`
 	Recover  recoverCmd  `cmd:"" help:"Re-register your username on a new device with your recovery key."`
 	Send     sendCmd     `cmd:"" help:"Send an end-to-end encrypted message."`
+	Get      getCmd      `cmd:"" help:"Download and decrypt a file from a message."`
 	Inbox    inboxCmd    `cmd:"" help:"Fetch new messages and show unread ones."`
 	Chat     chatCmd     `cmd:"" help:"Open the terminal UI (on a conversation, if given)."`
 	Verify   verifyCmd   `cmd:"" help:"Show or confirm the safety number with a contact."`

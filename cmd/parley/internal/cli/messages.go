@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/parley-chat/parley/client"
@@ -8,11 +11,15 @@ import (
 
 type sendCmd struct {
 	To   string   `arg:"" help:"The recipient, e.g. @bob."`
-	Text []string `arg:"" help:"The message. Several words are joined with spaces."`
+	Text []string `arg:"" optional:"" help:"The message (with --file, an optional caption). Several words are joined with spaces."`
+	File string   `short:"f" type:"existingfile" placeholder:"PATH" help:"Send this file, end-to-end encrypted."`
 }
 
 func (c *sendCmd) Run(r *run) error {
 	text := strings.Join(c.Text, " ")
+	if c.File != "" {
+		return c.sendFile(r, text)
+	}
 	if strings.TrimSpace(text) == "" {
 		return fail("give the message after the recipient: parley send @bob \"hello\"", "the message is empty")
 	}
@@ -26,6 +33,27 @@ func (c *sendCmd) Run(r *run) error {
 		return err
 	}
 	r.errf("sent to @%s (%s)\n", m.Peer, m.ID)
+	return nil
+}
+
+func (c *sendCmd) sendFile(r *run, caption string) error {
+	f, err := os.Open(c.File)
+	if err != nil {
+		return fail("check the path of the file", "cannot read the file: %v", err)
+	}
+	defer f.Close()
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	bar := newProgress(r, "uploading "+filepath.Base(c.File))
+	m, err := cl.SendAttachment(r.ctx, username(c.To), client.File{Name: filepath.Base(c.File), Body: f, Caption: caption}, bar.update)
+	bar.done()
+	if err != nil {
+		return err
+	}
+	r.errf("sent %s (%s) to @%s (%s)\n", m.Attachment.Name, size(m.Attachment.Size), m.Peer, m.ID)
 	return nil
 }
 
@@ -79,7 +107,12 @@ func (c *inboxCmd) Run(r *run) error {
 func printMessage(r *run, m client.Message) {
 	switch m.Kind {
 	case client.KindText:
-		r.outf("%s  @%s: %s\n", stamp(m.Time), m.From, m.Text)
+		text := m.Text
+		if a := m.Attachment; a != nil {
+			// The ID is what `parley get` takes.
+			text = strings.TrimSpace(fmt.Sprintf("%s [file %s, %s, id %s]", text, a.SafeName(), size(a.Size), m.ID))
+		}
+		r.outf("%s  @%s: %s\n", stamp(m.Time), m.From, text)
 	default:
 		r.outf("%s  ! %s\n", stamp(m.Time), m.Text)
 	}
