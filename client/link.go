@@ -237,6 +237,11 @@ func parseLinkCode(code string) (mailbox []byte, key keys.PublicKey, err error) 
 	if !ok {
 		return nil, key, ErrBadLinkCode
 	}
+	for _, ch := range rest { // the decoder would skip \r and \n
+		if !(ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
+			return nil, key, ErrBadLinkCode
+		}
+	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(rest)
 	if err != nil || len(raw) != mailboxIDSize+keys.PublicKeySize {
 		return nil, key, ErrBadLinkCode
