@@ -159,20 +159,21 @@ func (c *Client) SendAttachment(ctx context.Context, peer string, f File, progre
 		return Message{}, fmt.Errorf("client: encrypting %s: %w", f.Name, err)
 	}
 	digest := w.Digest()
-	if err := c.upload(ctx, tmp, w.Size(), hex.EncodeToString(digest[:]), progress); err != nil {
+	if err := c.upload(ctx, tmp, w.Size(), hex.EncodeToString(digest[:]), blobContentType, progress); err != nil {
 		return Message{}, err
 	}
 	p := &filePointer{Blob: digest[:], Key: key.Bytes(), Size: n, Name: f.Name, ContentType: f.ContentType}
 	return c.sendText(ctx, peer, f.Caption, nil, p)
 }
 
-// upload sends the size bytes of ciphertext in src as the blob sum,
-// resuming from the offset the server holds after each error.
-func (c *Client) upload(ctx context.Context, src io.ReaderAt, size int64, sum string, progress func(done, total int64)) error {
+// upload sends the size bytes in src as the blob sum (encrypted
+// attachments, or a channel's public media), resuming from the offset the
+// server holds after each error.
+func (c *Client) upload(ctx context.Context, src io.ReaderAt, size int64, sum, contentType string, progress func(done, total int64)) error {
 	if progress == nil {
 		progress = func(int64, int64) {}
 	}
-	req := api.UploadRequest{Size: size, SHA256: sum, ContentType: blobContentType}
+	req := api.UploadRequest{Size: size, SHA256: sum, ContentType: contentType}
 	var (
 		st       api.UploadStatus
 		err      error

@@ -1,10 +1,15 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -168,5 +173,61 @@ func TestSuspendedChannel(t *testing.T) {
 	}
 	if _, err := alice.Publish(ctx, "news", "x"); !errors.Is(err, client.ErrChannelSuspended) {
 		t.Fatalf("publish to a suspended channel: %v", err)
+	}
+}
+
+// TestPublishMedia: media go up as public blobs named in the signed post,
+// and a follower can fetch them and check them against the descriptor.
+func TestPublishMedia(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	alice.CreateChannel(ctx, "news", "News", "")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "photo.JPG")
+	clip := filepath.Join(dir, "clip.mp4")
+	poster := filepath.Join(dir, "still.png")
+	for i, p := range []string{img, clip, poster} {
+		if err := os.WriteFile(p, bytes.Repeat([]byte{byte(i + 1)}, 5000*(i+1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last, total int64
+	_, err := alice.PublishMedia(ctx, "news", "look", []client.MediaFile{{Path: img}, {Path: clip, Poster: poster, DurationMS: 4000}},
+		func(d, t int64) { last, total = d, t })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 30000 || last != total {
+		t.Errorf("progress ended at %d of %d", last, total)
+	}
+	bob.Follow(ctx, "news")
+	posts, err := bob.Feed(ctx, "news", 0)
+	if err != nil || len(posts) != 1 || len(posts[0].Media) != 2 {
+		t.Fatalf("feed: %+v %v", posts, err)
+	}
+	want := []struct {
+		ctype string
+		path  string
+	}{{"image/jpeg", img}, {"video/mp4", clip}}
+	for i, mb := range posts[0].Media {
+		m, err := channel.ParseMedia(mb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.ContentType != want[i].ctype || (i == 1) != (m.Poster != nil) {
+			t.Errorf("media %d: %+v", i, m)
+		}
+		rc, _, err := transport.New(srv.URL, nil).DownloadBlob(ctx, hex.EncodeToString(m.SHA256[:]), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		orig, _ := os.ReadFile(want[i].path)
+		if sha256.Sum256(got) != m.SHA256 || !bytes.Equal(got, orig) {
+			t.Errorf("media %d does not match its descriptor", i)
+		}
 	}
 }

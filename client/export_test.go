@@ -34,4 +34,6 @@ func (c *Client) SignedPreKeyIDsForTest(ctx context.Context) ([]string, error) {
 }
 
 // Posts returns the posts stored for a channel, without fetching.
-func Posts(c *Client, ctx context.Context, handle string) ([]Post, error) { return c.posts(ctx, handle, 0) }
+func Posts(c *Client, ctx context.Context, handle string) ([]Post, error) {
+	return c.posts(ctx, handle, 0)
+}

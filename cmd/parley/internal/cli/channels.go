@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/hex"
+	"fmt"
 	"strings"
 
 	"github.com/parley-chat/parley/client"
@@ -39,7 +40,9 @@ func (c *channelCreateCmd) Run(r *run) error {
 
 type channelPostCmd struct {
 	Handle string   `arg:"" help:"The channel, e.g. @news."`
-	Text   []string `arg:"" help:"The post's text."`
+	Text   []string `arg:"" optional:"" help:"The post's text (markup: **bold**, _italic_, [label](https://…), URLs)."`
+	File   []string `help:"An image or video clip to attach (up to 10; repeat the flag). Videos: faststart MP4 (H.264/AAC)." type:"existingfile"`
+	Poster string   `help:"A still image shown for the (last) video before it plays." type:"existingfile"`
 }
 
 func (c *channelPostCmd) Run(r *run) error {
@@ -49,7 +52,22 @@ func (c *channelPostCmd) Run(r *run) error {
 		return err
 	}
 	defer cl.Close()
-	p, err := cl.Publish(r.ctx, username(c.Handle), text)
+	var p client.Post
+	if len(c.File) == 0 {
+		if strings.TrimSpace(text) == "" {
+			return fail("give the text after the channel, or --file", "the post is empty")
+		}
+		p, err = cl.Publish(r.ctx, username(c.Handle), text)
+	} else {
+		files := make([]client.MediaFile, len(c.File))
+		for i, f := range c.File {
+			files[i] = client.MediaFile{Path: f}
+		}
+		files[len(files)-1].Poster = c.Poster
+		bar := newProgress(r, "uploading")
+		p, err = cl.PublishMedia(r.ctx, username(c.Handle), text, files, bar.update)
+		bar.done()
+	}
 	if err != nil {
 		if err == client.ErrNotPublisher {
 			return fail("post from the device that created the channel", "this device has no key for @%s", username(c.Handle))
@@ -122,7 +140,11 @@ func (c *channelFeedCmd) Run(r *run) error {
 		if len(p.Edits) > 0 {
 			mark += " (edited)"
 		}
-		r.outf("%s  #%d%s  %s\n", stamp(p.Time), p.Seq, mark, p.Text)
+		media := ""
+		if len(p.Media) > 0 {
+			media = fmt.Sprintf("  [%d media]", len(p.Media))
+		}
+		r.outf("%s  #%d%s  %s%s\n", stamp(p.Time), p.Seq, mark, p.Text, media)
 	}
 	if len(posts) == 0 {
 		r.errf("no posts yet\n")
