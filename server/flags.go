@@ -45,6 +45,7 @@ func ParseFlags(args []string, getenv func(string) string) (*Flags, error) {
 	fs.Float64Var(&f.Config.RegisterRate, "register-rate", rate, "registrations and provisioning mailboxes per second per IP; 0 means 1/min (PARLEY_REGISTER_RATE)")
 	fs.StringVar(&f.Config.AdminToken, "admin-token", env("PARLEY_ADMIN_TOKEN", ""), "enable the operator's API for this bearer token (PARLEY_ADMIN_TOKEN); see parleyd admin")
 	fs.BoolVar(&f.Config.InviteOnly, "invite-only", env("PARLEY_INVITE_ONLY", "") == "1", "registration needs an invite code (PARLEY_INVITE_ONLY=1)")
+	fs.StringVar(&f.Config.FFmpeg, "ffmpeg", env("PARLEY_FFMPEG", ""), "ffmpeg program that makes posters of videos posted without one; empty looks it up on PATH, off makes none (PARLEY_FFMPEG)")
 	for _, sz := range []struct {
 		name, envName, def, usage string
 		p                         *int64

@@ -66,6 +66,11 @@ type Config struct {
 	Blobs        blob.Store
 	MaxUpload    int64 // bytes per uploaded blob (default 2 GiB)
 	StorageQuota int64 // bytes of media per account (default 10 GiB)
+	// FFmpeg makes posters of videos posted without one (spec/api.md
+	// §10.6): "" looks ffmpeg up on PATH at startup, FFmpegOff turns
+	// posters off, and anything else is the program's path. Without
+	// ffmpeg the server makes none and works as before.
+	FFmpeg string
 }
 
 // Server is a running parleyd.
@@ -95,6 +100,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, store: cfg.Store, registry: prometheus.NewRegistry(),
 		stopJanitor: make(chan struct{}), janitorDone: make(chan struct{})}
 	blobs, err := openBlobs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ffmpeg, err := findFFmpeg(cfg.FFmpeg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -132,8 +141,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Store: s.store, Logger: log, Metrics: httpapi.NewMetrics(s.registry),
 		MaxDevices: cfg.MaxDevices, MaxQueue: cfg.MaxQueue, QueueTTL: cfg.QueueTTL,
 		InviteOnly: cfg.InviteOnly, RegisterRate: cfg.RegisterRate, PingInterval: cfg.PingInterval, WriteTimeout: cfg.WriteTimeout,
-		AdminToken: cfg.AdminToken, PublicURL: cfg.PublicURL,
-		Blobs:      blobs, MaxUpload: cfg.MaxUpload, StorageQuota: cfg.StorageQuota,
+		AdminToken: cfg.AdminToken, PublicURL: cfg.PublicURL, FFmpeg: ffmpeg,
+		Blobs: blobs, MaxUpload: cfg.MaxUpload, StorageQuota: cfg.StorageQuota,
 	})
 	s.pushTo.Store(s.api)
 	mux := http.NewServeMux()
@@ -217,6 +226,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.stopOnce.Do(func() { close(s.stopJanitor) })
 	<-s.janitorDone
+	s.api.StopPosters()
 	if s.ownsStore {
 		if cerr := s.store.Close(); cerr != nil && err == nil {
 			err = cerr

@@ -265,6 +265,7 @@ func (h *Handler) postRecord(w http.ResponseWriter, r *http.Request) error {
 	if err := h.retainMedia(ctx, shas); err != nil {
 		return err
 	}
+	h.queuePosters(rec) // for videos without one (posters.go)
 	writeJSON(w, http.StatusCreated, api.PostResult{Seq: stored.Seq})
 	h.fanout(ctx, c, &api.Frame{Type: api.FrameChannel, Seq: stored.Seq, Channel: c.Handle, Record: stored.Data})
 	return nil

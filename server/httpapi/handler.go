@@ -53,6 +53,9 @@ type Options struct {
 	Blobs        blob.Store
 	MaxUpload    int64 // bytes per blob; 0 means DefaultMaxUpload
 	StorageQuota int64 // bytes per account; 0 means DefaultStorageQuota
+	// FFmpeg is the ffmpeg program that makes posters of videos posted
+	// without one (posters.go); empty makes none.
+	FFmpeg string
 }
 
 // Handler serves the API.
@@ -71,7 +74,8 @@ type Handler struct {
 	followers followerCache // channel followers, for fan-out
 	views     *keyLimiter   // per IP: channel view counts
 
-	media media // uploads and blobs (media.go)
+	media   media       // uploads and blobs (media.go)
+	posters posterMaker // posters of videos (posters.go)
 }
 
 // Drain closes every device WebSocket and waits for their handlers to
@@ -174,6 +178,7 @@ func (h *Handler) routes() {
 	h.handle("PATCH /v1/uploads/{id}", h.auth(h.patchUpload))
 	h.handle("GET /v1/uploads/{id}", h.auth(h.getUpload)) // and HEAD
 	h.handle("GET /v1/blobs/{sha256}", h.getBlob)         // and HEAD; no credentials
+	h.handle("GET /v1/blobs/{sha256}/poster", h.getPoster)
 	h.handle("POST /v1/channels", h.auth(h.createChannel))
 	h.handle("GET /v1/channels", h.searchChannels)
 	h.handle("GET /v1/channels/{handle}", h.getChannel)

@@ -119,6 +119,8 @@ func (h *Handler) page(ctx context.Context, r *http.Request, c store.Channel) (*
 			pm := pageMedia{URL: blobURL(base, m.SHA256), Video: m.IsVideo(), Width: m.Width, Height: m.Height}
 			if m.Poster != nil {
 				pm.Poster = blobURL(base, *m.Poster)
+			} else if pm.Video {
+				pm.Poster = h.madePoster(ctx, base, m.SHA256)
 			}
 			if d.Image == "" && m.IsImage() {
 				d.Image = pm.URL
