@@ -514,3 +514,59 @@ func TestParseFlagsMediaLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestNewerPatchTakesOver: a PATCH of an upload whose earlier PATCH is
+// still in flight (a client resuming after a silent network failure) stops
+// the earlier one, which keeps what it received and answers
+// offset_mismatch; the upload then goes on from the offset as it stands.
+func TestNewerPatchTakesOver(t *testing.T) {
+	ctx := context.Background()
+	srv := parleytest.Start(t, server.Config{})
+	alice := register(t, srv, "alice", 0)
+	data, sum := blobOf(14, 1<<20)
+	st, err := alice.c.CreateUpload(ctx, api.UploadRequest{Size: int64(len(data)), SHA256: sum, ContentType: "audio/ogg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{ExpectContinueTimeout: 30 * time.Second}
+	defer tr.CloseIdleConnections()
+	stalled := transport.New(srv.URL, &http.Client{Transport: expectContinue{tr}}).As(alice.creds)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	first := make(chan error, 1)
+	go func() {
+		_, err := stalled.UploadChunk(ctx, st.ID, 0, pr)
+		first <- err
+	}()
+	// The body flows only once the server reads it; then it stalls.
+	if _, err := pw.Write(data[:64<<10]); err != nil {
+		t.Fatal(err)
+	}
+	// The client gives up on it and, believing nothing arrived, resumes
+	// from 0 on a new connection.
+	got, err := alice.c.UploadChunk(ctx, st.ID, 0, bytes.NewReader(data))
+	if err == nil {
+		if !got.Complete {
+			t.Fatalf("second PATCH = %+v", got)
+		}
+	} else {
+		// The first PATCH had bytes recorded: resume from there.
+		wantCode(t, err, api.CodeOffsetMismatch)
+		if got.Offset <= 0 || got.Offset > 64<<10 {
+			t.Fatalf("offset after the takeover = %d, want 0 < offset <= 64 KiB", got.Offset)
+		}
+		if got, err = alice.c.UploadChunk(ctx, st.ID, got.Offset, bytes.NewReader(data[got.Offset:])); err != nil || !got.Complete {
+			t.Fatalf("resuming after the takeover: %+v, %v", got, err)
+		}
+	}
+	// The first PATCH ends: answered offset_mismatch, or, as the server
+	// closes its connection while the client still writes the body, with
+	// the connection's error.
+	var ae *api.Error
+	if err := <-first; err == nil || errors.As(err, &ae) && ae.Code != api.CodeOffsetMismatch {
+		t.Fatalf("the first PATCH = %v, want offset_mismatch or a broken connection", err)
+	}
+	if b, _ := download(t, alice, sum, 0); !bytes.Equal(b, data) {
+		t.Fatal("the blob differs")
+	}
+}

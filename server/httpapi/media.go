@@ -114,18 +114,9 @@ func (k *keyedLocks) lock(ctx context.Context, key string, interrupt func(), pre
 		k.mu.Lock()
 		cur := k.held[key]
 		if cur == nil {
-			if k.held == nil {
-				k.held = map[string]*holder{}
-			}
-			me := &holder{done: make(chan struct{}), interrupt: interrupt}
-			k.held[key] = me
+			unlock := k.take(key, interrupt)
 			k.mu.Unlock()
-			return func() {
-				k.mu.Lock()
-				delete(k.held, key)
-				k.mu.Unlock()
-				close(me.done)
-			}, nil
+			return unlock, nil
 		}
 		stop := preempt && cur.interrupt != nil && !cur.interrupted
 		if stop {
@@ -146,13 +137,27 @@ func (k *keyedLocks) lock(ctx context.Context, key string, interrupt func(), pre
 // tryLock takes the lock of key if nobody holds it.
 func (k *keyedLocks) tryLock(key string) (unlock func(), ok bool) {
 	k.mu.Lock()
+	defer k.mu.Unlock()
 	if k.held[key] != nil {
-		k.mu.Unlock()
 		return nil, false
 	}
-	k.mu.Unlock()
-	unlock, err := k.lock(context.Background(), key, nil, false)
-	return unlock, err == nil
+	return k.take(key, nil), true
+}
+
+// take records a new holder of key; the caller holds k.mu and has seen
+// that nobody holds key.
+func (k *keyedLocks) take(key string, interrupt func()) (unlock func()) {
+	if k.held == nil {
+		k.held = map[string]*holder{}
+	}
+	me := &holder{done: make(chan struct{}), interrupt: interrupt}
+	k.held[key] = me
+	return func() {
+		k.mu.Lock()
+		delete(k.held, key)
+		k.mu.Unlock()
+		close(me.done)
+	}
 }
 
 // wait returns once nobody holds key's lock, or ctx ends.

@@ -214,11 +214,12 @@ func (h *Handler) patchUpload(w http.ResponseWriter, r *http.Request) error {
 	if offset != u.Offset {
 		return offsetMismatch(w, u.Offset)
 	}
-	if rest := u.Size - u.Offset; rest > 0 {
-		if r.ContentLength > rest {
-			w.Header().Set(api.HeaderUploadOffset, strconv.FormatInt(u.Offset, 10))
-			return errBodyPastSize
-		}
+	rest := u.Size - u.Offset
+	if r.ContentLength > rest {
+		w.Header().Set(api.HeaderUploadOffset, strconv.FormatInt(u.Offset, 10))
+		return errBodyPastSize
+	}
+	if rest > 0 {
 		body.remain = rest
 		if u, err = h.receive(w, r, u, body); err != nil {
 			return err
