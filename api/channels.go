@@ -99,3 +99,8 @@ type AuditInfo struct {
 	RecordID string `json:"record_id,omitempty"`
 	Reason   string `json:"reason"`
 }
+
+// ChannelAdmins answers GET /v1/channels/{handle}/admins.
+type ChannelAdmins struct {
+	Admins []string `json:"admins"`
+}

@@ -50,6 +50,9 @@ type channelRecord struct {
 type channelKeyRecord struct {
 	Seed  []byte `json:"seed"` // Ed25519 seed of the current epoch's key
 	Epoch uint32 `json:"epoch"`
+	// Previous is the key this one replaced, kept while a rotation is in
+	// flight (the handover is signed with it).
+	Previous []byte `json:"previous,omitempty"`
 }
 
 // ChannelInfo describes a channel, as the server reports it.
@@ -253,9 +256,11 @@ func (c *Client) Feed(ctx context.Context, handle string, limit int) ([]Post, er
 	if err != nil {
 		return nil, ErrNoSuchUser
 	}
-	if err := c.catchUp(ctx, handle); err != nil {
+	var fetched []api.ChannelRecord
+	if err := c.catchUpInto(ctx, handle, &fetched); err != nil {
 		return nil, err
 	}
+	c.countViews(ctx, handle, fetched)
 	return c.posts(ctx, handle, limit)
 }
 
@@ -285,7 +290,10 @@ func (c *Client) chain(tx sealedTx, handle string) (*channel.Chain, *channelReco
 // catchUp fetches and verifies every record after the last stored one.
 // A record that does not verify stops it with ErrForgedRecord, storing
 // nothing of that page.
-func (c *Client) catchUp(ctx context.Context, handle string) error {
+func (c *Client) catchUp(ctx context.Context, handle string) error { return c.catchUpInto(ctx, handle, nil) }
+
+// catchUpInto is catchUp, appending what it fetched to fetched if not nil.
+func (c *Client) catchUpInto(ctx context.Context, handle string, fetched *[]api.ChannelRecord) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
@@ -312,6 +320,9 @@ func (c *Client) catchUp(ctx context.Context, handle string) error {
 		}
 		if err := c.storeRecords(ctx, handle, page.Records); err != nil {
 			return err
+		}
+		if fetched != nil {
+			*fetched = append(*fetched, page.Records...)
 		}
 		if page.Next == 0 {
 			return nil
@@ -415,4 +426,51 @@ func (c *Client) handleChannelFrame(ctx context.Context, f *api.Frame) {
 			c.emit(&ChannelPostEvent{Post: p})
 		}
 	}
+}
+
+// countViews tells the server that the posts among recs, which Feed has
+// just fetched for the first time, are being shown: the server adds one
+// view to each and keeps no record of who viewed (api §11.5). Best
+// effort: a failure costs a view, nothing else.
+func (c *Client) countViews(ctx context.Context, handle string, recs []api.ChannelRecord) {
+	var ids [][]byte
+	for _, r := range recs {
+		if rec, err := channel.Parse(r.Data); err == nil && rec.Kind == channel.KindPost {
+			ids = append(ids, rec.ID[:])
+		}
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), api.MaxChannelPage)
+		if err := c.http.AddViews(ctx, handle, ids[:n]); err != nil {
+			c.log.Warn("views not counted", "channel", handle, "err", err)
+			return
+		}
+		ids = ids[n:]
+	}
+}
+
+// ReportChannel reports a channel, or one of its posts (post not nil), to
+// the server's operator, with a category (api.ReportCategories) and a note.
+func (c *Client) ReportChannel(ctx context.Context, handle string, post *[channel.IDSize]byte, category, note string) error {
+	req := api.ReportRequest{Channel: handle, Category: category, Note: note}
+	if post != nil {
+		req.RecordID = post[:]
+	}
+	return c.channelAPIError(c.http.Report(ctx, req))
+}
+
+// SetChannelProfile replaces a channel's title, description and, if
+// avatar is not empty, its avatar (an image file, uploaded as a public
+// blob).
+func (c *Client) SetChannelProfile(ctx context.Context, handle, title, about, avatar string) error {
+	r := &channel.Record{Kind: channel.KindProfile, Title: title, About: about}
+	if avatar != "" {
+		sum, size, err := c.uploadFile(ctx, avatar, "", nil)
+		if err != nil {
+			return err
+		}
+		r.Avatar = (&channel.Media{SHA256: sum, Size: size, ContentType: mediaType(avatar)}).Marshal()
+	}
+	_, err := c.publish(ctx, handle, r)
+	return err
 }

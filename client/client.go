@@ -88,6 +88,7 @@ type Client struct {
 	ownDevAt time.Time
 	resetAt  map[string]time.Time // last session reset per peer device
 	prunedAt time.Time
+	grants   []pendingGrant // channel keys received, checked after processing
 }
 
 // Open opens the account in cfg.Store with cfg.Passphrase. A wrong

@@ -72,3 +72,15 @@ type ChannelForgeryEvent struct {
 func (*ChannelPostEvent) event()    {}
 func (*ChannelStateEvent) event()   {}
 func (*ChannelForgeryEvent) event() {}
+
+// ChannelKeyEvent reports a channel's signing key received from From:
+// this device may now publish to Channel (Err nil), or the key was
+// refused because it is not the channel's current key.
+type ChannelKeyEvent struct {
+	Channel string
+	From    string
+	Epoch   uint32
+	Err     error
+}
+
+func (*ChannelKeyEvent) event() {}

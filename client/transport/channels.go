@@ -110,3 +110,10 @@ func (c *Client) AddViews(ctx context.Context, handle string, ids [][]byte) erro
 func (c *Client) Report(ctx context.Context, req api.ReportRequest) error {
 	return c.do(ctx, http.MethodPost, "/v1/reports", req, nil)
 }
+
+// ChannelAdmins lists a channel's admins (owner only).
+func (c *Client) ChannelAdmins(ctx context.Context, handle string) ([]string, error) {
+	var out api.ChannelAdmins
+	err := c.do(ctx, http.MethodGet, "/v1/channels/"+url.PathEscape(handle)+"/admins", nil, &out)
+	return out.Admins, err
+}

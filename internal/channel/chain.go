@@ -59,3 +59,11 @@ func (c *Chain) Verify(b []byte) (*Record, error) {
 	}
 	return r, nil
 }
+
+// Key returns the public key of an epoch the chain knows, or nil.
+func (c *Chain) Key(epoch uint32) ed25519.PublicKey {
+	if int(epoch) >= len(c.keys) {
+		return nil
+	}
+	return c.keys[epoch]
+}

@@ -385,6 +385,24 @@ func (h *Handler) setAdmin(admin bool) handlerFunc {
 	}
 }
 
+// listAdmins is GET /v1/channels/{handle}/admins: the owner reads the
+// admins, to share a new key with them after a rotation.
+func (h *Handler) listAdmins(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.channelNamed(r, false)
+	if err != nil {
+		return err
+	}
+	if c.OwnerID != callerOf(r).account.ID {
+		return apiError(http.StatusForbidden, api.CodeForbidden, "Only the channel's owner may list its admins.")
+	}
+	names, err := h.store.ChannelAdmins(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.ChannelAdmins{Admins: append([]string{}, names...)})
+	return nil
+}
+
 // addViews is POST /v1/channels/{handle}/views: anonymous, per-IP
 // rate-limited counts; nothing records who viewed what.
 func (h *Handler) addViews(w http.ResponseWriter, r *http.Request) error {

@@ -186,6 +186,7 @@ func (h *Handler) routes() {
 	h.handle("GET /v1/channels/{handle}/records", h.listRecords)
 	h.handle("PUT /v1/channels/{handle}/follow", h.auth(h.follow))
 	h.handle("DELETE /v1/channels/{handle}/follow", h.auth(h.unfollow))
+	h.handle("GET /v1/channels/{handle}/admins", h.auth(h.listAdmins))
 	h.handle("PUT /v1/channels/{handle}/admins/{username}", h.auth(h.setAdmin(true)))
 	h.handle("DELETE /v1/channels/{handle}/admins/{username}", h.auth(h.setAdmin(false)))
 	h.handle("POST /v1/channels/{handle}/views", h.addViews)

@@ -116,6 +116,8 @@ type ChannelStore interface {
 
 	SetChannelAdmin(ctx context.Context, channelID, accountID int64, admin bool) error
 	IsChannelAdmin(ctx context.Context, channelID, accountID int64) (bool, error)
+	// ChannelAdmins lists the admins' usernames, in order.
+	ChannelAdmins(ctx context.Context, channelID int64) ([]string, error)
 
 	// AddViews adds one view to each record; unknown IDs are ignored.
 	AddViews(ctx context.Context, channelID int64, recordIDs [][16]byte) error

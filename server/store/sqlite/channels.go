@@ -289,6 +289,28 @@ func (s *Store) IsChannelAdmin(ctx context.Context, channelID, accountID int64) 
 	return n > 0, s.wrap(op, err)
 }
 
+// ChannelAdmins implements store.ChannelStore.
+func (s *Store) ChannelAdmins(ctx context.Context, channelID int64) ([]string, error) {
+	const op = "channel admins"
+	if err := s.readable(op); err != nil {
+		return nil, err
+	}
+	rows, err := s.rdb.QueryContext(ctx, "SELECT a.username FROM channel_admins ca JOIN accounts a ON a.id = ca.account_id WHERE ca.channel_id = ? ORDER BY a.username", channelID)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, s.wrap(op, err)
+		}
+		out = append(out, n)
+	}
+	return out, s.wrap(op, rows.Err())
+}
+
 // AddViews implements store.ChannelStore.
 func (s *Store) AddViews(ctx context.Context, channelID int64, recordIDs [][16]byte) error {
 	return s.write(ctx, "add views", 0, func(t *wtx) error {

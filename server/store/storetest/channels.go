@@ -181,6 +181,9 @@ func testChannelFollow(t *testing.T, s store.Store, _ func() store.Store) {
 	if ok, _ := s.IsChannelAdmin(ctx, c.ID, followers[1]); !ok {
 		t.Fatal("not admin")
 	}
+	if names, err := s.ChannelAdmins(ctx, c.ID); err != nil || len(names) != 1 || names[0] != "fan1" {
+		t.Fatalf("admins: %v %v", names, err)
+	}
 	s.SetChannelAdmin(ctx, c.ID, followers[1], false)
 	if ok, _ := s.IsChannelAdmin(ctx, c.ID, followers[1]); ok {
 		t.Fatal("still admin")

@@ -1,0 +1,112 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/client/transport"
+	"github.com/parley-chat/parley/parleytest"
+	"github.com/parley-chat/parley/server"
+)
+
+// TestChannelAdminsAndRotation: the owner gives an admin the key end to
+// end; the admin publishes; removing the admin rotates the key, after
+// which the admin's old key signs nothing, while the owner's other device
+// got the new key and followers verify the whole chain.
+func TestChannelAdminsAndRotation(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{AdminToken: "tok"})
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	carol, _ := register(t, srv, "carol")
+	alice2 := link(t, srv, alice, "alice-laptop")
+	if _, err := alice.CreateChannel(ctx, "news", "News", ""); err != nil {
+		t.Fatal(err)
+	}
+	alice.Publish(ctx, "news", "from the owner")
+	if err := alice.AddChannelAdmin(ctx, "news", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*device{bob, alice2} {
+		if err := d.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e := d.waitEvent(func(e client.Event) bool { _, ok := e.(*client.ChannelKeyEvent); return ok })
+		if k := e.(*client.ChannelKeyEvent); k.Err != nil || k.Channel != "news" || k.From != "alice" {
+			t.Fatalf("%s: key event %+v", d.Username(), k)
+		}
+	}
+	if _, err := bob.Publish(ctx, "news", "from the admin"); err != nil {
+		t.Fatalf("admin publishes: %v", err)
+	}
+	if _, err := alice2.Publish(ctx, "news", "from the laptop"); err != nil {
+		t.Fatalf("owner's laptop publishes: %v", err)
+	}
+
+	if err := alice.RemoveChannelAdmin(ctx, "news", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	// Bob still holds the old key, and the server no longer lets him post;
+	// even were he to, the retired key's records after the handover fail.
+	_, err := bob.Publish(ctx, "news", "still here?")
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Code != api.CodeForbidden {
+		t.Fatalf("removed admin publishes: %v", err)
+	}
+	if _, err := alice.Publish(ctx, "news", "after the rotation"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice2.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alice2.waitEvent(func(e client.Event) bool { k, ok := e.(*client.ChannelKeyEvent); return ok && k.Epoch == 1 && k.Err == nil })
+	if _, err := alice2.Publish(ctx, "news", "laptop, new key"); err != nil {
+		t.Fatalf("laptop after rotation: %v", err)
+	}
+
+	carol.Follow(ctx, "news")
+	posts, err := carol.Feed(ctx, "news", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"laptop, new key", "after the rotation", "from the laptop", "from the admin", "from the owner"}
+	if got := texts(posts); len(got) != len(want) {
+		t.Fatalf("carol's feed: %q", got)
+	}
+	for i := range want {
+		if posts[i].Text != want[i] {
+			t.Fatalf("carol's feed: %q", texts(posts))
+		}
+	}
+
+	// Carol's reading counted one view per post; she reports one.
+	recs, _ := transport.New(srv.URL, nil).Records(ctx, "news", transport.RecordQuery{Newest: true, Kind: 0, Limit: 100})
+	var views int64
+	for _, r := range recs.Records {
+		views += r.Views
+	}
+	if views != 5 {
+		t.Errorf("views = %d, want 5 (one per post)", views)
+	}
+	if err := carol.ReportChannel(ctx, "news", &posts[0].ID, "spam", "ads"); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := transport.New(srv.URL, nil).Admin("tok", "olga").Reports(ctx); err != nil || len(rs) != 1 || rs[0].Category != "spam" {
+		t.Fatalf("reports: %+v %v", rs, err)
+	}
+
+	// A new title and an avatar.
+	avatar := filepath.Join(t.TempDir(), "me.png")
+	os.WriteFile(avatar, []byte("png bytes"), 0o600)
+	if err := alice.SetChannelProfile(ctx, "news", "News, daily", "about", avatar); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := transport.New(srv.URL, nil).Channel(ctx, "news"); info.Title != "News, daily" || info.Avatar == nil {
+		t.Fatalf("profile: %+v", info)
+	}
+}
