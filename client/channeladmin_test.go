@@ -64,7 +64,10 @@ func TestChannelAdminsAndRotation(t *testing.T) {
 	if err := alice2.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	alice2.waitEvent(func(e client.Event) bool { k, ok := e.(*client.ChannelKeyEvent); return ok && k.Epoch == 1 && k.Err == nil })
+	alice2.waitEvent(func(e client.Event) bool {
+		k, ok := e.(*client.ChannelKeyEvent)
+		return ok && k.Epoch == 1 && k.Err == nil
+	})
 	if _, err := alice2.Publish(ctx, "news", "laptop, new key"); err != nil {
 		t.Fatalf("laptop after rotation: %v", err)
 	}

@@ -290,7 +290,9 @@ func (c *Client) chain(tx sealedTx, handle string) (*channel.Chain, *channelReco
 // catchUp fetches and verifies every record after the last stored one.
 // A record that does not verify stops it with ErrForgedRecord, storing
 // nothing of that page.
-func (c *Client) catchUp(ctx context.Context, handle string) error { return c.catchUpInto(ctx, handle, nil) }
+func (c *Client) catchUp(ctx context.Context, handle string) error {
+	return c.catchUpInto(ctx, handle, nil)
+}
 
 // catchUpInto is catchUp, appending what it fetched to fetched if not nil.
 func (c *Client) catchUpInto(ctx context.Context, handle string, fetched *[]api.ChannelRecord) error {
