@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -15,6 +16,90 @@ type channelCmd struct {
 	Unfollow channelUnfollowCmd `cmd:"" help:"Stop following a channel."`
 	Feed     channelFeedCmd     `cmd:"" help:"Catch up with a channel and show its posts, newest first."`
 	Search   channelSearchCmd   `cmd:"" help:"Find channels by handle or title."`
+	Admin    channelAdminCmd    `cmd:"" help:"Make someone an admin (they get the key, end to end), or --remove them (the key is rotated)."`
+	Profile  channelProfileCmd  `cmd:"" help:"Change a channel's title, description and avatar."`
+	Report   channelReportCmd   `cmd:"" help:"Report a channel or one of its posts to the server's operator."`
+}
+
+type channelAdminCmd struct {
+	Handle string `arg:"" help:"The channel, e.g. @news."`
+	User   string `arg:"" help:"The user, e.g. @bob."`
+	Remove bool   `help:"Remove the admin and rotate the channel's key."`
+}
+
+func (c *channelAdminCmd) Run(r *run) error {
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if c.Remove {
+		if err := cl.RemoveChannelAdmin(r.ctx, username(c.Handle), username(c.User)); err != nil {
+			return err
+		}
+		r.errf("@%s is no longer an admin of @%s; the channel's key was rotated\n", username(c.User), username(c.Handle))
+		return nil
+	}
+	if err := cl.AddChannelAdmin(r.ctx, username(c.Handle), username(c.User)); err != nil {
+		if errors.Is(err, client.ErrNotPublisher) {
+			return fail("run this on the device that created the channel", "this device has no key for @%s", username(c.Handle))
+		}
+		return err
+	}
+	r.errf("@%s is an admin of @%s; their devices get the key when they next connect\n", username(c.User), username(c.Handle))
+	return nil
+}
+
+type channelProfileCmd struct {
+	Handle string `arg:"" help:"The channel, e.g. @news."`
+	Title  string `required:"" help:"The title."`
+	About  string `help:"The description."`
+	Avatar string `help:"An image file." type:"existingfile"`
+}
+
+func (c *channelProfileCmd) Run(r *run) error {
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return cl.SetChannelProfile(r.ctx, username(c.Handle), c.Title, c.About, c.Avatar)
+}
+
+type channelReportCmd struct {
+	Handle   string `arg:"" help:"The channel, e.g. @news."`
+	Post     uint64 `help:"The post's number (#N in parley channel feed); without it the channel is reported."`
+	Category string `required:"" enum:"spam,abuse,violence,sexual,illegal,copyright,other" help:"One of: spam, abuse, violence, sexual, illegal, copyright, other."`
+	Note     string `help:"What the operator should know."`
+}
+
+func (c *channelReportCmd) Run(r *run) error {
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	handle := username(c.Handle)
+	var id *[16]byte
+	if c.Post != 0 {
+		posts, err := cl.Feed(r.ctx, handle, 0)
+		if err != nil {
+			return err
+		}
+		for _, p := range posts {
+			if p.Seq == c.Post {
+				id = &p.ID
+			}
+		}
+		if id == nil {
+			return fail("give a post number from `parley channel feed`", "@%s has no post #%d", handle, c.Post)
+		}
+	}
+	if err := cl.ReportChannel(r.ctx, handle, id, c.Category, c.Note); err != nil {
+		return err
+	}
+	r.errf("reported to the server's operator\n")
+	return nil
 }
 
 type channelCreateCmd struct {
