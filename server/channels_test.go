@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -186,8 +187,9 @@ func TestChannelLifecycle(t *testing.T) {
 	}
 }
 
-// TestChannelFanOut: a post reaches every online follower at once over
-// its WebSocket: 1,000 followers in this process.
+// TestChannelFanOut: a post with text, an image and a clip reaches every
+// online follower at once over its WebSocket: 1,000 followers in this
+// process.
 func TestChannelFanOut(t *testing.T) {
 	const n = 1000
 	srv := parleytest.Start(t, server.Config{})
@@ -251,7 +253,14 @@ func TestChannelFanOut(t *testing.T) {
 		}
 	})
 
-	res, data := p.post(owner, "news", "hello, everyone")
+	// One post with text, an image and a clip.
+	img := upload(t, owner, []byte("an image, as far as this test cares"), "image/png")
+	clip := upload(t, owner, bytes.Repeat([]byte("clip"), 5000), "video/mp4")
+	data := p.sign(&channel.Record{Kind: channel.KindPost, Text: "hello, everyone", Media: [][]byte{img.Marshal(), clip.Marshal()}})
+	res, err := owner.c.PostRecord(ctx, "news", data)
+	if err != nil {
+		t.Fatal(err)
+	}
 	chain, _ := channel.NewChain(p.gen)
 	var got sync.WaitGroup
 	bad := make(chan error, n)
@@ -268,8 +277,10 @@ func TestChannelFanOut(t *testing.T) {
 			case f.Type != api.FrameChannel || f.Seq != res.Seq || f.Channel != "news" || string(f.Record) != string(data):
 				bad <- fmt.Errorf("frame %+v", f)
 			default:
-				if _, err := chain.Verify(f.Record); err != nil {
+				if r, err := chain.Verify(f.Record); err != nil {
 					bad <- err
+				} else if len(r.Media) != 2 || r.Text != "hello, everyone" {
+					bad <- fmt.Errorf("record %+v", r)
 				}
 			}
 		}()
