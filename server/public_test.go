@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client/transport"
@@ -117,5 +118,38 @@ func TestPublicPageAndFeed(t *testing.T) {
 	}
 	if status, _, _ := get(t, srv.URL+"/c/nosuch"); status != 404 {
 		t.Errorf("unknown channel: %d", status)
+	}
+}
+
+// TestDeletedPostReleasesMedia: a post's media are kept while it exists;
+// once it is deleted, nothing refers to them and the janitor removes them
+// when their upload expiry passes. Media of a live post stay.
+func TestDeletedPostReleasesMedia(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	ctx := context.Background()
+	owner := register(t, srv, "owner", 0)
+	p := newPublisher(t)
+	p.create(owner, "news")
+	kept := upload(t, owner, []byte("kept image"), "image/png")
+	gone := upload(t, owner, []byte("deleted image"), "image/png")
+	if _, err := owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindPost, Media: [][]byte{kept.Marshal()}})); err != nil {
+		t.Fatal(err)
+	}
+	doomed := p.sign(&channel.Record{Kind: channel.KindPost, Media: [][]byte{gone.Marshal()}})
+	if _, err := owner.c.PostRecord(ctx, "news", doomed); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := channel.Parse(doomed)
+	if _, err := owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindDelete, Target: &rec.ID})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.SweepMedia(ctx, time.Now().Add(31*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, _ := get(t, srv.URL+"/v1/blobs/"+hex.EncodeToString(gone.SHA256[:])); status != 404 {
+		t.Errorf("deleted post's image: %d, want 404", status)
+	}
+	if status, _, _ := get(t, srv.URL+"/v1/blobs/"+hex.EncodeToString(kept.SHA256[:])); status != 200 {
+		t.Errorf("live post's image: %d, want 200", status)
 	}
 }

@@ -266,6 +266,11 @@ func (h *Handler) postRecord(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.queuePosters(rec) // for videos without one (posters.go)
+	if rec.Kind == channel.KindDelete {
+		if err := h.releaseMedia(ctx, c, *rec.Target); err != nil {
+			return err
+		}
+	}
 	writeJSON(w, http.StatusCreated, api.PostResult{Seq: stored.Seq})
 	h.fanout(ctx, c, &api.Frame{Type: api.FrameChannel, Seq: stored.Seq, Channel: c.Handle, Record: stored.Data})
 	return nil
@@ -575,6 +580,45 @@ func (h *Handler) retainMedia(ctx context.Context, shas []string) error {
 	for _, sum := range shas {
 		if err := h.store.RetainBlob(ctx, sum, true); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// releaseMedia lets go of the blobs a deleted post and its edits held, so
+// that blobs no post refers to any more are cleaned up once their upload
+// expiry passes (spec/api.md §10).
+func (h *Handler) releaseMedia(ctx context.Context, c store.Channel, post [16]byte) error {
+	recs, err := h.store.ChannelRecords(ctx, c.ID, store.RecordQuery{Kind: uint8(channel.KindEdit)})
+	if err != nil {
+		return err
+	}
+	orig, err := h.store.ChannelRecordByID(ctx, c.ID, post)
+	if err != nil {
+		return err
+	}
+	for _, sr := range append(recs, orig) {
+		if sr.RecordID != post && (sr.Target == nil || *sr.Target != post) {
+			continue
+		}
+		rec, err := channel.Parse(sr.Data)
+		if err != nil {
+			continue // verified when stored; never expected
+		}
+		for _, d := range rec.Media {
+			m, err := channel.ParseMedia(d)
+			if err != nil {
+				continue
+			}
+			sums := [][32]byte{m.SHA256}
+			if m.Poster != nil {
+				sums = append(sums, *m.Poster)
+			}
+			for _, sum := range sums {
+				if err := h.store.RetainBlob(ctx, hex.EncodeToString(sum[:]), false); err != nil && !isNotFound(err) {
+					return err
+				}
+			}
 		}
 	}
 	return nil
