@@ -199,6 +199,14 @@ func TestChannelFanOut(t *testing.T) {
 	p.create(owner, "news")
 
 	socks := make([]*transport.Socket, n)
+	// Each follower keeps reading from the moment it has connected, as a
+	// client does, so it answers the server's keepalive pings however long
+	// the others take to set up; its first Channel frame lands here.
+	type result struct {
+		f   *api.Frame
+		err error
+	}
+	recvd := make([]chan result, n)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	sem := make(chan struct{}, 16)
@@ -240,6 +248,16 @@ func TestChannelFanOut(t *testing.T) {
 				}
 			}
 			socks[i] = s
+			recvd[i] = make(chan result, 1)
+			go func() {
+				for {
+					f, err := s.Recv(ctx)
+					if err != nil || f.Type == api.FrameChannel {
+						recvd[i] <- result{f, err}
+						return
+					}
+				}
+			}()
 		}()
 	}
 	wg.Wait()
@@ -264,17 +282,21 @@ func TestChannelFanOut(t *testing.T) {
 	chain, _ := channel.NewChain(p.gen)
 	var got sync.WaitGroup
 	bad := make(chan error, n)
-	for _, s := range socks {
+	for i := range socks {
 		got.Add(1)
 		go func() {
 			defer got.Done()
-			rctx, cancel := context.WithTimeout(ctx, 2*time.Minute) // a hang guard for loaded machines
-			defer cancel()
-			f, err := s.Recv(rctx)
+			var r result
+			select {
+			case r = <-recvd[i]:
+			case <-time.After(2 * time.Minute): // a hang guard for loaded machines
+				r.err = fmt.Errorf("follower %d: no frame", i)
+			}
+			f, err := r.f, r.err
 			switch {
 			case err != nil:
 				bad <- err
-			case f.Type != api.FrameChannel || f.Seq != res.Seq || f.Channel != "news" || string(f.Record) != string(data):
+			case f.Seq != res.Seq || f.Channel != "news" || string(f.Record) != string(data):
 				bad <- fmt.Errorf("frame %+v", f)
 			default:
 				if r, err := chain.Verify(f.Record); err != nil {
