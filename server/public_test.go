@@ -58,7 +58,11 @@ func TestPublicPageAndFeed(t *testing.T) {
 	if _, err := owner.c.PostRecord(ctx, "news", post); err != nil {
 		t.Fatal(err)
 	}
-	p.post(owner, "news", "second")
+	_, second := p.post(owner, "news", "second")
+	secondRec, _ := channel.Parse(second)
+	if _, err := owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindEdit, Target: &secondRec.ID, Text: "second, _corrected_"})); err != nil {
+		t.Fatal(err)
+	}
 	// A post naming a blob that was never uploaded is refused.
 	ghost := &channel.Media{SHA256: [32]byte{7}, Size: 5, ContentType: "image/png"}
 	_, err := owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindPost, Media: [][]byte{ghost.Marshal()}}))
@@ -76,6 +80,8 @@ func TestPublicPageAndFeed(t *testing.T) {
 		`<strong>Big</strong> news &lt;script&gt;x&lt;/script&gt; at <a href="https://example.org"`,
 		`<img src="` + imgURL + `"`,
 		`href="https://parley.example/c/news/feed.atom"`,
+		`second, <em>corrected</em>`,
+		`<summary class="muted">Earlier versions</summary><div class="muted">second</div>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %s", want)

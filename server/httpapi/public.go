@@ -40,6 +40,7 @@ type pagePost struct {
 	Edited, Pinned    bool
 	Views             int64
 	HTML              template.HTML
+	Earlier           []template.HTML // the texts before each edit, oldest first
 	Text              string
 	Updated           time.Time
 	Media             []pageMedia
@@ -111,6 +112,9 @@ func (h *Handler) page(ctx context.Context, r *http.Request, c store.Channel) (*
 		}
 		pp := pagePost{ID: hex.EncodeToString(p.Record.ID[:]), Time: t.Format("2 Jan 2006 15:04 UTC"), ISOTime: t.Format(time.RFC3339),
 			Edited: len(p.Edits) > 0, Pinned: p.Pinned, Views: views[p.Seq], HTML: markup.HTML(p.Text), Text: p.Text, Updated: updated}
+		for _, e := range p.Edits {
+			pp.Earlier = append(pp.Earlier, markup.HTML(e))
+		}
 		for _, mb := range p.Media {
 			m, err := channel.ParseMedia(mb)
 			if err != nil {

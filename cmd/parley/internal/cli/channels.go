@@ -200,8 +200,9 @@ func (c *channelUnfollowCmd) Run(r *run) error {
 }
 
 type channelFeedCmd struct {
-	Handle string `arg:"" help:"The channel, e.g. @news."`
-	N      int    `short:"n" default:"20" help:"How many posts."`
+	Handle  string `arg:"" help:"The channel, e.g. @news."`
+	N       int    `short:"n" default:"20" help:"How many posts."`
+	History bool   `help:"Show the earlier versions of edited posts."`
 }
 
 func (c *channelFeedCmd) Run(r *run) error {
@@ -230,6 +231,11 @@ func (c *channelFeedCmd) Run(r *run) error {
 			media = fmt.Sprintf("  [%d media]", len(p.Media))
 		}
 		r.outf("%s  #%d%s  %s%s\n", stamp(p.Time), p.Seq, mark, p.Text, media)
+		if c.History {
+			for _, e := range p.Edits {
+				r.outf("    was: %s\n", e)
+			}
+		}
 	}
 	if len(posts) == 0 {
 		r.errf("no posts yet\n")
