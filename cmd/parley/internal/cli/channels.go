@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/internal/markup"
 )
 
 type channelCmd struct {
@@ -230,10 +231,10 @@ func (c *channelFeedCmd) Run(r *run) error {
 		if len(p.Media) > 0 {
 			media = fmt.Sprintf("  [%d media]", len(p.Media))
 		}
-		r.outf("%s  #%d%s  %s%s\n", stamp(p.Time), p.Seq, mark, p.Text, media)
+		r.outf("%s  #%d%s  %s%s\n", stamp(p.Time), p.Seq, mark, markup.Plain(p.Text), media)
 		if c.History {
 			for _, e := range p.Edits {
-				r.outf("    was: %s\n", e)
+				r.outf("    was: %s\n", markup.Plain(e))
 			}
 		}
 	}
