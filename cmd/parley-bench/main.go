@@ -14,6 +14,10 @@
 //     (encrypt, send, deliver, decrypt, store, acknowledge, delivery
 //     receipt); it reports messages/s stored by their recipients and the
 //     latency of Send and end to end.
+//   - fanout: N accounts follow one channel from WebSockets held by
+//     separate follower processes (this binary again, mode
+//     fanout-follower); the owner publishes posts one at a time; it
+//     reports deliveries/s and the time from a post to its last follower.
 //
 // It is a separate process from the server and talks only to the loopback
 // address it is given. Every phase is bounded in count and time.
@@ -22,6 +26,7 @@
 //	/tmp/parleyd -data $(mktemp -d) -listen 127.0.0.1:8080 -register-rate 100000 &
 //	/tmp/parley-bench -server http://127.0.0.1:8080 -server-pid $! traffic
 //	/tmp/parley-bench -server http://127.0.0.1:8080 -server-pid $! -pairs 10 -size 100 -duration 30s client
+//	/tmp/parley-bench -server http://127.0.0.1:8080 -server-pid $! -devices 15000 -procs 3 -posts 20 fanout
 package main
 
 import (
@@ -36,6 +41,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -45,6 +51,7 @@ import (
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/clientpath"
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/fleet"
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/traffic"
+	"github.com/parley-chat/parley/internal/channel"
 )
 
 func main() {
@@ -66,6 +73,9 @@ type options struct {
 	cpuProfile                      string
 	devices, workers, size, window  int
 	pairs, creators                 int
+	procs, posts                    int
+	accounts                        string
+	interval                        time.Duration
 	pid                             int
 	rate                            float64
 	duration, warmup, drain         time.Duration
@@ -73,7 +83,7 @@ type options struct {
 	reconnect, duplex               bool
 }
 
-const usage = `usage: parley-bench [flags] traffic|idle|client
+const usage = `usage: parley-bench [flags] traffic|idle|client|fanout
 
 Start parleyd first, with a registration rate high enough for -devices
 accounts from one address, e.g.
@@ -94,6 +104,12 @@ Modes:
            stored by its recipient is answered with a delivery receipt.
            -duration starts once every pair's first message (the PQXDH
            handshake, reported apart) is in; -devices and -warmup are unused
+  fanout   -devices accounts follow a new channel, their WebSockets held by
+           -procs follower processes; its owner publishes -posts posts with
+           texts of -size bytes, each once every follower has the one before
+           (or -drain has passed), or every -interval; it reports deliveries/s
+           and the time from each post to its last follower. With -accounts,
+           the followers are saved to a file and reused by later runs
 
 Flags:
 `
@@ -122,12 +138,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.creators, "create-workers", 2, "accounts created at once; each runs Argon2id with 64 MiB (client)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of parley-bench, from setup to the end, to this file")
 	fs.DurationVar(&o.every, "progress", 5*time.Second, "interval between progress lines on stderr")
+	fs.IntVar(&o.procs, "procs", 0, "follower processes holding the sockets; 0 = one per 5,000 (fanout)")
+	fs.IntVar(&o.posts, "posts", 20, "posts to publish (fanout)")
+	fs.DurationVar(&o.interval, "interval", 0, "publish a post every interval; 0 = once every follower has the one before (fanout)")
+	fs.StringVar(&o.accounts, "accounts", "", "file of follower credentials to reuse, extended with new ones (fanout)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() != 1 || (fs.Arg(0) != "traffic" && fs.Arg(0) != "idle" && fs.Arg(0) != "client") {
+	if fs.NArg() != 1 || !slices.Contains([]string{"traffic", "idle", "client", "fanout", modeFollower}, fs.Arg(0)) {
 		fs.Usage()
-		return nil, errors.New("give one mode: traffic, idle or client")
+		return nil, errors.New("give one mode: traffic, idle, client or fanout")
 	}
 	o.mode = fs.Arg(0)
 	switch {
@@ -149,6 +169,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-size must be %d to %d bytes in client mode (the first bytes hold a sequence number and the send time)", clientpath.MinSize, clientpath.MaxSize)
 	case o.creators < 1:
 		return nil, errors.New("-create-workers must be at least 1")
+	case o.mode == "fanout" && (o.posts < 1 || o.procs < 0 || o.procs > o.devices || o.interval < 0 || o.drain <= 0):
+		return nil, errors.New("fanout needs -posts at least 1, -procs 0 to -devices, -interval not negative and -drain positive")
+	case o.mode == "fanout" && o.size > channel.MaxText:
+		return nil, fmt.Errorf("-size must be at most %d bytes in fanout mode", channel.MaxText)
 	}
 	return &o, checkLoopback(o.server)
 }
@@ -178,8 +202,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer stop()
 	}
-	if o.mode == "client" {
+	switch o.mode {
+	case "client":
 		return runClient(ctx, o, stdout, stderr)
+	case "fanout":
+		return runFanout(ctx, o, stdout, stderr)
+	case modeFollower:
+		return runFollower(ctx, o, os.Stdin, stdout, stderr)
 	}
 	if lim, err := raiseNoFile(); err != nil {
 		fmt.Fprintf(stderr, "parley-bench: warning: could not raise the open-file limit: %v\n", err)

@@ -29,6 +29,7 @@ type Report struct {
 	Traffic         *TrafficReport `json:"traffic,omitempty"`
 	Idle            *IdleReport    `json:"idle,omitempty"`
 	Client          *ClientReport  `json:"client,omitempty"`
+	Fanout          *FanoutReport  `json:"fanout,omitempty"`
 	RSS             *RSSReport     `json:"server_rss,omitempty"`
 }
 
@@ -212,10 +213,13 @@ func (r *Report) writeText(w io.Writer) {
 	if c := r.Client; c != nil {
 		c.writeText(w)
 	}
+	if f := r.Fanout; f != nil {
+		f.writeText(w)
+	}
 	if i := r.Idle; i != nil {
 		fmt.Fprintf(w, "held %d connections for %gs; %d dropped by the server\n", r.Devices, i.HeldSeconds, i.Dropped)
 	}
-	if m := r.RSS; m != nil && r.Client != nil {
+	if m := r.RSS; m != nil && (r.Client != nil || r.Fanout != nil) {
 		fmt.Fprintf(w, "server RSS (pid %d): before %s, end %s\n", m.PID, mib(m.Before), mib(m.End))
 	} else if m != nil {
 		fmt.Fprintf(w, "server RSS (pid %d): before %s, after register %s, after connect %s, end %s\n",
