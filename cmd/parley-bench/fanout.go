@@ -97,7 +97,15 @@ func (f *FanoutReport) writeText(w io.Writer) {
 	if f.ServerCPU > 0 {
 		fmt.Fprintf(w, ", parleyd %.2f", f.ServerCPU)
 	}
+	fmt.Fprintf(w, "; the machine %.2f busy", f.MachineCPU)
+	if f.ServerCPU > 0 {
+		fmt.Fprintf(w, " (other work %.2f)", max(0, f.MachineCPU-f.ServerCPU-f.FollowersCPU-f.BenchCPU))
+	}
 	fmt.Fprintln(w)
+	if f.ServerCPU > 0 && f.Received > 0 {
+		perDelivery := func(cores float64) float64 { return cores * f.WindowSeconds * 1e6 / float64(f.Received) }
+		fmt.Fprintf(w, "CPU per delivery: parleyd %.1f µs, follower processes %.1f µs\n", perDelivery(f.ServerCPU), perDelivery(f.FollowersCPU))
+	}
 	if f.ServerRSSConnected > 0 {
 		fmt.Fprintf(w, "server RSS with the sockets open: %s; after the posts: %s\n", mib(f.ServerRSSConnected), mib(f.ServerRSSEnd))
 	}

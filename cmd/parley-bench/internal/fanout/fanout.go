@@ -89,6 +89,11 @@ type Result struct {
 	ServerCPU    float64 `json:"server_cpu_cores,omitempty"`
 	FollowersCPU float64 `json:"followers_cpu_cores"`
 	BenchCPU     float64 `json:"bench_cpu_cores"`
+	// MachineCPU is the whole machine's busy CPU in the window, in cores:
+	// on a shared machine, what the processes above did not use is other
+	// work's. (The followers' CPU runs from their "ready" to the stop, a
+	// little longer than the window.)
+	MachineCPU float64 `json:"machine_cpu_cores"`
 	// parleyd's resident memory (with ServerPID) once every socket is
 	// open, and after the posts.
 	ServerRSSConnected int64 `json:"server_rss_connected,omitempty"`
@@ -239,6 +244,7 @@ func (r *run) publish(ctx context.Context, pub *publisher, cs *children, res *Re
 	if cpu0.ok && cpu1.ok {
 		res.BenchCPU = float64(cpu1.bench-cpu0.bench) / float64(window)
 		res.ServerCPU = float64(cpu1.server-cpu0.server) / float64(window)
+		res.MachineCPU = float64(cpu1.machine-cpu0.machine) / float64(window)
 	}
 	return posts, frameBytes, window, nil
 }
@@ -262,14 +268,17 @@ func (cs *children) hasAll(posts []post) func() bool {
 }
 
 type cpuSample struct {
-	bench, server time.Duration
-	ok            bool
+	bench, server, machine time.Duration
+	ok                     bool
 }
 
 func (r *run) cpu() cpuSample {
 	var s cpuSample
 	var err error
 	if s.bench, err = procstat.CPU(os.Getpid()); err != nil {
+		return s
+	}
+	if s.machine, err = procstat.MachineBusy(); err != nil {
 		return s
 	}
 	if r.cfg.ServerPID != 0 {

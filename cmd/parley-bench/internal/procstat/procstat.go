@@ -1,6 +1,7 @@
-// Package procstat reads a process's resident memory and CPU time from
-// Linux's /proc, so the bench can report what each connection costs the
-// server and which process uses the CPU.
+// Package procstat reads a process's resident memory and CPU time, and
+// the whole machine's CPU time, from Linux's /proc, so the bench can
+// report what each connection costs the server, which process uses the
+// CPU, and how much of it other work on a shared machine took.
 package procstat
 
 import (
@@ -79,6 +80,38 @@ func parseCPU(stat []byte) (time.Duration, error) {
 			return 0, fmt.Errorf("procstat: stat CPU time: %w", err)
 		}
 		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// MachineBusy returns the CPU time all CPUs have spent busy since boot:
+// user, nice, system, irq, softirq and steal time, not idle or iowait.
+func MachineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, fmt.Errorf("procstat: reading /proc/stat: %w", err)
+	}
+	return parseBusy(b)
+}
+
+// parseBusy reads the first line of /proc/stat, "cpu  user nice system
+// idle iowait irq softirq steal guest guest_nice" (guest time is already
+// counted in user).
+func parseBusy(stat []byte) (time.Duration, error) {
+	line, _, _ := bytes.Cut(stat, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 9 || string(f[0]) != "cpu" {
+		return 0, fmt.Errorf("procstat: unexpected first line of /proc/stat %q", line)
+	}
+	var ticks int64
+	for i, s := range f[1:9] {
+		n, err := strconv.ParseInt(string(s), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("procstat: /proc/stat: %w", err)
+		}
+		if i != 3 && i != 4 { // idle, iowait
+			ticks += n
+		}
 	}
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }

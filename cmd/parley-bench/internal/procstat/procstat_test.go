@@ -46,3 +46,22 @@ func TestCPUSelf(t *testing.T) {
 		t.Skipf("no /proc here: %v", err)
 	}
 }
+
+func TestParseBusy(t *testing.T) {
+	// user 100, nice 20, system 30, idle 1000, iowait 50, irq 1, softirq 2, steal 7.
+	got, err := parseBusy([]byte("cpu  100 20 30 1000 50 1 2 7 0 0\ncpu0 50 10 15 500 25 0 1 3 0 0\n"))
+	if err != nil || got != 1600*time.Millisecond {
+		t.Fatalf("parseBusy = %v, %v; want 1.6s", got, err)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8", "cpu  1 2 3", "cpu  1 2 3 4 5 6 x 8"} {
+		if _, err := parseBusy([]byte(bad)); err == nil {
+			t.Errorf("parseBusy(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestMachineBusy(t *testing.T) {
+	if _, err := MachineBusy(); err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+}
