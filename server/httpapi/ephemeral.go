@@ -50,7 +50,12 @@ func (s *wsSession) writeEphemeral(ctx context.Context, frame *[]byte) error {
 		if err := s.write(ctx, *frame); err != nil {
 			return err
 		}
-		s.h.metrics.ephemeral.WithLabelValues(ephemeralWritten).Inc()
+		// Channel frames share this path; they are counted when offered
+		// (parley_channel_frames_total). Byte 1 is the frame type: byte 0
+		// is field 1's tag.
+		if len(*frame) < 2 || (*frame)[1] != byte(api.FrameChannel) {
+			s.h.metrics.ephemeral.WithLabelValues(ephemeralWritten).Inc()
+		}
 		select {
 		case frame = <-s.hub.ephemeral:
 		default:

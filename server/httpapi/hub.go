@@ -190,17 +190,23 @@ func (h *Hub) forget(k deviceKey) {
 
 // offerAccounts offers an encoded frame to every connected device of the
 // accounts, without blocking (as offerEphemeral), and returns how many
-// sockets took it and how many were full.
+// sockets took it and how many were full. The sockets are collected
+// under the hub's mutex and offered the frame after it is released, so a
+// post to many followers does not hold up connects and deliveries.
 func (h *Hub) offerAccounts(accounts []int64, frame []byte) (written, dropped int) {
+	var conns []*conn
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	for _, a := range accounts {
 		for _, d := range h.byAccount[a] {
-			if h.conns[deviceKey{a, d}].offerEphemeral(frame) {
-				written++
-			} else {
-				dropped++
-			}
+			conns = append(conns, h.conns[deviceKey{a, d}])
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		if c.offerEphemeral(frame) {
+			written++
+		} else {
+			dropped++
 		}
 	}
 	return written, dropped
