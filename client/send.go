@@ -172,18 +172,21 @@ func (c *Client) deliver(ctx context.Context, user string, ct *content, ephemera
 
 // sessionDevices lists the devices of user with which sessions exist.
 func sessionDevices(tx sealedTx, user string, ownDevice uint32, self bool) ([]uint32, error) {
+	ks, err := tx.keys(bucketSession, user+"/")
+	if err != nil {
+		return nil, err
+	}
 	var out []uint32
-	err := tx.scan(bucketSession, user+"/", func(k string, _ []byte) error {
+	for _, k := range ks {
 		_, d, err := parseSessionKey(k)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !self || d != ownDevice {
 			out = append(out, d)
 		}
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // startSessions fetches prekey bundles for user (every device, or only

@@ -192,6 +192,17 @@ func (s sealedTx) scan(bucket, prefix string, fn func(key string, value []byte) 
 	})
 }
 
+// keys lists the keys of bucket that start with prefix, in order,
+// without opening their values.
+func (s sealedTx) keys(bucket, prefix string) ([]string, error) {
+	var out []string
+	err := s.tx.Scan(bucket, prefix, func(k string, _ []byte) error {
+		out = append(out, k)
+		return nil
+	})
+	return out, err
+}
+
 // getJSON and putJSON store records as sealed JSON.
 func (s sealedTx) getJSON(bucket, key string, out any) error {
 	b, err := s.get(bucket, key)

@@ -30,7 +30,17 @@ const schema = `CREATE TABLE IF NOT EXISTS kv (
 // without retry loops.
 type Store struct {
 	db *sql.DB
+	// Statements prepared once: parsing SQL on every call was a tenth of
+	// a client's CPU (see docs/BENCHMARKS.md, full client path).
+	get, put, del *sql.Stmt
 }
+
+const (
+	sqlGet = `SELECT value FROM kv WHERE bucket = ? AND key = ?`
+	sqlPut = `INSERT INTO kv (bucket, key, value) VALUES (?, ?, ?)
+		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`
+	sqlDel = `DELETE FROM kv WHERE bucket = ? AND key = ?`
+)
 
 var _ client.Store = (*Store)(nil)
 
@@ -51,7 +61,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	st := &Store{db: db}
+	for _, p := range []struct {
+		s   **sql.Stmt
+		sql string
+	}{{&st.get, sqlGet}, {&st.put, sqlPut}, {&st.del, sqlDel}} {
+		if *p.s, err = db.PrepareContext(ctx, p.sql); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlitestore: prepare: %w", err)
+		}
+	}
+	return st, nil
 }
 
 // Update implements client.Store.
@@ -69,7 +89,7 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(client.Tx) error
 	if err != nil {
 		return fmt.Errorf("sqlitestore: begin: %w", err)
 	}
-	if err := fn(&tx{ctx: ctx, tx: sqlTx}); err != nil {
+	if err := fn(&tx{ctx: ctx, tx: sqlTx, s: s}); err != nil {
 		sqlTx.Rollback()
 		return err
 	}
@@ -83,16 +103,22 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(client.Tx) error
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.get.Close()
+	s.put.Close()
+	s.del.Close()
+	return s.db.Close()
+}
 
 type tx struct {
 	ctx context.Context
 	tx  *sql.Tx
+	s   *Store
 }
 
 func (t *tx) Get(bucket, key string) ([]byte, error) {
 	var v []byte
-	err := t.tx.QueryRowContext(t.ctx, `SELECT value FROM kv WHERE bucket = ? AND key = ?`, bucket, key).Scan(&v)
+	err := t.tx.StmtContext(t.ctx, t.s.get).QueryRowContext(t.ctx, bucket, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, client.ErrNotFound
 	}
@@ -106,8 +132,7 @@ func (t *tx) Put(bucket, key string, value []byte) error {
 	if value == nil {
 		value = []byte{}
 	}
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO kv (bucket, key, value) VALUES (?, ?, ?)
-		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`, bucket, key, value)
+	_, err := t.tx.StmtContext(t.ctx, t.s.put).ExecContext(t.ctx, bucket, key, value)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: put: %w", err)
 	}
@@ -115,7 +140,7 @@ func (t *tx) Put(bucket, key string, value []byte) error {
 }
 
 func (t *tx) Delete(bucket, key string) error {
-	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM kv WHERE bucket = ? AND key = ?`, bucket, key); err != nil {
+	if _, err := t.tx.StmtContext(t.ctx, t.s.del).ExecContext(t.ctx, bucket, key); err != nil {
 		return fmt.Errorf("sqlitestore: delete: %w", err)
 	}
 	return nil
