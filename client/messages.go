@@ -298,3 +298,19 @@ func applyEarlyReceipt(tx sealedTx, r *messageRecord) error {
 	}
 	return tx.del(bucketEarly, k)
 }
+
+// forgetMessage removes a message, and its conversation if it held
+// nothing else.
+func forgetMessage(tx sealedTx, r *messageRecord) error {
+	if err := tx.del(bucketMessage, messageKey(r.Peer, r.Timestamp, r.ID)); err != nil {
+		return err
+	}
+	if err := tx.del(bucketMsgIndex, msgIndexKey(r.Peer, r.ID)); err != nil {
+		return err
+	}
+	rest, err := tx.keys(bucketMessage, r.Peer+"/")
+	if err != nil || len(rest) > 0 {
+		return err
+	}
+	return tx.del(bucketConv, r.Peer)
+}

@@ -59,6 +59,14 @@ func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *Messa
 	if sendErr != nil {
 		rec.Status = StatusFailed
 	}
+	if errors.Is(sendErr, ErrNoSuchUser) {
+		// No such user: forget the message rather than leave a
+		// conversation with nobody in the list.
+		if err := c.update(ctx, func(tx sealedTx) error { return forgetMessage(tx, rec) }); err != nil {
+			c.log.Warn("message to an unknown user not removed", "err", err)
+		}
+		return Message{}, sendErr
+	}
 	if err := c.update(ctx, func(tx sealedTx) error {
 		return tx.putJSON(bucketMessage, messageKey(peer, rec.Timestamp, rec.ID), rec)
 	}); err != nil && sendErr == nil {

@@ -236,3 +236,16 @@ func TestStoreHoldsNoPlaintext(t *testing.T) {
 		}
 	}
 }
+
+// TestSendToUnknownUser: nothing is left behind by a message to nobody.
+func TestSendToUnknownUser(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	if _, err := alice.Send(ctx, "nobody_here", "hello?"); !errors.Is(err, client.ErrNoSuchUser) {
+		t.Fatalf("send to an unknown user: %v", err)
+	}
+	if convs, _ := alice.Conversations(ctx); len(convs) != 0 {
+		t.Fatalf("conversations: %+v", convs)
+	}
+}
