@@ -62,6 +62,7 @@ const (
 	kindReset    contentKind = 5 // an empty message that starts a fresh session
 	// 6–15 reserved (edits, deletes, timers).
 	kindChannelKey contentKind = 16 // a channel's signing key, for an admin or one's own devices
+	kindSyncRead   contentKind = 17 // to one's own devices: "I read these messages from Destination"
 )
 
 // ReceiptType says what a receipt acknowledges.
@@ -123,6 +124,10 @@ func (c *content) marshal() []byte {
 		for _, id := range c.ReceiptIDs {
 			e.Bytes(cReceiptID, id[:])
 		}
+	case kindSyncRead:
+		for _, id := range c.ReceiptIDs {
+			e.Bytes(cReceiptID, id[:])
+		}
 	case kindTyping:
 		var v uint64
 		if c.Typing {
@@ -130,7 +135,7 @@ func (c *content) marshal() []byte {
 		}
 		e.Uint(cTyping, v)
 	}
-	if c.Kind == kindSyncSent {
+	if c.Kind == kindSyncSent || c.Kind == kindSyncRead {
 		e.Bytes(cDestination, []byte(c.Destination))
 	}
 	if k := c.ChannelKey; k != nil && c.Kind == kindChannelKey {
@@ -178,6 +183,15 @@ func parseContent(b []byte) (*content, error) {
 		if len(c.ReceiptIDs) == 0 {
 			return nil, fmt.Errorf("%w: receipt without IDs", errContent)
 		}
+	case kindSyncRead:
+		for d.More(cReceiptID) && len(c.ReceiptIDs) < maxReceiptIDs {
+			var id MessageID
+			copy(id[:], d.Bytes(cReceiptID, len(id), len(id)))
+			c.ReceiptIDs = append(c.ReceiptIDs, id)
+		}
+		if len(c.ReceiptIDs) == 0 {
+			return nil, fmt.Errorf("%w: read sync without IDs", errContent)
+		}
 	case kindTyping:
 		c.Typing = d.Uint(cTyping, 1) == 1
 	case kindReset:
@@ -193,7 +207,7 @@ func parseContent(b []byte) (*content, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", errContent, c.Kind)
 	}
-	if c.Kind == kindSyncSent {
+	if c.Kind == kindSyncSent || c.Kind == kindSyncRead {
 		raw := string(d.Bytes(cDestination, 1, api.MaxUsername))
 		dest, err := api.NormalizeUsername(raw)
 		if d.Err() == nil && (err != nil || dest != raw) { // senders write it normalised: one encoding

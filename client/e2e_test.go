@@ -243,6 +243,17 @@ func TestEveryDeviceSeesTheConversation(t *testing.T) {
 	if len(convs) != 1 || convs[0].Peer != "alice" || convs[0].Unread != 0 {
 		t.Errorf("bob's conversations after reading: %+v", convs)
 	}
+	// Alice reads on her phone: her laptop's unread count drops too.
+	if c, _ := alice2.Conversations(ctx); len(c) != 1 || c[0].Unread != 1 {
+		t.Fatalf("alice's laptop before: %+v", c)
+	}
+	if err := alice.MarkRead(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	alice2.waitEvent(func(e client.Event) bool { r, ok := e.(*client.ReadElsewhereEvent); return ok && r.Peer == "bob" })
+	if c, _ := alice2.Conversations(ctx); c[0].Unread != 0 {
+		t.Fatalf("alice's laptop after reading on the phone: %+v", c)
+	}
 	if err := bob.SendTyping(ctx, "alice", true); err != nil {
 		t.Fatal(err)
 	}

@@ -84,3 +84,12 @@ type ChannelKeyEvent struct {
 }
 
 func (*ChannelKeyEvent) event() {}
+
+// ReadElsewhereEvent reports that messages from Peer were read on another
+// of this account's devices, so they are read here too.
+type ReadElsewhereEvent struct {
+	Peer string
+	IDs  []MessageID
+}
+
+func (*ReadElsewhereEvent) event() {}

@@ -180,7 +180,57 @@ func (c *Client) MarkRead(ctx context.Context, peer string) error {
 	if err != nil || len(ids) == 0 {
 		return err
 	}
-	return c.sendReceipts(ctx, peer, ReceiptRead, ids)
+	if err := c.sendReceipts(ctx, peer, ReceiptRead, ids); err != nil {
+		return err
+	}
+	// The account's other devices mark them read too (spec/client.md §2).
+	for len(ids) > 0 {
+		n := min(len(ids), maxReceiptIDs)
+		ct := &content{Kind: kindSyncRead, Timestamp: c.nowMillis(), ReceiptIDs: ids[:n], Destination: peer}
+		c.rand.Read(ct.ID[:])
+		if err := c.deliver(ctx, c.acct.Username, ct, false); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// markReadElsewhere applies a read sync from another of this account's
+// devices: the named messages from peer are read. It returns those that
+// were unread here.
+func markReadElsewhere(tx sealedTx, peer string, ids []MessageID) ([]MessageID, error) {
+	var changed []MessageID
+	for _, id := range ids {
+		mk, err := tx.get(bucketMsgIndex, msgIndexKey(peer, id))
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var r messageRecord
+		if err := tx.getJSON(bucketMessage, string(mk), &r); err != nil {
+			return nil, err
+		}
+		if r.Outgoing || r.Status != StatusUnread {
+			continue
+		}
+		r.Status = StatusRead
+		if err := tx.putJSON(bucketMessage, string(mk), &r); err != nil {
+			return nil, err
+		}
+		changed = append(changed, id)
+	}
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	var conv convRecord
+	if err := tx.getJSON(bucketConv, peer, &conv); err != nil {
+		return nil, err
+	}
+	conv.Unread = max(0, conv.Unread-len(changed))
+	return changed, tx.putJSON(bucketConv, peer, &conv)
 }
 
 // storeMessage adds r to its conversation, or does nothing if a message

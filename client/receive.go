@@ -243,6 +243,14 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 		if len(changed) > 0 {
 			events = append(events, &ReceiptEvent{Peer: sender, Type: ct.Receipt, IDs: changed})
 		}
+	case ct.Kind == kindSyncRead && self:
+		changed, err := markReadElsewhere(tx, ct.Destination, ct.ReceiptIDs)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(changed) > 0 {
+			events = append(events, &ReadElsewhereEvent{Peer: ct.Destination, IDs: changed})
+		}
 	case ct.Kind == kindChannelKey && ct.ChannelKey != nil:
 		c.grants = append(c.grants, pendingGrant{from: sender, grant: ct.ChannelKey})
 	case ct.Kind == kindTyping && !self:
