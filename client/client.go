@@ -53,9 +53,11 @@ type Config struct {
 	Passphrase []byte
 	// HTTPClient is used for every request; nil means http.DefaultClient.
 	HTTPClient *http.Client
-	// Events receives what happens, from the goroutine that processes
-	// incoming envelopes (Run or Sync). It must not block for long. nil
-	// drops events; everything that matters is also stored.
+	// Events receives what happens, mostly from the goroutine that
+	// processes incoming envelopes (Run or Sync), while the client's lock
+	// is held: it must return quickly and must not call the Client
+	// (hand the event to another goroutine, as the TUI does through a
+	// channel). nil drops events; everything that matters is also stored.
 	Events func(Event)
 	Logger *slog.Logger // nil discards
 	// Now is the clock; nil means time.Now.
