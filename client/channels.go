@@ -25,6 +25,7 @@ const (
 	bucketChannel    = "channel"    // handle → channelRecord
 	bucketChannelKey = "channelkey" // handle → channelKeyRecord (publishers)
 	bucketChanRec    = "chanrec"    // handle/seq → the signed record (raw)
+	bucketChanKeys   = "chanho"     // handle/seq → a handover record (raw): the key chain, without scanning every record
 )
 
 // Errors of channels.
@@ -277,11 +278,8 @@ func (c *Client) chain(tx sealedTx, handle string) (*channel.Chain, *channelReco
 	if err != nil {
 		return nil, nil, err
 	}
-	err = tx.scan(bucketChanRec, handle+"/", func(_ string, v []byte) error {
-		r, err := channel.Parse(v)
-		if err == nil && r.Kind == channel.KindHandover {
-			_, err = chain.Verify(v)
-		}
+	err = tx.scan(bucketChanKeys, handle+"/", func(_ string, v []byte) error {
+		_, err := chain.Verify(v)
 		return err
 	})
 	return chain, &cr, err
@@ -350,11 +348,17 @@ func (c *Client) storeRecords(ctx context.Context, handle string, recs []api.Cha
 					return err
 				}
 			} else {
-				if _, err := chain.Verify(r.Data); err != nil {
+				rec, err := chain.Verify(r.Data)
+				if err != nil {
 					return fmt.Errorf("%w (@%s, seq %d: %v)", ErrForgedRecord, handle, r.Seq, err)
 				}
 				if err := tx.put(bucketChanRec, chanRecKey(handle, r.Seq), r.Data); err != nil {
 					return err
+				}
+				if rec.Kind == channel.KindHandover {
+					if err := tx.put(bucketChanKeys, chanRecKey(handle, r.Seq), r.Data); err != nil {
+						return err
+					}
 				}
 			}
 			cr.LastSeq = r.Seq
@@ -419,14 +423,19 @@ func (c *Client) handleChannelFrame(ctx context.Context, f *api.Frame) {
 		}
 		return
 	}
-	posts, err := c.posts(ctx, f.Channel, 0)
-	if err != nil {
+	// The catch-up verified and stored the record at this Seq; report it
+	// as it was stored (never the frame's bytes, which were not checked).
+	// A new post is the record itself: no fold needed.
+	var stored []byte
+	if err := c.view(ctx, func(tx sealedTx) error {
+		var err error
+		stored, err = tx.get(bucketChanRec, chanRecKey(f.Channel, f.Seq))
+		return err
+	}); err != nil {
 		return
 	}
-	for _, p := range posts {
-		if p.Seq == f.Seq {
-			c.emit(&ChannelPostEvent{Post: p})
-		}
+	if r, err := channel.Parse(stored); err == nil && r.Kind == channel.KindPost {
+		c.emit(&ChannelPostEvent{Post: Post{Channel: f.Channel, ID: r.ID, Seq: f.Seq, Time: time.UnixMilli(r.Time), Text: r.Text, Media: r.Media}})
 	}
 }
 
