@@ -537,41 +537,51 @@ func (h *Handler) fanout(ctx context.Context, c store.Channel, f *api.Frame) {
 // posters, and a profile's avatar) has been uploaded, with the size and
 // content type the descriptor gives, and returns their SHA-256s.
 func (h *Handler) checkMedia(ctx context.Context, rec *channel.Record) ([]string, error) {
+	blobs, err := mediaBlobs(rec)
+	if err != nil {
+		return nil, badRecord("A media descriptor is malformed.")
+	}
+	var shas []string
+	for _, w := range blobs {
+		b, err := h.store.Blob(ctx, w.sum)
+		if isNotFound(err) || err == nil && (b.Expired(h.opts.Now()) || !w.poster && (b.Size != w.size || b.ContentType != w.ctype)) {
+			return nil, badRecord("A post's media must be uploaded first (POST /v1/uploads), with the size and content type its descriptor gives: " + w.sum)
+		}
+		if err != nil {
+			return nil, err
+		}
+		shas = append(shas, w.sum)
+	}
+	return shas, nil
+}
+
+// mediaBlob is one blob a record names: a media item, its poster (whose
+// size and type the descriptor does not give), or an avatar.
+type mediaBlob struct {
+	sum    string // hex SHA-256
+	size   int64
+	ctype  string
+	poster bool
+}
+
+// mediaBlobs lists the blobs a record's media and avatar name.
+func mediaBlobs(rec *channel.Record) ([]mediaBlob, error) {
 	descs := rec.Media
 	if rec.Avatar != nil {
 		descs = append(descs[:len(descs):len(descs)], rec.Avatar)
 	}
-	var shas []string
+	var out []mediaBlob
 	for _, d := range descs {
 		m, err := channel.ParseMedia(d)
 		if err != nil {
-			return nil, badRecord("A media descriptor is malformed.")
+			return nil, err
 		}
-		want := []struct {
-			sum   [32]byte
-			size  int64
-			ctype string
-		}{{m.SHA256, m.Size, m.ContentType}}
+		out = append(out, mediaBlob{sum: hex.EncodeToString(m.SHA256[:]), size: m.Size, ctype: m.ContentType})
 		if m.Poster != nil {
-			want = append(want, struct {
-				sum   [32]byte
-				size  int64
-				ctype string
-			}{*m.Poster, -1, ""})
-		}
-		for _, w := range want {
-			sum := hex.EncodeToString(w.sum[:])
-			b, err := h.store.Blob(ctx, sum)
-			if isNotFound(err) || err == nil && (b.Expired(h.opts.Now()) || w.size >= 0 && (b.Size != w.size || b.ContentType != w.ctype)) {
-				return nil, badRecord("A post's media must be uploaded first (POST /v1/uploads), with the size and content type its descriptor gives: " + sum)
-			}
-			if err != nil {
-				return nil, err
-			}
-			shas = append(shas, sum)
+			out = append(out, mediaBlob{sum: hex.EncodeToString(m.Poster[:]), poster: true})
 		}
 	}
-	return shas, nil
+	return out, nil
 }
 
 // retainMedia keeps the blobs a stored record names for as long as the
@@ -605,19 +615,13 @@ func (h *Handler) releaseMedia(ctx context.Context, c store.Channel, post [16]by
 		if err != nil {
 			continue // verified when stored; never expected
 		}
-		for _, d := range rec.Media {
-			m, err := channel.ParseMedia(d)
-			if err != nil {
-				continue
-			}
-			sums := [][32]byte{m.SHA256}
-			if m.Poster != nil {
-				sums = append(sums, *m.Poster)
-			}
-			for _, sum := range sums {
-				if err := h.store.RetainBlob(ctx, hex.EncodeToString(sum[:]), false); err != nil && !isNotFound(err) {
-					return err
-				}
+		blobs, err := mediaBlobs(rec)
+		if err != nil {
+			continue
+		}
+		for _, b := range blobs {
+			if err := h.store.RetainBlob(ctx, b.sum, false); err != nil && !isNotFound(err) {
+				return err
 			}
 		}
 	}
