@@ -119,12 +119,10 @@ func (c *content) marshal() []byte {
 		if c.ReplyTo != nil {
 			e.Bytes(cReplyTo, c.ReplyTo[:])
 		}
-	case kindReceipt:
-		e.Uint(cReceipt, uint64(c.Receipt))
-		for _, id := range c.ReceiptIDs {
-			e.Bytes(cReceiptID, id[:])
+	case kindReceipt, kindSyncRead:
+		if c.Kind == kindReceipt {
+			e.Uint(cReceipt, uint64(c.Receipt))
 		}
-	case kindSyncRead:
 		for _, id := range c.ReceiptIDs {
 			e.Bytes(cReceiptID, id[:])
 		}
@@ -175,21 +173,11 @@ func parseContent(b []byte) (*content, error) {
 		if c.Receipt == 0 {
 			return nil, fmt.Errorf("%w: receipt type 0", errContent)
 		}
-		for d.More(cReceiptID) && len(c.ReceiptIDs) < maxReceiptIDs {
-			var id MessageID
-			copy(id[:], d.Bytes(cReceiptID, len(id), len(id)))
-			c.ReceiptIDs = append(c.ReceiptIDs, id)
-		}
-		if len(c.ReceiptIDs) == 0 {
+		if c.ReceiptIDs = parseIDs(&d); len(c.ReceiptIDs) == 0 {
 			return nil, fmt.Errorf("%w: receipt without IDs", errContent)
 		}
 	case kindSyncRead:
-		for d.More(cReceiptID) && len(c.ReceiptIDs) < maxReceiptIDs {
-			var id MessageID
-			copy(id[:], d.Bytes(cReceiptID, len(id), len(id)))
-			c.ReceiptIDs = append(c.ReceiptIDs, id)
-		}
-		if len(c.ReceiptIDs) == 0 {
+		if c.ReceiptIDs = parseIDs(&d); len(c.ReceiptIDs) == 0 {
 			return nil, fmt.Errorf("%w: read sync without IDs", errContent)
 		}
 	case kindTyping:
@@ -232,6 +220,18 @@ func parseContent(b []byte) (*content, error) {
 		return nil, fmt.Errorf("%w: %w", errContent, err)
 	}
 	return c, nil
+}
+
+// parseIDs reads the repeated message IDs of a receipt or a read sync,
+// at most maxReceiptIDs (more fail the decoder's Finish).
+func parseIDs(d *wire.Decoder) []MessageID {
+	var ids []MessageID
+	for d.More(cReceiptID) && len(ids) < maxReceiptIDs {
+		var id MessageID
+		copy(id[:], d.Bytes(cReceiptID, len(id), len(id)))
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // padContent appends 0x80 and zeros up to a multiple of paddingBlock, so

@@ -202,22 +202,18 @@ func (c *Client) MarkRead(ctx context.Context, peer string) error {
 func markReadElsewhere(tx sealedTx, peer string, ids []MessageID) ([]MessageID, error) {
 	var changed []MessageID
 	for _, id := range ids {
-		mk, err := tx.get(bucketMsgIndex, msgIndexKey(peer, id))
+		mk, r, err := messageByID(tx, peer, id)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		var r messageRecord
-		if err := tx.getJSON(bucketMessage, string(mk), &r); err != nil {
-			return nil, err
-		}
 		if r.Outgoing || r.Status != StatusUnread {
 			continue
 		}
 		r.Status = StatusRead
-		if err := tx.putJSON(bucketMessage, string(mk), &r); err != nil {
+		if err := tx.putJSON(bucketMessage, mk, &r); err != nil {
 			return nil, err
 		}
 		changed = append(changed, id)
@@ -270,7 +266,7 @@ func storeMessage(tx sealedTx, r *messageRecord) (bool, error) {
 func setStatus(tx sealedTx, peer string, ids []MessageID, status MessageStatus) ([]MessageID, error) {
 	var changed []MessageID
 	for _, id := range ids {
-		mk, err := tx.get(bucketMsgIndex, msgIndexKey(peer, id))
+		mk, r, err := messageByID(tx, peer, id)
 		if errors.Is(err, ErrNotFound) {
 			// A receipt can overtake the sync transcript of a message
 			// sent from another of our devices: keep it for when the
@@ -283,15 +279,11 @@ func setStatus(tx sealedTx, peer string, ids []MessageID, status MessageStatus) 
 		if err != nil {
 			return nil, err
 		}
-		var r messageRecord
-		if err := tx.getJSON(bucketMessage, string(mk), &r); err != nil {
-			return nil, err
-		}
 		if !r.Outgoing || !statusAdvances(r.Status, status) {
 			continue
 		}
 		r.Status = status
-		if err := tx.putJSON(bucketMessage, string(mk), &r); err != nil {
+		if err := tx.putJSON(bucketMessage, mk, &r); err != nil {
 			return nil, err
 		}
 		changed = append(changed, id)
@@ -363,4 +355,15 @@ func forgetMessage(tx sealedTx, r *messageRecord) error {
 		return err
 	}
 	return tx.del(bucketConv, r.Peer)
+}
+
+// messageByID finds the message id of the conversation with peer through
+// the index: its key in bucketMessage and its record, or ErrNotFound.
+func messageByID(tx sealedTx, peer string, id MessageID) (string, messageRecord, error) {
+	var r messageRecord
+	mk, err := tx.get(bucketMsgIndex, msgIndexKey(peer, id))
+	if err != nil {
+		return "", r, err
+	}
+	return string(mk), r, tx.getJSON(bucketMessage, string(mk), &r)
 }
