@@ -1,10 +1,8 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"net/url"
 
@@ -13,45 +11,19 @@ import (
 
 // Admin calls the operator's API (spec/api.md §12) with a bearer token.
 type Admin struct {
-	c     *Client
-	token string
-	name  string // the operator, for the audit log
+	c    *Client
+	name string // the operator, for the audit log
 }
 
 // Admin returns an operator client; name goes into the audit log.
-func (c *Client) Admin(token, name string) *Admin { return &Admin{c: c, token: token, name: name} }
-
-func (a *Admin) call(ctx context.Context, method, path string, in, out any) error {
-	var body bytes.Buffer
-	if in != nil {
-		if err := json.NewEncoder(&body).Encode(in); err != nil {
-			return err
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.c.base+path, &body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := a.c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return decodeError(resp)
-	}
-	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
-	}
-	return nil
+func (c *Client) Admin(token, name string) *Admin {
+	cc := *c
+	cc.creds, cc.bearer = nil, token
+	return &Admin{c: &cc, name: name}
 }
 
 func (a *Admin) act(ctx context.Context, path, reason string) error {
-	return a.call(ctx, http.MethodPost, path, api.ModerationRequest{Admin: a.name, Reason: reason}, nil)
+	return a.c.do(ctx, http.MethodPost, path, api.ModerationRequest{Admin: a.name, Reason: reason}, nil)
 }
 
 // Suspend suspends a channel; Restore lifts the suspension.
@@ -77,13 +49,13 @@ func (a *Admin) RestoreRecord(ctx context.Context, handle string, recordID []byt
 // Reports lists users' reports, newest first.
 func (a *Admin) Reports(ctx context.Context) ([]api.ReportInfo, error) {
 	var out []api.ReportInfo
-	err := a.call(ctx, http.MethodGet, "/v1/admin/reports", nil, &out)
+	err := a.c.do(ctx, http.MethodGet, "/v1/admin/reports", nil, &out)
 	return out, err
 }
 
 // Audit lists the moderation audit log, newest first.
 func (a *Admin) Audit(ctx context.Context) ([]api.AuditInfo, error) {
 	var out []api.AuditInfo
-	err := a.call(ctx, http.MethodGet, "/v1/admin/audit", nil, &out)
+	err := a.c.do(ctx, http.MethodGet, "/v1/admin/audit", nil, &out)
 	return out, err
 }

@@ -23,6 +23,9 @@ type Client struct {
 	base  string
 	http  *http.Client
 	creds *api.Credentials
+	// bearer, if set, is the operator's token (Admin) and replaces the
+	// device credentials.
+	bearer string
 }
 
 // New returns a client of the server at baseURL (e.g. http://127.0.0.1:8080).
@@ -42,6 +45,10 @@ func (c *Client) As(creds api.Credentials) *Client {
 }
 
 func (c *Client) authorize(req *http.Request) {
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+		return
+	}
 	if c.creds != nil {
 		req.SetBasicAuth(c.creds.Username+"."+strconv.FormatUint(uint64(c.creds.DeviceID), 10), c.creds.Secret)
 	}
