@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/parley-chat/parley/api"
@@ -43,11 +42,17 @@ func (h *Handler) sendEphemeral(from *principal, to store.Account, clientID []by
 	return nil
 }
 
-// writeEphemeral writes frame, then whatever other ephemeral frames wait,
-// without waiting for more. They take no room in the delivery window.
-func (s *wsSession) writeEphemeral(ctx context.Context, frame *[]byte) error {
+// writeEphemeral writes the ephemeral frames that wait, without waiting
+// for more. They take no room in the delivery window.
+func (s *wsSession) writeEphemeral() error {
 	for {
-		if err := s.write(ctx, *frame); err != nil {
+		var frame *[]byte
+		select {
+		case frame = <-s.hub.ephemeral:
+		default:
+			return nil
+		}
+		if err := s.write(*frame); err != nil {
 			return err
 		}
 		// Channel frames share this path; they are counted when offered
@@ -55,11 +60,6 @@ func (s *wsSession) writeEphemeral(ctx context.Context, frame *[]byte) error {
 		// is field 1's tag.
 		if len(*frame) < 2 || (*frame)[1] != byte(api.FrameChannel) {
 			s.h.metrics.ephemeral.WithLabelValues(ephemeralWritten).Inc()
-		}
-		select {
-		case frame = <-s.hub.ephemeral:
-		default:
-			return nil
 		}
 	}
 }

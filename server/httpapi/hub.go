@@ -29,8 +29,8 @@ const ephemeralBuffer = 16
 
 // conn is what the hub knows of a connected device's WebSocket.
 type conn struct {
-	wake   chan struct{} // capacity 1: "the queue may have grown"
-	cancel func()        // closes the connection
+	kick   func() // "there may be something to write"; never blocks
+	cancel func() // closes the connection; never blocks
 
 	// Envelopes committed for the device, in Seq order (the store calls
 	// push in commit order). When push is full, overflow is set and the
@@ -44,8 +44,8 @@ type conn struct {
 	ephemeral chan *[]byte
 }
 
-func newConn(cancel func()) *conn {
-	return &conn{wake: make(chan struct{}, 1), cancel: cancel, push: make(chan *store.Envelope, pushBuffer),
+func newConn(cancel, kick func()) *conn {
+	return &conn{kick: kick, cancel: cancel, push: make(chan *store.Envelope, pushBuffer),
 		ephemeral: make(chan *[]byte, ephemeralBuffer)}
 }
 
@@ -92,10 +92,7 @@ func (h *Hub) notify(k deviceKey) {
 	c := h.conns[k]
 	h.mu.Unlock()
 	if c != nil {
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
+		c.kick()
 	}
 }
 
@@ -119,10 +116,7 @@ func (h *Hub) pushEnvelopes(envs []store.Envelope) {
 				c.overflow.Store(true)
 			}
 		}
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
+		c.kick()
 	}
 }
 
@@ -139,6 +133,7 @@ func (h *Hub) conn(k deviceKey) *conn {
 func (c *conn) offerEphemeral(frame []byte) bool {
 	select {
 	case c.ephemeral <- &frame:
+		c.kick()
 		return true
 	default:
 		return false

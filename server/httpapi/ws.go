@@ -23,16 +23,36 @@ const (
 	pendingBatch = 256
 )
 
-// wsSession is one device's WebSocket.
+// wsSession is one device's WebSocket. Its reader goroutine runs for the
+// socket's whole life; a writer goroutine runs only while there is
+// something to write (kick starts one), so an idle socket holds one
+// goroutine, no write buffer and no ticker.
 type wsSession struct {
 	h   *Handler
 	c   *websocket.Conn
+	out *socketConn
 	p   *principal
 	key deviceKey
 	hub *conn
+	// ctx carries the request's values; it is never cancelled. The socket
+	// ends by closing c, which fails the reader's Read.
+	ctx context.Context
 
 	mu        sync.Mutex          // guards delivered
 	delivered map[uint64]struct{} // delivered on this socket, not yet acked
+
+	wmu     sync.Mutex // guards running, again, ended
+	idle    sync.Cond  // signalled when running becomes false
+	running bool       // a writer goroutine is running
+	again   bool       // kicked since the writer last looked
+	ended   bool       // no writer may start any more
+
+	// Touched only by the running writer.
+	d        delivery
+	caughtUp bool
+
+	closeOnce sync.Once
+	pinger    *time.Timer
 }
 
 // inFlight counts envelopes delivered on this socket and not yet acked.
@@ -61,57 +81,87 @@ func (s *wsSession) acked(seqs []uint64) {
 // new ones as they arrive; sends and acks from the client on the same
 // socket; pings to keep it alive.
 func (h *Handler) websocket(w http.ResponseWriter, r *http.Request) error {
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout}
+	c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		return nil // Accept has answered the request
 	}
 	c.SetReadLimit(api.MaxFrame)
 	// The socket outlives this handler: returning frees the deep stack of
-	// the HTTP handler chain, so an idle socket keeps only two shallow
-	// goroutines. Its context keeps the request's values but not its
-	// cancellation, which fires when the handler returns; Drain and the
-	// hub end it instead.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	// the HTTP handler chain, and the reader starts on a fresh goroutine
+	// whose stack stays small while it waits. Its context keeps the
+	// request's values but not its cancellation, which fires when the
+	// handler returns.
+	ctx := context.WithoutCancel(r.Context())
 	p := callerOf(r)
+	s := &wsSession{h: h, c: c, out: hw.conn, p: p, key: deviceKey{p.account.ID, p.device.ID},
+		ctx: ctx, delivered: map[uint64]struct{}{}}
+	s.d.s = s
+	s.idle.L = &s.wmu
+	s.hub = newConn(s.close, s.kick)
+	h.hub.attach(s.key, s.hub)
+	// A removal that ran between authentication and attach could not kick
+	// this socket: check again now that removals can see it.
+	if _, _, err := h.store.DeviceByName(ctx, p.account.Username, p.device.ID); err != nil {
+		h.hub.detach(s.key, s.hub)
+		c.Close(websocket.StatusPolicyViolation, "device removed")
+		return nil
+	}
 	h.sockets.Add(1)
 	go func() {
 		defer h.sockets.Done()
-		defer cancel()
-		h.serveSocket(ctx, cancel, c, p)
+		s.serve()
 	}()
 	return nil
 }
 
-// serveSocket runs one device's socket until it ends.
-func (h *Handler) serveSocket(ctx context.Context, cancel context.CancelFunc, c *websocket.Conn, p *principal) {
-	s := &wsSession{h: h, c: c, p: p, key: deviceKey{p.account.ID, p.device.ID},
-		hub: newConn(cancel), delivered: map[uint64]struct{}{}}
-	h.hub.attach(s.key, s.hub)
-	defer h.hub.detach(s.key, s.hub)
-	// A removal that ran between authentication and attach could not kick
-	// this socket: check again now that removals can see it.
-	if _, _, err := h.store.DeviceByName(ctx, p.account.Username, p.device.ID); err != nil {
-		c.Close(websocket.StatusPolicyViolation, "device removed")
+// serve runs the socket until it ends: it is the reader.
+func (s *wsSession) serve() {
+	defer s.h.hub.detach(s.key, s.hub)
+	s.h.metrics.connections.Inc()
+	defer s.h.metrics.connections.Dec()
+
+	s.wmu.Lock()
+	s.pinger = time.AfterFunc(s.h.opts.PingInterval, s.ping)
+	s.wmu.Unlock()
+	s.kick() // the queue first
+	s.readLoop(s.ctx)
+	s.c.CloseNow()
+	s.wmu.Lock()
+	s.ended = true
+	s.pinger.Stop()
+	for s.running {
+		s.idle.Wait()
+	}
+	s.wmu.Unlock()
+}
+
+// close ends the socket with a close handshake (the hub calls it when the
+// device is removed, replaced or the server drains). It does not wait.
+func (s *wsSession) close() {
+	s.closeOnce.Do(func() {
+		go s.c.Close(websocket.StatusGoingAway, "")
+	})
+}
+
+// fail cuts the socket at once, without a handshake: a write failed.
+func (s *wsSession) fail() { s.c.CloseNow() }
+
+// ping sends a keepalive ping and waits for its pong (read by the reader);
+// a peer that does not answer within the write timeout is cut.
+func (s *wsSession) ping() {
+	ctx, cancel := context.WithTimeout(s.ctx, s.h.opts.WriteTimeout)
+	err := s.c.Ping(ctx)
+	cancel()
+	if err != nil {
+		s.fail()
 		return
 	}
-	h.metrics.connections.Inc()
-	defer h.metrics.connections.Dec()
-
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		defer cancel()
-		s.readLoop(ctx)
-	}()
-	err := s.writeLoop(ctx)
-	cancel()
-	switch {
-	case err == nil || errors.Is(err, context.Canceled):
-		c.Close(websocket.StatusGoingAway, "")
-	default:
-		c.CloseNow()
+	s.wmu.Lock()
+	if !s.ended {
+		s.pinger.Reset(s.h.opts.PingInterval)
 	}
-	<-readDone
+	s.wmu.Unlock()
 }
 
 // readLoop handles the client's frames until the connection ends. A frame
@@ -142,10 +192,7 @@ func (s *wsSession) readLoop(ctx context.Context) {
 				return
 			}
 			s.acked(acks)
-			select {
-			case s.hub.wake <- struct{}{}:
-			default:
-			}
+			s.kick()
 		default:
 			s.c.Close(websocket.StatusPolicyViolation, "unexpected frame type")
 			return
@@ -158,51 +205,99 @@ func (s *wsSession) handleSend(ctx context.Context, f *api.Frame) bool {
 	res := api.Frame{Type: api.FrameSendResult, RequestID: f.RequestID}
 	dup, err := s.h.send(ctx, s.p, f.Recipient, f.ClientID, f.Envelopes, f.Ephemeral)
 	if err != nil {
-		if ctx.Err() != nil {
-			return false
-		}
 		ae := s.h.toAPIError(ctx, "ws send", err)
 		res.Code, res.Message, res.Missing, res.Extra = ae.Code, ae.Message, ae.Missing, ae.Extra
 	}
 	res.Duplicate = dup
-	return s.write(ctx, api.AppendFrame(nil, &res)) == nil
+	if err := s.write(api.AppendFrame(nil, &res)); err != nil {
+		s.fail()
+		return false
+	}
+	return true
 }
 
-// write sends one frame, cutting a consumer too slow to take it.
-func (s *wsSession) write(ctx context.Context, b []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, s.h.opts.WriteTimeout)
-	defer cancel()
-	return s.c.Write(wctx, websocket.MessageBinary, b)
+// write sends one frame: at once, or with the writer's batch if one is
+// open. The socketConn's deadline cuts a consumer too slow to take it;
+// the context never ends the write (context.Background has no Done, so
+// coder/websocket arms no timer for it).
+func (s *wsSession) write(b []byte) error {
+	return s.c.Write(context.Background(), websocket.MessageBinary, b)
 }
 
-// writeLoop delivers queued envelopes in order, then waits to be woken by
-// a send, an ack or the keepalive ticker, writing ephemeral frames as they
-// come while it waits.
-func (s *wsSession) writeLoop(ctx context.Context) error {
-	ping := time.NewTicker(s.h.opts.PingInterval)
-	defer ping.Stop()
-	d := delivery{s: s}
-	// caughtUp: every envelope committed for this device up to the last
-	// queue read has been sent, so new ones can be taken from the hub's
-	// pushes (in Seq order) instead of being read back from the store.
-	caughtUp := false
+// kick says there may be something to write (an envelope committed or
+// pushed, an ack that opened the window, an ephemeral frame) and starts a
+// writer goroutine unless one is running, which then looks again.
+func (s *wsSession) kick() {
+	s.wmu.Lock()
+	if s.ended {
+		s.wmu.Unlock()
+		return
+	}
+	s.again = true
+	start := !s.running
+	s.running = true
+	s.wmu.Unlock()
+	if start {
+		go s.runWriter()
+	}
+}
+
+// runWriter writes until a look finds nothing new, then exits. A write
+// error cuts the socket; the reader then ends the session.
+func (s *wsSession) runWriter() {
+	for {
+		s.wmu.Lock()
+		if !s.again || s.ended {
+			s.running = false
+			s.idle.Broadcast()
+			s.wmu.Unlock()
+			return
+		}
+		s.again = false
+		s.wmu.Unlock()
+		// Ephemeral frames first: those offered before an envelope was
+		// committed go out before it.
+		s.out.begin()
+		err := s.writeEphemeral()
+		if err == nil {
+			err = s.deliver()
+		}
+		if ferr := s.out.end(); err == nil {
+			err = ferr
+		}
+		if err != nil {
+			s.fail()
+			s.wmu.Lock()
+			s.ended = true
+			s.running = false
+			s.idle.Broadcast()
+			s.wmu.Unlock()
+			return
+		}
+	}
+}
+
+// deliver sends queued envelopes in order, as far as the window allows:
+// from the hub's pushes once caught up, else read from the store.
+func (s *wsSession) deliver() error {
+	ctx, d := s.ctx, &s.d
 	for {
 		room := maxInFlight - s.inFlight()
-		if caughtUp && s.hub.overflow.Swap(false) {
-			caughtUp = false // a push was dropped: read the queue
+		if s.caughtUp && s.hub.overflow.Swap(false) {
+			s.caughtUp = false // a push was dropped: read the queue
 		}
 		switch {
-		case caughtUp:
-			n, err := d.pushed(ctx, room)
+		case s.caughtUp:
+			n, err := d.pushed(room)
 			if errors.Is(err, errFellBehind) {
-				caughtUp = false
+				s.caughtUp = false
 				continue // read the queue now
 			}
 			if err != nil {
 				return err
 			}
 			if n == room {
-				caughtUp = false // window full: resume from the queue after acks
+				s.caughtUp = false // window full: resume from the queue after acks
 			}
 		case room > 0:
 			// Stop taking pushes, drop what came (the queue read covers
@@ -217,31 +312,16 @@ func (s *wsSession) writeLoop(ctx context.Context) error {
 			if more {
 				continue
 			}
-			caughtUp = true
+			s.caughtUp = true
 			s.hub.accepting.Store(true)
-			if err := d.queueEmpty(ctx); err != nil {
+			if err := d.queueEmpty(); err != nil {
 				return err
 			}
 		}
-		if !caughtUp {
+		if !s.caughtUp {
 			s.hub.accepting.Store(false)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.hub.wake:
-		case frame := <-s.hub.ephemeral:
-			if err := s.writeEphemeral(ctx, frame); err != nil {
-				return err
-			}
-		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, s.h.opts.WriteTimeout)
-			err := s.c.Ping(pctx)
-			cancel()
-			if err != nil {
-				return err
-			}
-		}
+		return nil
 	}
 }
 
@@ -258,7 +338,7 @@ type delivery struct {
 }
 
 // send writes one Deliver frame.
-func (d *delivery) send(ctx context.Context, e *store.Envelope) error {
+func (d *delivery) send(e *store.Envelope) error {
 	d.buf = api.AppendFrame(d.buf[:0], &api.Frame{Type: api.FrameDeliver, Seq: e.Seq, Sender: e.SenderName,
 		SenderDevice: e.SenderDevice, ClientID: e.ClientID[:], EnvType: e.Type, Content: e.Content,
 		Timestamp: e.Created.UnixMilli()})
@@ -266,7 +346,7 @@ func (d *delivery) send(ctx context.Context, e *store.Envelope) error {
 	d.s.mu.Lock()
 	d.s.delivered[e.Seq] = struct{}{}
 	d.s.mu.Unlock()
-	if err := d.s.write(ctx, d.buf); err != nil {
+	if err := d.s.write(d.buf); err != nil {
 		return err
 	}
 	d.last = e.Seq
@@ -283,7 +363,7 @@ func (d *delivery) fromQueue(ctx context.Context, room int) (bool, error) {
 		return false, err
 	}
 	for i := range envs {
-		if err := d.send(ctx, &envs[i]); err != nil {
+		if err := d.send(&envs[i]); err != nil {
 			return false, err
 		}
 	}
@@ -298,7 +378,7 @@ func (d *delivery) fromQueue(ctx context.Context, room int) (bool, error) {
 // first push that arrives after a dropped one (overflow is then already
 // set, since the hub sets it before pushing anything later): sending it
 // would skip the dropped envelope.
-func (d *delivery) pushed(ctx context.Context, room int) (int, error) {
+func (d *delivery) pushed(room int) (int, error) {
 	n := 0
 	for n < room {
 		select {
@@ -309,7 +389,7 @@ func (d *delivery) pushed(ctx context.Context, room int) (int, error) {
 			if e.Seq <= d.last {
 				continue
 			}
-			if err := d.send(ctx, e); err != nil {
+			if err := d.send(e); err != nil {
 				return n, err
 			}
 			n++
@@ -332,11 +412,11 @@ func (d *delivery) discardPushes() {
 }
 
 // queueEmpty sends FrameQueueEmpty once, after the first complete read.
-func (d *delivery) queueEmpty(ctx context.Context) error {
+func (d *delivery) queueEmpty() error {
 	if d.drained {
 		return nil
 	}
 	d.drained = true
 	d.s.h.metrics.queueDepth.Observe(float64(d.atConnect))
-	return d.s.write(ctx, api.AppendFrame(d.buf[:0], &api.Frame{Type: api.FrameQueueEmpty}))
+	return d.s.write(api.AppendFrame(d.buf[:0], &api.Frame{Type: api.FrameQueueEmpty}))
 }
