@@ -21,6 +21,7 @@ import (
 const (
 	maxInFlight  = api.MaxInFlight
 	pendingBatch = 256
+	maxKeptFrame = 2 << 10 // the largest encoding buffer kept between passes
 )
 
 // wsSession is one device's WebSocket. Its reader goroutine runs for the
@@ -264,6 +265,9 @@ func (s *wsSession) runWriter() {
 		}
 		if ferr := s.out.end(); err == nil {
 			err = ferr
+		}
+		if cap(s.d.buf) > maxKeptFrame {
+			s.d.buf = nil // a large frame's buffer is not kept while idle
 		}
 		if err != nil {
 			s.fail()
