@@ -113,3 +113,51 @@ func TestChannelAdminsAndRotation(t *testing.T) {
 		t.Fatalf("profile: %+v", info)
 	}
 }
+
+// TestLinkedDeviceGetsChannels: a device linked after its account made a
+// channel, rotated its key and followed another channel publishes to the
+// first with the current key and reads the second, both under the keys
+// the account pinned, without waiting for a grant or a rotation.
+func TestLinkedDeviceGetsChannels(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	carol, _ := register(t, srv, "carol")
+	if _, err := alice.CreateChannel(ctx, "news", "News", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Publish(ctx, "news", "before the rotation"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.RotateChannelKey(ctx, "news"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.CreateChannel(ctx, "sport", "Sport", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Publish(ctx, "sport", "goal"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Follow(ctx, "sport"); err != nil {
+		t.Fatal(err)
+	}
+
+	tablet := link(t, srv, alice, "alice-tablet")
+	if _, err := tablet.Publish(ctx, "news", "from the tablet"); err != nil {
+		t.Fatalf("linked device publishes: %v", err)
+	}
+	posts, err := tablet.Feed(ctx, "sport", 0)
+	if err != nil || len(posts) != 1 || posts[0].Text != "goal" {
+		t.Fatalf("linked device reads a followed channel: %q, %v", texts(posts), err)
+	}
+	// A follower verifies the tablet's post against the chain from the
+	// genesis key: it was signed with the key after the rotation.
+	if _, err := carol.Follow(ctx, "news"); err != nil {
+		t.Fatal(err)
+	}
+	posts, err = carol.Feed(ctx, "news", 0)
+	if err != nil || len(texts(posts)) != 2 || posts[0].Text != "from the tablet" {
+		t.Fatalf("follower's feed: %q, %v", texts(posts), err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/base64"
@@ -56,6 +57,20 @@ type provisionMessage struct {
 	LinkToken   string             `json:"link_token"`
 	RecoveryKey string             `json:"recovery_key,omitempty"`
 	Contacts    []provisionContact `json:"contacts"`
+	Channels    []provisionChannel `json:"channels,omitempty"`
+}
+
+// provisionChannel is a channel the account knows: its pinned genesis key,
+// whether the account follows it, and, if the account publishes to it,
+// its current signing key (spec/client.md §9.3), so the new device can
+// verify and post at once rather than after the next key rotation.
+type provisionChannel struct {
+	Handle   string `json:"handle"`
+	Genesis  []byte `json:"genesis"`
+	Follows  bool   `json:"follows"`
+	Seed     []byte `json:"seed,omitempty"`
+	Epoch    uint32 `json:"epoch,omitempty"`
+	Previous []byte `json:"previous,omitempty"`
 }
 
 type provisionContact struct {
@@ -174,9 +189,56 @@ func (l *Linker) Wait(ctx context.Context) (*Client, error) {
 				return err
 			}
 		}
-		return nil
+		return storeProvisionedChannels(tx, msg.Channels)
 	})
 	return c, err
+}
+
+// storeProvisionedChannels pins the channels of a link message and keeps
+// their keys. The message is as trusted as the identity key it carries;
+// entries that are malformed are skipped, as contacts are. Records are
+// fetched and verified from the pinned key on the first catch-up.
+func storeProvisionedChannels(tx sealedTx, chans []provisionChannel) error {
+	for _, pc := range chans {
+		handle, err := api.NormalizeUsername(pc.Handle)
+		if err != nil || len(pc.Genesis) != ed25519.PublicKeySize {
+			continue
+		}
+		if err := tx.putJSON(bucketChannel, handle, &channelRecord{Genesis: pc.Genesis, Follows: pc.Follows}); err != nil {
+			return err
+		}
+		if len(pc.Seed) != ed25519.SeedSize || (pc.Previous != nil && len(pc.Previous) != ed25519.SeedSize) {
+			continue
+		}
+		kr := channelKeyRecord{Seed: pc.Seed, Epoch: pc.Epoch, Previous: pc.Previous}
+		if err := tx.putJSON(bucketChannelKey, handle, &kr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// provisionedChannels lists the channels this device knows, with the
+// keys of those it publishes to, for a link message.
+func provisionedChannels(tx sealedTx) ([]provisionChannel, error) {
+	var out []provisionChannel
+	err := tx.scan(bucketChannel, "", func(handle string, v []byte) error {
+		var cr channelRecord
+		if err := jsonUnmarshal(v, &cr); err != nil {
+			return err
+		}
+		pc := provisionChannel{Handle: handle, Genesis: cr.Genesis, Follows: cr.Follows}
+		var kr channelKeyRecord
+		switch err := tx.getJSON(bucketChannelKey, handle, &kr); {
+		case err == nil:
+			pc.Seed, pc.Epoch, pc.Previous = kr.Seed, kr.Epoch, kr.Previous
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		out = append(out, pc)
+		return nil
+	})
+	return out, err
 }
 
 func linkKey(shared [32]byte, mailbox []byte) (cipher.AEAD, error) {
@@ -251,8 +313,10 @@ func parseLinkCode(code string) (mailbox []byte, key keys.PublicKey, err error) 
 }
 
 // ApproveLink links the device that shows code to this account: it sends
-// that device the account's identity key, a link token and the contact
-// list through its provisioning mailbox, encrypted to its key.
+// that device the account's identity key, a link token, the contact list
+// and the channels (pinned keys, and the signing keys of those the
+// account publishes to) through its provisioning mailbox, encrypted to
+// its key.
 func (c *Client) ApproveLink(ctx context.Context, code string) error {
 	mailbox, recipient, err := parseLinkCode(code)
 	if err != nil {
@@ -267,7 +331,7 @@ func (c *Client) ApproveLink(ctx context.Context, code string) error {
 	}
 	msg := provisionMessage{Username: c.acct.Username, Identity: c.acct.Identity, LinkToken: tok.Token, RecoveryKey: c.acct.RecoveryKey}
 	if err := c.view(ctx, func(tx sealedTx) error {
-		return tx.scan(bucketContact, "", func(k string, v []byte) error {
+		err := tx.scan(bucketContact, "", func(k string, v []byte) error {
 			var r contactRecord
 			if err := jsonUnmarshal(v, &r); err != nil {
 				return err
@@ -275,6 +339,11 @@ func (c *Client) ApproveLink(ctx context.Context, code string) error {
 			msg.Contacts = append(msg.Contacts, provisionContact{Username: k, Identity: r.Identity, Verified: r.Verified, Blocked: r.Blocked})
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		msg.Channels, err = provisionedChannels(tx)
+		return err
 	}); err != nil {
 		return err
 	}
