@@ -118,3 +118,34 @@ func TestPreKeysReplenishedAndRotated(t *testing.T) {
 		t.Fatalf("signed prekeys held: %v, want 2, 3 and 4", ids)
 	}
 }
+
+// TestTypingStartsNoSession: a typing indicator to someone with whom no
+// session exists is dropped rather than using up one of their one-time
+// prekeys; once a message has started the session, typing goes through.
+func TestTypingStartsNoSession(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	bt := bob.TransportForTest()
+	before, err := bt.KeyCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.SendTyping(ctx, "bob", true); err != nil {
+		t.Fatalf("typing without a session: %v", err)
+	}
+	if after, _ := bt.KeyCounts(ctx); after != before {
+		t.Fatalf("prekey counts %+v before typing, %+v after", before, after)
+	}
+	bob.run()
+	alice.send("bob", "hello")
+	bob.waitMessage("hello")
+	if err := alice.SendTyping(ctx, "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	bob.waitEvent(func(e client.Event) bool {
+		ty, ok := e.(*client.TypingEvent)
+		return ok && ty.Peer == "alice" && ty.Started
+	})
+}

@@ -84,7 +84,9 @@ func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *Messa
 }
 
 // SendTyping tells peer's online devices that the user started or
-// stopped typing. The server does not store it (an ephemeral send).
+// stopped typing. The server does not store it (an ephemeral send). It
+// goes only to devices this one already has sessions with: starting one
+// would use up a one-time prekey of the peer's for a best-effort signal.
 func (c *Client) SendTyping(ctx context.Context, peer string, started bool) error {
 	peer, err := api.NormalizeUsername(peer)
 	if err != nil {
@@ -129,6 +131,11 @@ func (c *Client) deliver(ctx context.Context, user string, ct *content, ephemera
 	}); err != nil {
 		return err
 	}
+	// An ephemeral content (typing) never starts a session: that would
+	// use up one of the peer's one-time prekeys for a best-effort signal.
+	if len(known) == 0 && ephemeral {
+		return nil
+	}
 	if len(known) == 0 {
 		if self {
 			others, err := c.ownDevices(ctx)
@@ -151,7 +158,11 @@ func (c *Client) deliver(ctx context.Context, user string, ct *content, ephemera
 		}
 		_, err = c.http.Send(ctx, user, api.SendRequest{ClientID: ct.ID[:], Envelopes: envs, Ephemeral: ephemeral})
 		var ae *api.Error
-		if !errors.As(err, &ae) || ae.Code != api.CodeStaleDevices || attempt+1 == maxSendAttempts {
+		stale := errors.As(err, &ae) && ae.Code == api.CodeStaleDevices
+		if stale && ephemeral {
+			return nil // nor does it fetch bundles for new devices: dropped
+		}
+		if !stale || attempt+1 == maxSendAttempts {
 			if ae != nil && ae.Code == api.CodeNotFound {
 				return ErrNoSuchUser
 			}
