@@ -151,6 +151,19 @@ func TestLinkedDeviceGetsChannels(t *testing.T) {
 	if err != nil || len(posts) != 1 || posts[0].Text != "goal" {
 		t.Fatalf("linked device reads a followed channel: %q, %v", texts(posts), err)
 	}
+	if _, err := tablet.Feed(ctx, "news", 0); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := tablet.Channels(ctx)
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("tablet's channels: %+v, %v", cs, err)
+	}
+	if n := cs[0]; n.Handle != "news" || !n.Publisher || n.Follows || n.Posts != 2 {
+		t.Errorf("tablet's #news: %+v, want published, not followed, 2 posts", n)
+	}
+	if s := cs[1]; s.Handle != "sport" || s.Publisher || !s.Follows || s.Posts != 1 || s.Last.IsZero() {
+		t.Errorf("tablet's #sport: %+v, want followed, 1 post", s)
+	}
 	// A follower verifies the tablet's post against the chain from the
 	// genesis key: it was signed with the key after the rotation.
 	if _, err := carol.Follow(ctx, "news"); err != nil {

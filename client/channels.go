@@ -238,6 +238,52 @@ func (c *Client) Unfollow(ctx context.Context, handle string) error {
 	})
 }
 
+// ChannelSummary is a channel this device follows or publishes to.
+type ChannelSummary struct {
+	Handle    string
+	Follows   bool // the account follows it
+	Publisher bool // this device holds the channel's signing key
+	Posts     int  // posts stored on this device (fetched by Feed or live)
+	Last      time.Time
+}
+
+// Channels lists the channels this device follows or publishes to, by
+// handle, from what it has stored (no network).
+func (c *Client) Channels(ctx context.Context) ([]ChannelSummary, error) {
+	var out []ChannelSummary
+	err := c.view(ctx, func(tx sealedTx) error {
+		return tx.scan(bucketChannel, "", func(handle string, v []byte) error {
+			var cr channelRecord
+			if err := jsonUnmarshal(v, &cr); err != nil {
+				return err
+			}
+			_, err := tx.get(bucketChannelKey, handle)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			cs := ChannelSummary{Handle: handle, Follows: cr.Follows, Publisher: err == nil}
+			if cs.Follows || cs.Publisher {
+				out = append(out, cs)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		posts, err := c.posts(ctx, out[i].Handle, 0)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Posts = len(posts)
+		if len(posts) > 0 {
+			out[i].Last = posts[0].Time
+		}
+	}
+	return out, nil
+}
+
 // SearchChannels finds channels by handle or title.
 func (c *Client) SearchChannels(ctx context.Context, query string) ([]ChannelInfo, error) {
 	list, err := c.http.SearchChannels(ctx, query)

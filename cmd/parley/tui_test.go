@@ -268,3 +268,58 @@ func (term *terminal) waitExit() (status, stderr string) {
 	term.s.t.Fatalf("%s's command did not exit:\n%s", term.name, term.capture())
 	return "", ""
 }
+
+// TestTUIChannels drives the channels screens in tmux: bob, a follower,
+// opens a channel's feed and sees a post published meanwhile arrive live;
+// alice, the publisher, posts from her feed's input line, and bob sees
+// that too. A follower's feed has no input line.
+func TestTUIChannels(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed")
+	}
+	srv := parleytest.Start(t, server.Config{})
+	bin := parleytest.BuildBinary(t, ".", "parley")
+	dir := t.TempDir()
+	alice := newCLIUser(t, bin, filepath.Join(dir, "alice"))
+	bob := newCLIUser(t, bin, filepath.Join(dir, "bob"))
+	alice.run("init", "--server", srv.URL, "--name", "alice")
+	bob.run("init", "--server", srv.URL, "--name", "bob")
+	alice.run("channel", "create", "@news", "--title", "News")
+	alice.run("channel", "post", "@news", "**first** post")
+	bob.run("channel", "follow", "@news")
+
+	tmux := startTmux(t, dir)
+	bobTerm := tmux.open("bob", 90, 24, bob.env(), bin, "chat")
+	bobTerm.waitFor(`Tab channels`)
+	bobTerm.keys("Tab")
+	bobTerm.waitFor(`▸ #news +following · 0 posts`)
+	bobTerm.keys("Enter")
+	screen := bobTerm.waitFor(`#2 first post`) // #1 is the profile; markup shows as plain text
+	if !strings.Contains(screen, "read only") || strings.Contains(screen, "> ") {
+		t.Fatalf("a follower's feed should be read only, with no input:\n%s", screen)
+	}
+	alice.run("channel", "post", "@news", "second, while bob watches")
+	bobTerm.waitFor(`#3 second, while bob watches`)
+
+	aliceTerm := tmux.open("alice", 90, 24, alice.env(), bin, "chat")
+	aliceTerm.waitFor(`Tab channels`)
+	aliceTerm.keys("Tab")
+	aliceTerm.waitFor(`▸ #news +you publish · \d+ posts`)
+	aliceTerm.keys("Enter")
+	aliceTerm.waitFor(`Enter post`)
+	aliceTerm.keys("-l", "third, from the tui")
+	aliceTerm.keys("Enter")
+	aliceTerm.waitFor(`#4 third, from the tui`)
+	bobTerm.waitFor(`#4 third, from the tui`)
+
+	bobTerm.keys("Escape")
+	bobTerm.waitFor(`#news +following · 3 posts`)
+	bobTerm.keys("Tab")
+	bobTerm.waitFor(`conversations`)
+	for _, tt := range []*terminal{aliceTerm, bobTerm} {
+		tt.keys("C-c")
+		if status, stderr := tt.waitExit(); status != "0" {
+			t.Fatalf("%s's parley chat exited with status %s:\n%s", tt.name, status, stderr)
+		}
+	}
+}

@@ -102,6 +102,8 @@ func (m *model) listKey(k tea.KeyPressMsg) tea.Cmd {
 		if len(m.list.convs) > 0 {
 			return m.openChat(m.list.convs[m.list.sel].Peer)
 		}
+	case "tab":
+		return m.openChannels()
 	case "n":
 		m.clearStatus()
 		m.list.adding = true
@@ -139,7 +141,7 @@ func (m *model) listScreen() string {
 	if m.list.adding {
 		bottom = append(m.statusLines("Enter open · Esc cancel"), m.list.input.View())
 	} else {
-		bottom = m.statusLines("↑/↓ select · Enter open · n new conversation · q quit")
+		bottom = m.statusLines("↑/↓ select · Enter open · n new conversation · Tab channels · q quit")
 	}
 	rows := m.height - len(top) - len(bottom)
 	return layout(m.width, m.height, top, m.listRows(rows), bottom)

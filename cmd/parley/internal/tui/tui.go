@@ -1,6 +1,6 @@
 // Package tui is parley's terminal UI (bubbletea v2): conversations with
-// unread counts, a chat view with receipts and typing, an input line, and
-// the safety-number screen.
+// unread counts, a chat view with receipts and typing, an input line, the
+// safety-number screen, and the channels with their feeds (channels.go).
 //
 // The UI holds no state of its own that matters: every screen is drawn
 // from what the client has stored, and is reloaded from the store on each
@@ -45,6 +45,8 @@ const (
 	screenList screen = iota
 	screenChat
 	screenSafety
+	screenChannels
+	screenFeed
 )
 
 // model is the UI's state. It is used through a pointer: Update changes
@@ -61,16 +63,19 @@ type model struct {
 	status        status
 	seq           int // numbers loads, so that a stale answer is dropped
 
-	list   listView
-	chat   chatView
-	safety safetyView
-	typing peerTyping
+	list     listView
+	chat     chatView
+	safety   safetyView
+	typing   peerTyping
+	channels channelsView
+	feed     feedView
 }
 
 func newModel(ctx context.Context, c *client.Client, events <-chan client.Event, peer string) *model {
 	m := &model{ctx: ctx, c: c, events: events, me: c.Username(), typing: peerTyping{}}
 	m.list = newListView()
 	m.chat = newChatView()
+	m.feed = newFeedView()
 	m.first = m.openList()
 	if peer != "" {
 		m.first = tea.Batch(m.first, m.openChat(peer))
@@ -131,6 +136,12 @@ func (m *model) result(msg tea.Msg) (tea.Cmd, bool) {
 		return m.typingIdle(msg), true
 	case typingSentMsg:
 		m.typingSent(msg)
+	case channelsMsg:
+		m.channels.apply(msg, m)
+	case feedMsg:
+		m.feed.apply(msg, m)
+	case publishedMsg:
+		return m.published(msg), true
 	default:
 		return nil, false
 	}
@@ -144,6 +155,10 @@ func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
 		return m.chatKey(k)
 	case screenSafety:
 		return m.safetyKey(k)
+	case screenChannels:
+		return m.channelsKey(k)
+	case screenFeed:
+		return m.feedKey(k)
 	}
 	return m.listKey(k)
 }
@@ -154,6 +169,8 @@ func (m *model) forward(msg tea.Msg) tea.Cmd {
 	switch {
 	case m.screen == screenChat:
 		return m.chatInput(msg)
+	case m.screen == screenFeed:
+		return m.feedInput(msg)
 	case m.screen == screenList && m.list.adding:
 		var cmd tea.Cmd
 		m.list.input, cmd = m.list.input.Update(msg)
@@ -166,6 +183,7 @@ func (m *model) resize(w, h int) {
 	m.width, m.height = max(w, 0), max(h, 0)
 	m.chat.input.SetWidth(max(m.width-inputWidth(m.chat.input.Prompt)-1, 1))
 	m.list.input.SetWidth(max(m.width-inputWidth(m.list.input.Prompt)-1, 1))
+	m.feed.input.SetWidth(max(m.width-inputWidth(m.feed.input.Prompt)-1, 1))
 }
 
 // quit ends the UI, first telling the peer that the user stopped typing.
@@ -183,6 +201,10 @@ func (m *model) View() tea.View {
 			s = m.chatScreen()
 		case screenSafety:
 			s = m.safetyScreen()
+		case screenChannels:
+			s = m.channelsScreen()
+		case screenFeed:
+			s = m.feedScreen()
 		}
 	}
 	v := tea.NewView(s)
@@ -198,6 +220,10 @@ func (m *model) reload() tea.Cmd {
 		return m.loadMessages()
 	case screenSafety:
 		return m.loadSafety()
+	case screenChannels:
+		return m.loadChannels()
+	case screenFeed:
+		return m.loadFeed()
 	}
 	return m.loadConvs()
 }
@@ -262,6 +288,10 @@ func (m *model) onEvents(evs eventsMsg) tea.Cmd {
 			arrived = arrived || m.inChat(e.Peer)
 		case *client.IdentityChangedEvent:
 			m.identityChanged(e)
+		case *client.ChannelStateEvent:
+			m.channelState(e)
+		case *client.ChannelForgeryEvent:
+			m.setErrorText(fmt.Sprintf("the server served a record of #%s that does not verify; it was not stored", clean(e.Channel)))
 		}
 		stored = true
 	}
@@ -300,6 +330,15 @@ func (m *model) identityChanged(e *client.IdentityChangedEvent) {
 		return
 	}
 	m.setWarn(fmt.Sprintf("@%s's safety number changed; compare it with Ctrl+S", clean(e.Peer)))
+}
+
+// channelState says that the operator suspended or restored a channel.
+func (m *model) channelState(e *client.ChannelStateEvent) {
+	if e.Suspended {
+		m.setWarn(fmt.Sprintf("#%s was suspended by the server's operator: %s", clean(e.Channel), clean(e.Reason)))
+		return
+	}
+	m.setInfo(fmt.Sprintf("#%s was restored", clean(e.Channel)))
 }
 
 // markedMsg is the answer of MarkRead.

@@ -1,0 +1,335 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/internal/markup"
+)
+
+// The channels screens: the channels this device follows or publishes to,
+// and one channel's feed. A feed is loaded with client.Feed, which fetches
+// and verifies the records the device lacks, and reloaded on every client
+// event, so a live post shows at once. A device that holds the channel's
+// key gets an input line that publishes.
+
+// feedLimit is how many of a channel's newest posts the feed view loads.
+const feedLimit = 200
+
+// channelsView is the list of channels.
+type channelsView struct {
+	chans     []client.ChannelSummary
+	sel       int
+	selHandle string // to keep the selection across reloads
+	applied   int    // seq of the load shown
+	top       int    // first row shown
+}
+
+// feedView is one channel's posts.
+type feedView struct {
+	handle    string
+	publisher bool
+	posts     []client.Post // newest first, as Feed returns them
+	applied   int
+	input     textinput.Model
+	scroll    int      // lines scrolled back from the newest
+	pending   []string // posts being published
+}
+
+func newFeedView() feedView {
+	in := textinput.New()
+	in.Prompt = "> "
+	return feedView{input: in}
+}
+
+// channelsMsg is the answer of Channels.
+type channelsMsg struct {
+	seq   int
+	chans []client.ChannelSummary
+	err   error
+}
+
+// feedMsg is the answer of Feed.
+type feedMsg struct {
+	seq    int
+	handle string
+	posts  []client.Post
+	err    error
+}
+
+// publishedMsg is the answer of Publish.
+type publishedMsg struct {
+	handle, text string
+	err          error
+}
+
+// openChannels shows the channel list.
+func (m *model) openChannels() tea.Cmd {
+	stop := m.stopTyping()
+	m.clearStatus()
+	m.screen = screenChannels
+	m.feed.input.Blur()
+	return tea.Batch(stop, m.loadChannels())
+}
+
+func (m *model) loadChannels() tea.Cmd {
+	seq, ctx, c := m.nextSeq(), m.ctx, m.c
+	return func() tea.Msg {
+		chans, err := c.Channels(ctx)
+		return channelsMsg{seq: seq, chans: chans, err: err}
+	}
+}
+
+func (v *channelsView) apply(msg channelsMsg, m *model) {
+	if msg.seq < v.applied {
+		return
+	}
+	v.applied = msg.seq
+	if msg.err != nil {
+		m.setError(msg.err, "")
+		return
+	}
+	v.chans = msg.chans
+	v.sel = 0
+	for i, c := range v.chans {
+		if c.Handle == v.selHandle {
+			v.sel = i
+		}
+	}
+	v.selectRow(v.sel)
+}
+
+func (v *channelsView) selectRow(i int) {
+	if len(v.chans) == 0 {
+		v.sel, v.selHandle = 0, ""
+		return
+	}
+	v.sel = min(max(i, 0), len(v.chans)-1)
+	v.selHandle = v.chans[v.sel].Handle
+}
+
+func (m *model) channelsKey(k tea.KeyPressMsg) tea.Cmd {
+	v := &m.channels
+	switch k.String() {
+	case "q":
+		return m.quit()
+	case "esc", "tab":
+		return m.openList()
+	case "up", "k":
+		v.selectRow(v.sel - 1)
+	case "down", "j":
+		v.selectRow(v.sel + 1)
+	case "enter":
+		if len(v.chans) > 0 {
+			return m.openFeed(v.chans[v.sel])
+		}
+	}
+	return nil
+}
+
+func (m *model) channelsScreen() string {
+	title := styleTitle.Render("parley") + styleFaint.Render(" · @"+clean(m.me))
+	top := []string{header(m.width, title, styleFaint.Render("channels")), rule(m.width)}
+	bottom := m.statusLines("↑/↓ select · Enter open · Tab conversations · q quit")
+	rows := max(m.height-len(top)-len(bottom), 1)
+	v := &m.channels
+	var body []string
+	if len(v.chans) == 0 {
+		body = []string{"", styleFaint.Render("  No channels yet. Follow one with: parley channel follow @handle")}
+		return layout(m.width, m.height, top, body, bottom)
+	}
+	if v.sel < v.top {
+		v.top = v.sel
+	}
+	if v.sel >= v.top+rows {
+		v.top = v.sel - rows + 1
+	}
+	v.top = min(v.top, max(len(v.chans)-rows, 0))
+	now := time.Now()
+	for i := v.top; i < len(v.chans) && len(body) < rows; i++ {
+		c := v.chans[i]
+		name := "  #" + clean(c.Handle)
+		if i == v.sel {
+			name = styleSelected.Render("▸ #" + clean(c.Handle))
+		}
+		var roles []string
+		if c.Publisher {
+			roles = append(roles, "you publish")
+		}
+		if c.Follows {
+			roles = append(roles, "following")
+		}
+		note := strings.Join(roles, ", ") + fmt.Sprintf(" · %d posts", c.Posts)
+		if !c.Last.IsZero() {
+			note += " · " + stamp(c.Last, now)
+		}
+		body = append(body, header(m.width, name, styleFaint.Render(note)))
+	}
+	return layout(m.width, m.height, top, body, bottom)
+}
+
+// openFeed shows a channel's posts.
+func (m *model) openFeed(c client.ChannelSummary) tea.Cmd {
+	m.clearStatus()
+	m.screen = screenFeed
+	v := &m.feed
+	if c.Handle != v.handle {
+		v.handle, v.posts, v.pending, v.scroll, v.applied = c.Handle, nil, nil, 0, 0
+		v.input.Reset()
+		v.input.Placeholder = "Post to #" + c.Handle
+	}
+	v.publisher = c.Publisher
+	if !v.publisher {
+		v.input.Blur()
+		return m.loadFeed()
+	}
+	return tea.Batch(m.loadFeed(), v.input.Focus())
+}
+
+func (m *model) loadFeed() tea.Cmd {
+	seq, ctx, c, handle := m.nextSeq(), m.ctx, m.c, m.feed.handle
+	return func() tea.Msg {
+		posts, err := c.Feed(ctx, handle, feedLimit)
+		return feedMsg{seq: seq, handle: handle, posts: posts, err: err}
+	}
+}
+
+func (v *feedView) apply(msg feedMsg, m *model) {
+	if msg.handle != v.handle || msg.seq < v.applied {
+		return
+	}
+	v.applied = msg.seq
+	if msg.err != nil {
+		m.setError(msg.err, "")
+		return
+	}
+	v.posts = msg.posts
+}
+
+func (m *model) feedKey(k tea.KeyPressMsg) tea.Cmd {
+	v := &m.feed
+	page := max(m.height-6, 1)
+	switch k.String() {
+	case "esc":
+		return m.openChannels()
+	case "pgup":
+		v.scroll += page
+		return nil
+	case "pgdown":
+		v.scroll = max(v.scroll-page, 0)
+		return nil
+	case "enter":
+		if v.publisher {
+			return m.publish()
+		}
+		return nil
+	}
+	return m.feedInput(k)
+}
+
+// feedInput passes msg to the input line of a publisher.
+func (m *model) feedInput(msg tea.Msg) tea.Cmd {
+	if !m.feed.publisher {
+		return nil
+	}
+	var cmd tea.Cmd
+	m.feed.input, cmd = m.feed.input.Update(msg)
+	return cmd
+}
+
+// publish signs and posts the input line's text; it shows as pending
+// until the server has it.
+func (m *model) publish() tea.Cmd {
+	v := &m.feed
+	text := v.input.Value()
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	v.input.Reset()
+	v.pending = append(v.pending, text)
+	v.scroll = 0
+	ctx, c, handle := m.ctx, m.c, v.handle
+	return func() tea.Msg {
+		_, err := c.Publish(ctx, handle, text)
+		return publishedMsg{handle: handle, text: text, err: err}
+	}
+}
+
+func (m *model) published(msg publishedMsg) tea.Cmd {
+	v := &m.feed
+	if msg.handle == v.handle {
+		for i, p := range v.pending {
+			if p == msg.text {
+				v.pending = append(v.pending[:i:i], v.pending[i+1:]...)
+				break
+			}
+		}
+	}
+	if msg.err != nil {
+		m.setError(msg.err, "")
+		return nil
+	}
+	if m.screen == screenFeed && msg.handle == v.handle {
+		return m.loadFeed()
+	}
+	return nil
+}
+
+func (m *model) feedScreen() string {
+	v := &m.feed
+	note := styleFaint.Render("read only")
+	hint := "Esc back · PgUp/PgDn scroll"
+	if v.publisher {
+		note = styleGood.Render("you publish")
+		hint = "Enter post · " + hint
+	}
+	top := []string{header(m.width, styleTitle.Render("#"+clean(v.handle)), note), rule(m.width)}
+	bottom := m.statusLines(hint)
+	if v.publisher {
+		bottom = append(bottom, v.input.View())
+	}
+	body := m.feedLines(time.Now())
+	room := max(m.height-len(top)-len(bottom), 0)
+	v.scroll = min(v.scroll, max(len(body)-room, 0))
+	body = body[:len(body)-v.scroll]
+	return layout(m.width, m.height, top, body, bottom)
+}
+
+// feedLines draws the posts, oldest first, wrapped to the width.
+func (m *model) feedLines(now time.Time) []string {
+	v := &m.feed
+	if len(v.posts) == 0 && len(v.pending) == 0 {
+		return []string{styleFaint.Render("No posts in #" + clean(v.handle) + " yet.")}
+	}
+	var lines []string
+	for i := len(v.posts) - 1; i >= 0; i-- {
+		lines = append(lines, wrap(formatPost(v.posts[i], now), m.width)...)
+	}
+	for _, text := range v.pending {
+		line := styleFaint.Render(stamp(now, now)) + " " + clean(markup.Plain(text)) + "  " + styleFaint.Render("posting…")
+		lines = append(lines, wrap(line, m.width)...)
+	}
+	return lines
+}
+
+// formatPost is one post: time, number, marks and text (markup shown as
+// plain text), and how many media items it carries.
+func formatPost(p client.Post, now time.Time) string {
+	line := styleFaint.Render(stamp(p.Time, now)+fmt.Sprintf(" #%d", p.Seq)) + " "
+	if p.Pinned {
+		line += styleNote.Render("[pinned] ")
+	}
+	line += clean(markup.Plain(p.Text))
+	if len(p.Edits) > 0 {
+		line += styleFaint.Render(" (edited)")
+	}
+	if len(p.Media) > 0 {
+		line += styleNote.Render(fmt.Sprintf(" [%d media]", len(p.Media)))
+	}
+	return line
+}
