@@ -22,16 +22,7 @@ import (
 // resize, the safety-number screen, a conversation with an unknown user,
 // and that Ctrl+C quits cleanly.
 func TestTUI(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed")
-	}
-	srv := parleytest.Start(t, server.Config{})
-	bin := parleytest.BuildBinary(t, ".", "parley")
-	dir := t.TempDir()
-	alice := newCLIUser(t, bin, filepath.Join(dir, "alice"))
-	bob := newCLIUser(t, bin, filepath.Join(dir, "bob"))
-	alice.run("init", "--server", srv.URL, "--name", "alice")
-	bob.run("init", "--server", srv.URL, "--name", "bob")
+	bin, dir, alice, bob := tuiUsers(t)
 	bob.run("send", "@alice", "hi alice")
 
 	tmux := startTmux(t, dir)
@@ -274,16 +265,7 @@ func (term *terminal) waitExit() (status, stderr string) {
 // alice, the publisher, posts from her feed's input line, and bob sees
 // that too. A follower's feed has no input line.
 func TestTUIChannels(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed")
-	}
-	srv := parleytest.Start(t, server.Config{})
-	bin := parleytest.BuildBinary(t, ".", "parley")
-	dir := t.TempDir()
-	alice := newCLIUser(t, bin, filepath.Join(dir, "alice"))
-	bob := newCLIUser(t, bin, filepath.Join(dir, "bob"))
-	alice.run("init", "--server", srv.URL, "--name", "alice")
-	bob.run("init", "--server", srv.URL, "--name", "bob")
+	bin, dir, alice, bob := tuiUsers(t)
 	alice.run("channel", "create", "@news", "--title", "News")
 	alice.run("channel", "post", "@news", "**first** post")
 	bob.run("channel", "follow", "@news")
@@ -322,4 +304,21 @@ func TestTUIChannels(t *testing.T) {
 			t.Fatalf("%s's parley chat exited with status %s:\n%s", tt.name, status, stderr)
 		}
 	}
+}
+
+// tuiUsers starts a server and makes alice and bob with the parley
+// binary, each with a store in dir; it skips the test without tmux.
+func tuiUsers(t *testing.T) (bin, dir string, alice, bob *cliUser) {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed")
+	}
+	srv := parleytest.Start(t, server.Config{})
+	bin = parleytest.BuildBinary(t, ".", "parley")
+	dir = t.TempDir()
+	alice = newCLIUser(t, bin, filepath.Join(dir, "alice"))
+	bob = newCLIUser(t, bin, filepath.Join(dir, "bob"))
+	alice.run("init", "--server", srv.URL, "--name", "alice")
+	bob.run("init", "--server", srv.URL, "--name", "bob")
+	return bin, dir, alice, bob
 }

@@ -23,11 +23,12 @@ const feedLimit = 200
 
 // channelsView is the list of channels.
 type channelsView struct {
-	chans     []client.ChannelSummary
-	sel       int
-	selHandle string // to keep the selection across reloads
-	applied   int    // seq of the load shown
-	top       int    // first row shown
+	chans   picker[client.ChannelSummary]
+	applied int // seq of the load shown
+}
+
+func newChannelsView() channelsView {
+	return channelsView{chans: picker[client.ChannelSummary]{key: func(c client.ChannelSummary) string { return c.Handle }}}
 }
 
 // feedView is one channel's posts.
@@ -94,27 +95,11 @@ func (v *channelsView) apply(msg channelsMsg, m *model) {
 		m.setError(msg.err, "")
 		return
 	}
-	v.chans = msg.chans
-	v.sel = 0
-	for i, c := range v.chans {
-		if c.Handle == v.selHandle {
-			v.sel = i
-		}
-	}
-	v.selectRow(v.sel)
-}
-
-func (v *channelsView) selectRow(i int) {
-	if len(v.chans) == 0 {
-		v.sel, v.selHandle = 0, ""
-		return
-	}
-	v.sel = min(max(i, 0), len(v.chans)-1)
-	v.selHandle = v.chans[v.sel].Handle
+	v.chans.set(msg.chans)
 }
 
 func (m *model) channelsKey(k tea.KeyPressMsg) tea.Cmd {
-	v := &m.channels
+	v := &m.channels.chans
 	switch k.String() {
 	case "q":
 		return m.quit()
@@ -125,8 +110,8 @@ func (m *model) channelsKey(k tea.KeyPressMsg) tea.Cmd {
 	case "down", "j":
 		v.selectRow(v.sel + 1)
 	case "enter":
-		if len(v.chans) > 0 {
-			return m.openFeed(v.chans[v.sel])
+		if c, ok := v.selected(); ok {
+			return m.openFeed(c)
 		}
 	}
 	return nil
@@ -136,23 +121,16 @@ func (m *model) channelsScreen() string {
 	title := styleTitle.Render("parley") + styleFaint.Render(" · @"+clean(m.me))
 	top := []string{header(m.width, title, styleFaint.Render("channels")), rule(m.width)}
 	bottom := m.statusLines("↑/↓ select · Enter open · Tab conversations · q quit")
-	rows := max(m.height-len(top)-len(bottom), 1)
-	v := &m.channels
-	var body []string
-	if len(v.chans) == 0 {
-		body = []string{"", styleFaint.Render("  No channels yet. Follow one with: parley channel follow @handle")}
+	v := &m.channels.chans
+	if len(v.items) == 0 {
+		body := []string{"", styleFaint.Render("  No channels yet. Follow one with: parley channel follow @handle")}
 		return layout(m.width, m.height, top, body, bottom)
 	}
-	if v.sel < v.top {
-		v.top = v.sel
-	}
-	if v.sel >= v.top+rows {
-		v.top = v.sel - rows + 1
-	}
-	v.top = min(v.top, max(len(v.chans)-rows, 0))
+	var body []string
 	now := time.Now()
-	for i := v.top; i < len(v.chans) && len(body) < rows; i++ {
-		c := v.chans[i]
+	from, to := v.window(m.height - len(top) - len(bottom))
+	for i := from; i < to; i++ {
+		c := v.items[i]
 		name := "  #" + clean(c.Handle)
 		if i == v.sel {
 			name = styleSelected.Render("▸ #" + clean(c.Handle))
@@ -263,12 +241,7 @@ func (m *model) publish() tea.Cmd {
 func (m *model) published(msg publishedMsg) tea.Cmd {
 	v := &m.feed
 	if msg.handle == v.handle {
-		for i, p := range v.pending {
-			if p == msg.text {
-				v.pending = append(v.pending[:i:i], v.pending[i+1:]...)
-				break
-			}
-		}
+		v.pending = dropPending(v.pending, msg.text)
 	}
 	if msg.err != nil {
 		m.setError(msg.err, "")
@@ -294,10 +267,7 @@ func (m *model) feedScreen() string {
 		bottom = append(bottom, v.input.View())
 	}
 	body := m.feedLines(time.Now())
-	room := max(m.height-len(top)-len(bottom), 0)
-	v.scroll = min(v.scroll, max(len(body)-room, 0))
-	body = body[:len(body)-v.scroll]
-	return layout(m.width, m.height, top, body, bottom)
+	return layoutScrolled(m.width, m.height, top, body, bottom, &v.scroll)
 }
 
 // feedLines draws the posts, oldest first, wrapped to the width.

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -178,12 +179,7 @@ func (m *model) sent(msg sentMsg) tea.Cmd {
 		m.setError(msg.err, msg.peer)
 		return nil
 	}
-	for i, p := range m.chat.pending {
-		if p == msg.text {
-			m.chat.pending = append(m.chat.pending[:i:i], m.chat.pending[i+1:]...)
-			break
-		}
-	}
+	m.chat.pending = dropPending(m.chat.pending, msg.text)
 	if msg.err != nil {
 		m.setError(msg.err, msg.peer)
 	} else if m.status.kind == statusError {
@@ -205,10 +201,7 @@ func (m *model) chatScreen() string {
 	bottom := append([]string{typing}, m.statusLines("Enter send · Esc back · Ctrl+S safety number · PgUp/PgDn scroll")...)
 	bottom = append(bottom, v.input.View())
 	body := m.chatLines(time.Now())
-	room := max(m.height-len(top)-len(bottom), 0)
-	v.scroll = min(v.scroll, max(len(body)-room, 0))
-	body = body[:len(body)-v.scroll]
-	return layout(m.width, m.height, top, body, bottom)
+	return layoutScrolled(m.width, m.height, top, body, bottom, &v.scroll)
 }
 
 // trustNote says on the chat's first line whether the peer is verified.
@@ -291,4 +284,13 @@ func receipt(s client.MessageStatus) string {
 		return styleError.Render("✗ failed")
 	}
 	return ""
+}
+
+// dropPending removes the first pending line equal to text: the client
+// has answered for it.
+func dropPending(pending []string, text string) []string {
+	if i := slices.Index(pending, text); i >= 0 {
+		return slices.Delete(pending, i, i+1)
+	}
+	return pending
 }

@@ -13,11 +13,8 @@ import (
 
 // listView is the conversation list.
 type listView struct {
-	convs   []client.Conversation
-	sel     int    // index of the selected conversation
-	selPeer string // its peer, to keep the selection across reloads
-	applied int    // seq of the load shown
-	top     int    // first row shown
+	convs   picker[client.Conversation]
+	applied int // seq of the load shown
 
 	adding bool            // asking for the username of a new conversation
 	input  textinput.Model // that username
@@ -28,7 +25,7 @@ func newListView() listView {
 	in.Prompt = "New conversation with @"
 	in.Placeholder = "username"
 	in.CharLimit = api.MaxUsername
-	return listView{input: in}
+	return listView{input: in, convs: picker[client.Conversation]{key: func(c client.Conversation) string { return c.Peer }}}
 }
 
 // convsMsg is the answer of Conversations.
@@ -55,23 +52,7 @@ func (l *listView) apply(msg convsMsg, m *model) {
 		m.setError(msg.err, "")
 		return
 	}
-	l.convs = msg.convs
-	l.sel = 0
-	for i, c := range l.convs {
-		if c.Peer == l.selPeer {
-			l.sel = i
-		}
-	}
-	l.selectRow(l.sel)
-}
-
-func (l *listView) selectRow(i int) {
-	if len(l.convs) == 0 {
-		l.sel, l.selPeer = 0, ""
-		return
-	}
-	l.sel = min(max(i, 0), len(l.convs)-1)
-	l.selPeer = l.convs[l.sel].Peer
+	l.convs.set(msg.convs)
 }
 
 // openList shows the conversation list.
@@ -91,16 +72,16 @@ func (m *model) listKey(k tea.KeyPressMsg) tea.Cmd {
 	case "q":
 		return m.quit()
 	case "up", "k":
-		m.list.selectRow(m.list.sel - 1)
+		m.list.convs.selectRow(m.list.convs.sel - 1)
 	case "down", "j":
-		m.list.selectRow(m.list.sel + 1)
+		m.list.convs.selectRow(m.list.convs.sel + 1)
 	case "home":
-		m.list.selectRow(0)
+		m.list.convs.selectRow(0)
 	case "end":
-		m.list.selectRow(len(m.list.convs) - 1)
+		m.list.convs.selectRow(len(m.list.convs.items) - 1)
 	case "enter":
-		if len(m.list.convs) > 0 {
-			return m.openChat(m.list.convs[m.list.sel].Peer)
+		if c, ok := m.list.convs.selected(); ok {
+			return m.openChat(c.Peer)
 		}
 	case "tab":
 		return m.openChannels()
@@ -150,22 +131,15 @@ func (m *model) listScreen() string {
 // listRows draws the conversations that fit in rows lines, scrolled so
 // the selection shows.
 func (m *model) listRows(rows int) []string {
-	l := &m.list
-	if len(l.convs) == 0 {
+	l := &m.list.convs
+	if len(l.items) == 0 {
 		return []string{"", styleFaint.Render("  No conversations yet. Press n to start one.")}
 	}
-	rows = max(rows, 1)
-	if l.sel < l.top {
-		l.top = l.sel
-	}
-	if l.sel >= l.top+rows {
-		l.top = l.sel - rows + 1
-	}
-	l.top = min(l.top, max(len(l.convs)-rows, 0))
 	var out []string
 	now := time.Now()
-	for i := l.top; i < len(l.convs) && len(out) < rows; i++ {
-		out = append(out, m.listRow(l.convs[i], i == l.sel, now))
+	from, to := l.window(rows)
+	for i := from; i < to; i++ {
+		out = append(out, m.listRow(l.items[i], i == l.sel, now))
 	}
 	return out
 }

@@ -180,6 +180,14 @@ func layout(w, h int, top, body, bottom []string) string {
 	return strings.Join(lines, "\n")
 }
 
+// layoutScrolled is layout for a body drawn oldest first, scrolled back
+// *scroll lines from its end; *scroll is clamped to what the body holds.
+func layoutScrolled(w, h int, top, body, bottom []string, scroll *int) string {
+	room := max(h-len(top)-len(bottom), 0)
+	*scroll = min(*scroll, max(len(body)-room, 0))
+	return layout(w, h, top, body[:len(body)-*scroll], bottom)
+}
+
 // header is a screen's first line: a title, and a note on the right.
 func header(w int, title, note string) string {
 	gap := w - lipgloss.Width(title) - lipgloss.Width(note)

@@ -76,6 +76,7 @@ func newModel(ctx context.Context, c *client.Client, events <-chan client.Event,
 	m.list = newListView()
 	m.chat = newChatView()
 	m.feed = newFeedView()
+	m.channels = newChannelsView()
 	m.first = m.openList()
 	if peer != "" {
 		m.first = tea.Batch(m.first, m.openChat(peer))
