@@ -301,4 +301,16 @@ func TestOfflineDeviceCatchesUp(t *testing.T) {
 			t.Errorf("%q is %v, want delivered", m.Text, m.Status)
 		}
 	}
+	// Bob answered the whole catch-up with one receipt, not five.
+	var receipts []*client.ReceiptEvent
+	alice.mu.Lock()
+	for _, e := range alice.events {
+		if r, ok := e.(*client.ReceiptEvent); ok && r.Type == client.ReceiptDelivered {
+			receipts = append(receipts, r)
+		}
+	}
+	alice.mu.Unlock()
+	if len(receipts) != 1 || len(receipts[0].IDs) != 5 {
+		t.Errorf("alice got %d delivery receipts (%+v), want one for the 5 messages", len(receipts), receipts)
+	}
 }

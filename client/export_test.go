@@ -12,7 +12,14 @@ import (
 
 func (c *Client) TransportForTest() *transport.Client { return c.http }
 
-func (c *Client) HandleForTest(ctx context.Context, f *api.Frame) error { return c.handle(ctx, f) }
+// HandleForTest processes one envelope as a connection does, then sends
+// the delivery receipts it owes.
+func (c *Client) HandleForTest(ctx context.Context, f *api.Frame) error {
+	var rb receiptBatch
+	err := c.handle(ctx, f, &rb)
+	c.flushReceipts(ctx, &rb)
+	return err
+}
 
 // SendKindForTest sends a content of the given kind, as a later version
 // of Parley might.

@@ -65,6 +65,16 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 		return err
 	}
 	defer sock.Close()
+	// Delivery receipts wait until the queue has been read through, so a
+	// burst of queued messages is answered with one receipt per sender;
+	// once caught up, each is sent at once.
+	var receipts receiptBatch
+	caughtUp := false
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), receiptFlushTimeout)
+		c.flushReceipts(fctx, &receipts)
+		cancel()
+	}()
 	for {
 		f, err := sock.Recv(ctx)
 		if err != nil {
@@ -75,7 +85,7 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 		}
 		switch f.Type {
 		case api.FrameDeliver:
-			if err := c.handle(ctx, f); err != nil {
+			if err := c.handle(ctx, f, &receipts); err != nil {
 				return err // not acknowledged: it comes again on the next connection
 			}
 			c.acceptGrants(ctx)
@@ -84,9 +94,14 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 					return err
 				}
 			}
+			if caughtUp {
+				c.flushReceipts(ctx, &receipts)
+			}
 		case api.FrameChannel:
 			c.handleChannelFrame(ctx, f)
 		case api.FrameQueueEmpty:
+			caughtUp = true
+			c.flushReceipts(ctx, &receipts)
 			c.pruneSeen(ctx)
 			c.emit(&SyncedEvent{})
 			if untilEmpty {
@@ -103,9 +118,10 @@ type errUndecryptable struct{ err error }
 func (e errUndecryptable) Error() string { return "client: undecryptable envelope: " + e.err.Error() }
 
 // handle processes one delivered envelope: decrypts it, stores what it
-// carries and its session state in one transaction, and reports events.
-// It returns an error only when the envelope must not be acknowledged.
-func (c *Client) handle(ctx context.Context, f *api.Frame) error {
+// carries and its session state in one transaction, reports events, and
+// adds the delivery receipts it owes to rb. It returns an error only when
+// the envelope must not be acknowledged.
+func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) error {
 	sender, dev := f.Sender, f.SenderDevice
 	self := sender == c.acct.Username
 	if self && dev == c.acct.DeviceID {
@@ -196,12 +212,49 @@ func (c *Client) handle(ctx context.Context, f *api.Frame) error {
 	for _, e := range events {
 		c.emit(e)
 	}
-	if len(receipts) > 0 {
-		if err := c.sendReceipts(ctx, sender, ReceiptDelivered, receipts); err != nil {
-			c.log.Warn("delivery receipt not sent", "err", err)
+	rb.add(sender, receipts)
+	return nil
+}
+
+// receiptFlushTimeout bounds sending the receipts still owed when a
+// connection ends.
+const receiptFlushTimeout = 5 * time.Second
+
+// receiptBatch gathers the delivery receipts owed, per sender, in the
+// order the senders first came.
+type receiptBatch struct {
+	peers []string
+	ids   map[string][]MessageID
+}
+
+func (b *receiptBatch) add(peer string, ids []MessageID) {
+	if len(ids) == 0 {
+		return
+	}
+	if b.ids == nil {
+		b.ids = map[string][]MessageID{}
+	}
+	if _, ok := b.ids[peer]; !ok {
+		b.peers = append(b.peers, peer)
+	}
+	b.ids[peer] = append(b.ids[peer], ids...)
+}
+
+// flushReceipts sends the receipts b holds (sendReceipts splits them into
+// contents of at most maxReceiptIDs) and empties it. Receipts are best
+// effort: a failure is logged.
+func (c *Client) flushReceipts(ctx context.Context, b *receiptBatch) {
+	if len(b.peers) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, peer := range b.peers {
+		if err := c.sendReceipts(ctx, peer, ReceiptDelivered, b.ids[peer]); err != nil {
+			c.log.Warn("delivery receipt not sent", "peer", peer, "err", err)
 		}
 	}
-	return nil
+	b.peers, b.ids = b.peers[:0], nil
 }
 
 // apply stores what a decrypted content carries. It returns the events to
