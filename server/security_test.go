@@ -159,10 +159,14 @@ func TestRemovedDeviceIsCutOffAtOnce(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := s.Recv(ctx); err == nil || ctx.Err() != nil {
+	_, err := s.Recv(ctx)
+	if err == nil || ctx.Err() != nil {
 		t.Fatalf("removed device's socket stayed open (%v)", err)
 	}
-	_, err := bob2.c.Devices(context.Background())
+	if got := transport.CloseStatus(err); got != websocket.StatusGoingAway {
+		t.Errorf("removed device's socket closed with %v (%v), want 1001 going away", got, err)
+	}
+	_, err = bob2.c.Devices(context.Background())
 	wantCode(t, err, api.CodeUnauthorized)
 }
 

@@ -127,7 +127,10 @@ func (s *wsSession) serve() {
 	s.wmu.Unlock()
 	s.kick() // the queue first
 	s.readLoop(s.ctx)
-	s.c.CloseNow()
+	// The read side ended: the client closed (the handshake is done), or
+	// a store error ended it (1001, spec/api.md §7.3). A connection that
+	// is already closed returns at once.
+	s.c.Close(websocket.StatusGoingAway, "")
 	s.wmu.Lock()
 	s.ended = true
 	s.pinger.Stop()
