@@ -19,6 +19,9 @@ type channelCmd struct {
 	Search   channelSearchCmd   `cmd:"" help:"Find channels by handle or title."`
 	Admin    channelAdminCmd    `cmd:"" help:"Make someone an admin (they get the key, end to end), or --remove them (the key is rotated)."`
 	Profile  channelProfileCmd  `cmd:"" help:"Change a channel's title, description and avatar."`
+	Edit     channelEditCmd     `cmd:"" help:"Replace a post's text; the earlier text stays visible."`
+	Delete   channelDeleteCmd   `cmd:"" help:"Delete a post."`
+	Pin      channelPinCmd      `cmd:"" help:"Pin a post, or --unpin it."`
 	Report   channelReportCmd   `cmd:"" help:"Report a channel or one of its posts to the server's operator."`
 }
 
@@ -69,7 +72,7 @@ func (c *channelProfileCmd) Run(r *run) error {
 
 type channelReportCmd struct {
 	Handle   string `arg:"" help:"The channel, e.g. @news."`
-	Post     uint64 `help:"The post's number (#N in parley channel feed); without it the channel is reported."`
+	Post     string `help:"The post's number (#N in parley channel feed); without it the channel is reported."`
 	Category string `required:"" enum:"spam,abuse,violence,sexual,illegal,copyright,other" help:"One of: spam, abuse, violence, sexual, illegal, copyright, other."`
 	Note     string `help:"What the operator should know."`
 }
@@ -82,19 +85,12 @@ func (c *channelReportCmd) Run(r *run) error {
 	defer cl.Close()
 	handle := username(c.Handle)
 	var id *[16]byte
-	if c.Post != 0 {
-		posts, err := cl.Feed(r.ctx, handle, 0)
+	if c.Post != "" {
+		pid, err := findPost(r, cl, handle, c.Post)
 		if err != nil {
 			return err
 		}
-		for _, p := range posts {
-			if p.Seq == c.Post {
-				id = &p.ID
-			}
-		}
-		if id == nil {
-			return fail("give a post number from `parley channel feed`", "@%s has no post #%d", handle, c.Post)
-		}
+		id = &pid
 	}
 	if err := cl.ReportChannel(r.ctx, handle, id, c.Category, c.Note); err != nil {
 		return err

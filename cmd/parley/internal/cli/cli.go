@@ -169,6 +169,10 @@ func report(w io.Writer, err error) {
 			next = "this device may have been removed; link it again with `parley devices link`"
 		case api.CodeRateLimited:
 			next = "wait a minute and try again"
+		case api.CodeForbidden:
+			next = "this account may not do that; for a channel, ask its owner to make you an admin"
+		case api.CodeQuotaExceeded:
+			next = "delete channel posts whose media you no longer need (`parley channel delete`), or ask the server's operator for a larger quota"
 		default:
 			next = "try again; if it keeps failing, ask the server's operator"
 		}

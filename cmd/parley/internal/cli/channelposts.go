@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/parley-chat/parley/client"
+)
+
+// Changing a post: edit, delete, pin. A post is named by its number, the
+// #N that `parley channel feed` shows (the server's Seq of the original
+// post, which edits keep). Each change is a record signed with the
+// channel's key, so only a device holding it can make one.
+
+type channelEditCmd struct {
+	Handle string   `arg:"" help:"The channel, e.g. @news."`
+	Post   string   `arg:"" help:"The post's number, #N in parley channel feed."`
+	Text   []string `arg:"" help:"The new text; the earlier one stays visible (feed --history)."`
+}
+
+func (c *channelEditCmd) Run(r *run) error {
+	text := strings.Join(c.Text, " ")
+	if strings.TrimSpace(text) == "" {
+		return fail("give the new text after the post's number", "the new text is empty")
+	}
+	return changePost(r, c.Handle, c.Post, func(cl *client.Client, handle string, id [16]byte) (string, error) {
+		_, err := cl.EditPost(r.ctx, handle, id, text)
+		return "edited", err
+	})
+}
+
+type channelDeleteCmd struct {
+	Handle string `arg:"" help:"The channel, e.g. @news."`
+	Post   string `arg:"" help:"The post's number, #N in parley channel feed."`
+}
+
+func (c *channelDeleteCmd) Run(r *run) error {
+	return changePost(r, c.Handle, c.Post, func(cl *client.Client, handle string, id [16]byte) (string, error) {
+		return "deleted", cl.DeletePost(r.ctx, handle, id)
+	})
+}
+
+type channelPinCmd struct {
+	Handle string `arg:"" help:"The channel, e.g. @news."`
+	Post   string `arg:"" help:"The post's number, #N in parley channel feed."`
+	Unpin  bool   `help:"Unpin it instead."`
+}
+
+func (c *channelPinCmd) Run(r *run) error {
+	return changePost(r, c.Handle, c.Post, func(cl *client.Client, handle string, id [16]byte) (string, error) {
+		if c.Unpin {
+			return "unpinned", cl.PinPost(r.ctx, handle, id, false)
+		}
+		return "pinned", cl.PinPost(r.ctx, handle, id, true)
+	})
+}
+
+// changePost finds post number ref of the channel and applies change to
+// it, reporting what was done.
+func changePost(r *run, handle, ref string, change func(*client.Client, string, [16]byte) (string, error)) error {
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	handle = username(handle)
+	id, err := findPost(r, cl, handle, ref)
+	if err != nil {
+		return err
+	}
+	done, err := change(cl, handle, id)
+	if errors.Is(err, client.ErrNotPublisher) {
+		return fail("change posts from a device that holds the channel's key", "this device has no key for @%s", handle)
+	}
+	if err != nil {
+		return err
+	}
+	r.errf("%s post #%s of @%s\n", done, strings.TrimPrefix(ref, "#"), handle)
+	return nil
+}
+
+// findPost catches up with the channel and returns the ID of its post
+// number ref ("7" or "#7").
+func findPost(r *run, cl *client.Client, handle, ref string) ([16]byte, error) {
+	n, err := parsePostNumber(ref)
+	if err != nil {
+		return [16]byte{}, err
+	}
+	posts, err := cl.Feed(r.ctx, handle, 0)
+	if err != nil {
+		return [16]byte{}, err
+	}
+	for _, p := range posts {
+		if p.Seq == n {
+			return p.ID, nil
+		}
+	}
+	return [16]byte{}, fail("give a post number from `parley channel feed`", "@%s has no post #%d", handle, n)
+}
+
+// parsePostNumber reads "7" or "#7".
+func parsePostNumber(ref string) (uint64, error) {
+	n, err := strconv.ParseUint(strings.TrimPrefix(ref, "#"), 10, 64)
+	if err != nil || n == 0 {
+		return 0, fail("give the post's number, as #N in `parley channel feed`", "%q is not a post number", ref)
+	}
+	return n, nil
+}
