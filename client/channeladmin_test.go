@@ -96,6 +96,16 @@ func TestChannelAdminsAndRotation(t *testing.T) {
 	if views != 5 {
 		t.Errorf("views = %d, want 5 (one per post)", views)
 	}
+	// Feed reports the counts; reading again counts nothing more.
+	again, err := carol.Feed(ctx, "news", 0)
+	if err != nil || len(again) != 5 {
+		t.Fatalf("feed again: %d posts, %v", len(again), err)
+	}
+	for _, p := range again {
+		if p.Views != 1 {
+			t.Errorf("post #%d shows %d views, want 1", p.Seq, p.Views)
+		}
+	}
 	if err := carol.ReportChannel(ctx, "news", &posts[0].ID, "spam", "ads"); err != nil {
 		t.Fatal(err)
 	}

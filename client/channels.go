@@ -81,7 +81,7 @@ type Post struct {
 	Media   [][]byte
 	Edits   []string // earlier texts, oldest first
 	Pinned  bool
-	Views   int64
+	Views   int64  // as the server counts them (Feed); not signed
 	Removed string // the operator's reason, if taken down
 }
 
@@ -308,7 +308,49 @@ func (c *Client) Feed(ctx context.Context, handle string, limit int) ([]Post, er
 		return nil, err
 	}
 	c.countViews(ctx, handle, fetched)
-	return c.posts(ctx, handle, limit)
+	posts, err := c.posts(ctx, handle, limit)
+	if err != nil {
+		return nil, err
+	}
+	c.fillViews(ctx, handle, posts)
+	return posts, nil
+}
+
+// maxViewPages bounds the history pages fillViews reads.
+const maxViewPages = 10
+
+// fillViews sets the posts' view counts from the server's newest-first
+// history (api §11.4), which carries each post's count. A count is the
+// server's word, not signed; it is best effort, and stays 0 if the
+// history cannot be read.
+func (c *Client) fillViews(ctx context.Context, handle string, posts []Post) {
+	if len(posts) == 0 {
+		return
+	}
+	want := make(map[uint64]*Post, len(posts))
+	oldest := posts[0].Seq
+	for i := range posts {
+		want[posts[i].Seq] = &posts[i]
+		oldest = min(oldest, posts[i].Seq)
+	}
+	q := transport.RecordQuery{Newest: true, Limit: api.MaxChannelPage}
+	for range maxViewPages {
+		page, err := c.http.Records(ctx, handle, q)
+		if err != nil {
+			c.log.Warn("view counts not read", "channel", handle, "err", err)
+			return
+		}
+		for _, r := range page.Records {
+			if p := want[r.Seq]; p != nil {
+				p.Views = r.Views
+				delete(want, r.Seq)
+			}
+		}
+		if len(want) == 0 || page.Next == 0 || page.Next <= oldest {
+			return
+		}
+		q.Before = page.Next
+	}
 }
 
 // chain loads the pinned genesis key and the stored handovers.

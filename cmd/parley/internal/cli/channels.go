@@ -227,6 +227,9 @@ func (c *channelFeedCmd) Run(r *run) error {
 		if len(p.Media) > 0 {
 			media = fmt.Sprintf("  [%d media]", len(p.Media))
 		}
+		if p.Views > 0 {
+			media += "  · " + viewCount(p.Views)
+		}
 		r.outf("%s  #%d%s  %s%s\n", stamp(p.Time), p.Seq, mark, markup.Plain(p.Text), media)
 		if c.History {
 			for _, e := range p.Edits {
@@ -261,4 +264,12 @@ func (c *channelSearchCmd) Run(r *run) error {
 		r.errf("no channels found\n")
 	}
 	return nil
+}
+
+// viewCount is "1 view" or "N views".
+func viewCount(n int64) string {
+	if n == 1 {
+		return "1 view"
+	}
+	return fmt.Sprintf("%d views", n)
 }

@@ -288,7 +288,7 @@ func (m *model) feedLines(now time.Time) []string {
 }
 
 // formatPost is one post: time, number, marks and text (markup shown as
-// plain text), and how many media items it carries.
+// plain text), how many media items it carries and its views.
 func formatPost(p client.Post, now time.Time) string {
 	line := styleFaint.Render(stamp(p.Time, now)+fmt.Sprintf(" #%d", p.Seq)) + " "
 	if p.Pinned {
@@ -301,5 +301,15 @@ func formatPost(p client.Post, now time.Time) string {
 	if len(p.Media) > 0 {
 		line += styleNote.Render(fmt.Sprintf(" [%d media]", len(p.Media)))
 	}
+	if p.Views > 0 {
+		line += styleFaint.Render(fmt.Sprintf(" · %d view%s", p.Views, plural(p.Views)))
+	}
 	return line
+}
+
+func plural(n int64) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
