@@ -81,8 +81,10 @@ type Post struct {
 	Media   [][]byte
 	Edits   []string // earlier texts, oldest first
 	Pinned  bool
-	Views   int64  // as the server counts them (Feed); not signed
-	Removed string // the operator's reason, if taken down
+	Views   int64 // as the server counts them (Feed); not signed
+	// Removed is the operator's reason if the record at Seq was taken
+	// down: the post is then only this placeholder (no ID, time or text).
+	Removed string
 }
 
 func (c *Client) channelAPIError(err error) error {
@@ -276,9 +278,14 @@ func (c *Client) Channels(ctx context.Context) ([]ChannelSummary, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i].Posts = len(posts)
-		if len(posts) > 0 {
-			out[i].Last = posts[0].Time
+		for _, p := range posts {
+			if p.Removed != "" {
+				continue
+			}
+			if out[i].Posts == 0 {
+				out[i].Last = p.Time
+			}
+			out[i].Posts++
 		}
 	}
 	return out, nil
@@ -312,45 +319,7 @@ func (c *Client) Feed(ctx context.Context, handle string, limit int) ([]Post, er
 	if err != nil {
 		return nil, err
 	}
-	c.fillViews(ctx, handle, posts)
-	return posts, nil
-}
-
-// maxViewPages bounds the history pages fillViews reads.
-const maxViewPages = 10
-
-// fillViews sets the posts' view counts from the server's newest-first
-// history (api §11.4), which carries each post's count. A count is the
-// server's word, not signed; it is best effort, and stays 0 if the
-// history cannot be read.
-func (c *Client) fillViews(ctx context.Context, handle string, posts []Post) {
-	if len(posts) == 0 {
-		return
-	}
-	want := make(map[uint64]*Post, len(posts))
-	oldest := posts[0].Seq
-	for i := range posts {
-		want[posts[i].Seq] = &posts[i]
-		oldest = min(oldest, posts[i].Seq)
-	}
-	q := transport.RecordQuery{Newest: true, Limit: api.MaxChannelPage}
-	for range maxViewPages {
-		page, err := c.http.Records(ctx, handle, q)
-		if err != nil {
-			c.log.Warn("view counts not read", "channel", handle, "err", err)
-			return
-		}
-		for _, r := range page.Records {
-			if p := want[r.Seq]; p != nil {
-				p.Views = r.Views
-				delete(want, r.Seq)
-			}
-		}
-		if len(want) == 0 || page.Next == 0 || page.Next <= oldest {
-			return
-		}
-		q.Before = page.Next
-	}
+	return c.refreshPosts(ctx, handle, limit, posts)
 }
 
 // chain loads the pinned genesis key and the stored handovers.
@@ -460,19 +429,25 @@ const removedPrefix = "removed:"
 
 func chanRecKey(handle string, seq uint64) string { return handle + "/" + fmt.Sprintf("%020d", seq) }
 
-// posts folds the stored records into posts (channel.Fold).
+// posts folds the stored records into posts (channel.Fold), newest first,
+// with a placeholder (Removed set) at the Seq of each record the operator
+// took down.
 func (c *Client) posts(ctx context.Context, handle string, limit int) ([]Post, error) {
-	var recs []channel.Sequenced
+	var (
+		recs    []channel.Sequenced
+		removed []Post // placeholders of taken-down records, ascending
+	)
 	err := c.view(ctx, func(tx sealedTx) error {
 		return tx.scan(bucketChanRec, handle+"/", func(k string, v []byte) error {
-			if bytes.HasPrefix(v, []byte(removedPrefix)) {
-				return nil // taken down by the operator
+			seq, _ := strconv.ParseUint(k[len(handle)+1:], 10, 64)
+			if reason, ok := bytes.CutPrefix(v, []byte(removedPrefix)); ok {
+				removed = append(removed, Post{Channel: handle, Seq: seq, Removed: string(reason)})
+				return nil
 			}
 			r, err := channel.Parse(v)
 			if err != nil {
 				return err
 			}
-			seq, _ := strconv.ParseUint(k[len(handle)+1:], 10, 64)
 			recs = append(recs, channel.Sequenced{Seq: seq, Record: r})
 			return nil
 		})
@@ -481,13 +456,20 @@ func (c *Client) posts(ctx context.Context, handle string, limit int) ([]Post, e
 		return nil, err
 	}
 	folded := channel.Fold(recs)
-	if limit > 0 && len(folded) > limit {
-		folded = folded[:limit]
+	out := make([]Post, 0, len(folded)+len(removed))
+	for _, p := range folded { // newest first
+		for len(removed) > 0 && removed[len(removed)-1].Seq > p.Seq {
+			out = append(out, removed[len(removed)-1])
+			removed = removed[:len(removed)-1]
+		}
+		out = append(out, Post{Channel: handle, ID: p.Record.ID, Seq: p.Seq, Time: time.UnixMilli(p.Record.Time), Text: p.Text,
+			Media: p.Media, Edits: p.Edits, Pinned: p.Pinned})
 	}
-	out := make([]Post, len(folded))
-	for i, p := range folded {
-		out[i] = Post{Channel: handle, ID: p.Record.ID, Seq: p.Seq, Time: time.UnixMilli(p.Record.Time), Text: p.Text,
-			Media: p.Media, Edits: p.Edits, Pinned: p.Pinned}
+	for i := len(removed) - 1; i >= 0; i-- {
+		out = append(out, removed[i])
+	}
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
 	}
 	return out, nil
 }

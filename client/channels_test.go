@@ -231,3 +231,78 @@ func TestPublishMedia(t *testing.T) {
 		}
 	}
 }
+
+// TestTakenDownPostLeavesFollowers: a post the operator takes down after
+// a follower stored it becomes a placeholder with the reason on that
+// follower's next Feed; restored, it comes back. A restoration whose
+// bytes the server altered does not verify, and the placeholder stays.
+func TestTakenDownPostLeavesFollowers(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{AdminToken: "tok"})
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	op := transport.New(srv.URL, nil).Admin("tok", "olga")
+	alice.CreateChannel(ctx, "news", "News", "")
+	alice.Publish(ctx, "news", "one")
+	bad, err := alice.Publish(ctx, "news", "infringing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.Publish(ctx, "news", "three")
+	bob.Follow(ctx, "news")
+	if posts, err := bob.Feed(ctx, "news", 0); err != nil || len(posts) != 3 {
+		t.Fatalf("bob's feed: %q, %v", texts(posts), err)
+	}
+
+	if err := op.TakeDown(ctx, "news", bad.ID[:], "copyright notice"); err != nil {
+		t.Fatal(err)
+	}
+	posts, err := bob.Feed(ctx, "news", 0)
+	if err != nil || len(posts) != 3 {
+		t.Fatalf("after the takedown: %+v, %v", posts, err)
+	}
+	if p := posts[1]; p.Seq != bad.Seq || p.Removed != "copyright notice" || p.Text != "" {
+		t.Fatalf("the taken-down post shows as %+v", p)
+	}
+	if posts[0].Text != "three" || posts[2].Text != "one" {
+		t.Fatalf("the other posts: %q", texts(posts))
+	}
+	if cs, _ := bob.Channels(ctx); len(cs) != 1 || cs[0].Posts != 2 {
+		t.Errorf("bob's channel list counts %+v, want 2 posts", cs)
+	}
+
+	if err := op.RestoreRecord(ctx, "news", bad.ID[:], "counter-notice"); err != nil {
+		t.Fatal(err)
+	}
+	posts, err = bob.Feed(ctx, "news", 0)
+	if err != nil || len(posts) != 3 || posts[1].Text != "infringing" || posts[1].Removed != "" {
+		t.Fatalf("after the restoration: %+v, %v", posts, err)
+	}
+
+	// Taken down again, then "restored" with bytes the server altered.
+	if err := op.TakeDown(ctx, "news", bad.ID[:], "second notice"); err != nil {
+		t.Fatal(err)
+	}
+	if posts, _ = bob.Feed(ctx, "news", 0); posts[1].Removed != "second notice" {
+		t.Fatalf("after the second takedown: %+v", posts[1])
+	}
+	if err := op.RestoreRecord(ctx, "news", bad.ID[:], "mistake"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(srv.DataDir, "parley.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var data []byte
+	if err := db.QueryRow("SELECT data FROM channel_records WHERE seq = ?", bad.Seq).Scan(&data); err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-70] ^= 1 // inside the signed bytes
+	if _, err := db.Exec("UPDATE channel_records SET data = ? WHERE seq = ?", data, bad.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if posts, err = bob.Feed(ctx, "news", 0); err != nil || posts[1].Removed != "second notice" {
+		t.Fatalf("after an altered restoration: %+v, %v", posts[1], err)
+	}
+}

@@ -216,6 +216,10 @@ func (c *channelFeedCmd) Run(r *run) error {
 		return err
 	}
 	for _, p := range posts {
+		if p.Removed != "" {
+			r.outf("       #%d  [removed by the server's operator: %s]\n", p.Seq, p.Removed)
+			continue
+		}
 		mark := ""
 		if p.Pinned {
 			mark = " [pinned]"

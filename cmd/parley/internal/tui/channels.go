@@ -290,6 +290,10 @@ func (m *model) feedLines(now time.Time) []string {
 // formatPost is one post: time, number, marks and text (markup shown as
 // plain text), how many media items it carries and its views.
 func formatPost(p client.Post, now time.Time) string {
+	if p.Removed != "" {
+		return styleFaint.Render(fmt.Sprintf("#%d", p.Seq)) + " " +
+			styleNote.Render("[removed by the server's operator: "+clean(p.Removed)+"]")
+	}
 	line := styleFaint.Render(stamp(p.Time, now)+fmt.Sprintf(" #%d", p.Seq)) + " "
 	if p.Pinned {
 		line += styleNote.Render("[pinned] ")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"charm.land/lipgloss/v2"
 
@@ -110,5 +111,27 @@ func TestDescribe(t *testing.T) {
 	}
 	if got := describe(client.ErrIdentityNotVerified, "bob"); !strings.Contains(got, "Ctrl+S") {
 		t.Errorf("the advice for a changed safety number does not say what to press: %q", got)
+	}
+}
+
+// TestFormatPost: a post shows its number, marks, plain text, media and
+// views; a taken-down one only the operator's reason, stripped of
+// control characters like any text from the server.
+func TestFormatPost(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	p := client.Post{Seq: 7, Time: now, Text: "**big** news", Pinned: true, Edits: []string{"old"},
+		Media: [][]byte{{1}}, Views: 1}
+	got := lipgloss.NewStyle().Render(formatPost(p, now))
+	for _, want := range []string{"#7", "[pinned]", "big news", "(edited)", "[1 media]", "1 view"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%q lacks %q", got, want)
+		}
+	}
+	if strings.Contains(got, "**") || strings.Contains(got, "1 views") {
+		t.Errorf("%q shows markup or a wrong plural", got)
+	}
+	got = formatPost(client.Post{Seq: 9, Removed: "court\x1b[2Jorder"}, now)
+	if !strings.Contains(got, "#9") || !strings.Contains(got, "removed by the server's operator: court[2Jorder") || strings.Contains(got, "\x1b[2J") {
+		t.Errorf("removed post: %q", got)
 	}
 }
