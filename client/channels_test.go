@@ -120,21 +120,10 @@ func TestForgedChannelPostRejected(t *testing.T) {
 	}
 
 	// The server's operator (or an intruder) rewrites the stored post.
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(srv.DataDir, "parley.db")+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var data []byte
-	if err := db.QueryRow("SELECT data FROM channel_records WHERE seq = ?", p.Seq).Scan(&data); err != nil {
-		t.Fatal(err)
-	}
-	r, _ := channel.Parse(data)
-	i := len(data) - 64 - len(r.Text) + len("pay ") // the amount, inside the signed bytes
-	data[i] = '9'
-	if _, err := db.Exec("UPDATE channel_records SET data = ? WHERE seq = ?", data, p.Seq); err != nil {
-		t.Fatal(err)
-	}
+	alterRecord(t, srv, p.Seq, func(data []byte) {
+		r, _ := channel.Parse(data)
+		data[len(data)-64-len(r.Text)+len("pay ")] = '9' // the amount, inside the signed bytes
+	})
 
 	if _, err := bob.Feed(ctx, "news", 0); !errors.Is(err, client.ErrForgedRecord) {
 		t.Fatalf("bob's feed after forgery: %v, want ErrForgedRecord", err)
@@ -289,20 +278,27 @@ func TestTakenDownPostLeavesFollowers(t *testing.T) {
 	if err := op.RestoreRecord(ctx, "news", bad.ID[:], "mistake"); err != nil {
 		t.Fatal(err)
 	}
+	alterRecord(t, srv, bad.Seq, func(data []byte) { data[len(data)-70] ^= 1 }) // inside the signed bytes
+	if posts, err = bob.Feed(ctx, "news", 0); err != nil || posts[1].Removed != "second notice" {
+		t.Fatalf("after an altered restoration: %+v, %v", posts[1], err)
+	}
+}
+
+// alterRecord changes the bytes of a channel record in the server's
+// SQLite file, as an operator or an intruder could.
+func alterRecord(t *testing.T, srv *parleytest.Server, seq uint64, change func([]byte)) {
+	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(srv.DataDir, "parley.db")+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	var data []byte
-	if err := db.QueryRow("SELECT data FROM channel_records WHERE seq = ?", bad.Seq).Scan(&data); err != nil {
+	if err := db.QueryRow("SELECT data FROM channel_records WHERE seq = ?", seq).Scan(&data); err != nil {
 		t.Fatal(err)
 	}
-	data[len(data)-70] ^= 1 // inside the signed bytes
-	if _, err := db.Exec("UPDATE channel_records SET data = ? WHERE seq = ?", data, bad.Seq); err != nil {
+	change(data)
+	if _, err := db.Exec("UPDATE channel_records SET data = ? WHERE seq = ?", data, seq); err != nil {
 		t.Fatal(err)
-	}
-	if posts, err = bob.Feed(ctx, "news", 0); err != nil || posts[1].Removed != "second notice" {
-		t.Fatalf("after an altered restoration: %+v, %v", posts[1], err)
 	}
 }
