@@ -31,7 +31,9 @@ const (
 	CodeHandleTaken      Code = "handle_taken"
 	CodeChannelSuspended Code = "channel_suspended" // HTTP 451
 	CodeBadRecord        Code = "bad_record"
-	CodeChannelRestored  Code = "channel_restored" // only in Channel frames
+	CodeChannelRestored  Code = "channel_restored"  // only in Channel frames
+	CodeRecordTakenDown  Code = "record_taken_down" // only in Channel frames
+	CodeRecordRestored   Code = "record_restored"   // only in Channel frames
 	// Media (spec/api.md §10).
 	CodeQuotaExceeded  Code = "quota_exceeded"  // HTTP 413
 	CodeOffsetMismatch Code = "offset_mismatch" // HTTP 409, with an Upload-Offset header

@@ -12,6 +12,7 @@ import (
 // What Feed learns from the server's recent history besides new records
 // (spec/client.md §9.1): each post's view count, and the operator's
 // takedowns and restorations of records this device already stored. A
+// follower online learns of them at once from Channel frames. A
 // record taken down is replaced by a marker with the reason, so the post
 // shows as removed, as it does for a follower who never had it; a record
 // restored comes back only if it verifies against the channel's key
@@ -117,4 +118,30 @@ func (c *Client) reconcile(ctx context.Context, handle string, recs []api.Channe
 		return nil
 	})
 	return changed, err
+}
+
+// handleModeration applies a live takedown or restoration of one record
+// (a Channel frame with code record_taken_down or record_restored) to the
+// stored copy, as Feed's reconciliation does, and reports it if that
+// changed anything. A record this device has not stored is left to the
+// next catch-up.
+func (c *Client) handleModeration(ctx context.Context, f *api.Frame) {
+	r := api.ChannelRecord{Seq: f.Seq}
+	restored := f.Code == api.CodeRecordRestored
+	if restored {
+		r.Data = f.Record
+	} else {
+		r.TakenDown = f.Message
+	}
+	if r.Seq == 0 || (!restored && r.TakenDown == "") {
+		return // malformed: nothing to apply
+	}
+	changed, err := c.reconcile(ctx, f.Channel, []api.ChannelRecord{r})
+	if err != nil {
+		c.log.Warn("channel moderation not applied", "channel", f.Channel, "seq", f.Seq, "err", err)
+		return
+	}
+	if changed {
+		c.emit(&ChannelModerationEvent{Channel: f.Channel, Seq: f.Seq, Restored: restored, Reason: f.Message})
+	}
 }

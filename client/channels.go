@@ -482,6 +482,9 @@ func (c *Client) handleChannelFrame(ctx context.Context, f *api.Frame) {
 	case api.CodeChannelSuspended, api.CodeChannelRestored:
 		c.emit(&ChannelStateEvent{Channel: f.Channel, Suspended: f.Code == api.CodeChannelSuspended, Reason: f.Message})
 		return
+	case api.CodeRecordTakenDown, api.CodeRecordRestored:
+		c.handleModeration(ctx, f)
+		return
 	case "":
 	default:
 		return

@@ -69,6 +69,18 @@ type ChannelForgeryEvent struct {
 	Seq     uint64
 }
 
+// ChannelModerationEvent reports that the operator took down (or
+// restored) a stored record of a followed channel; Feed now shows it as
+// removed (or again).
+type ChannelModerationEvent struct {
+	Channel  string
+	Seq      uint64
+	Restored bool
+	Reason   string
+}
+
+func (*ChannelModerationEvent) event() {}
+
 func (*ChannelPostEvent) event()    {}
 func (*ChannelStateEvent) event()   {}
 func (*ChannelForgeryEvent) event() {}

@@ -61,12 +61,25 @@ func (h *Handler) moderate(action string) handlerFunc {
 			return err
 		}
 		h.log.Info("moderation", "action", action, "channel", c.Handle, "admin", req.Admin)
-		// Followers online learn of a suspension or restoration at once.
+		// Followers online learn of every action at once (§11.6).
+		f := &api.Frame{Type: api.FrameChannel, Channel: c.Handle, Message: req.Reason}
 		switch action {
 		case store.ActionSuspend:
-			h.fanout(r.Context(), c, &api.Frame{Type: api.FrameChannel, Channel: c.Handle, Code: api.CodeChannelSuspended, Message: req.Reason})
+			f.Code = api.CodeChannelSuspended
 		case store.ActionRestore:
-			h.fanout(r.Context(), c, &api.Frame{Type: api.FrameChannel, Channel: c.Handle, Code: api.CodeChannelRestored, Message: req.Reason})
+			f.Code = api.CodeChannelRestored
+		case store.ActionTakedown, store.ActionRestorePost:
+			rec, err := h.store.ChannelRecordByID(r.Context(), c.ID, *e.RecordID)
+			if err != nil {
+				return err
+			}
+			f.Seq, f.Code = rec.Seq, api.CodeRecordTakenDown
+			if action == store.ActionRestorePost {
+				f.Code, f.Record = api.CodeRecordRestored, rec.Data
+			}
+		}
+		if f.Code != "" {
+			h.fanout(r.Context(), c, f)
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil

@@ -291,6 +291,12 @@ func (m *model) onEvents(evs eventsMsg) tea.Cmd {
 			m.identityChanged(e)
 		case *client.ChannelStateEvent:
 			m.channelState(e)
+		case *client.ChannelModerationEvent:
+			if e.Restored {
+				m.setInfo(fmt.Sprintf("post #%d of #%s was restored", e.Seq, clean(e.Channel)))
+			} else {
+				m.setWarn(fmt.Sprintf("post #%d of #%s was removed by the server's operator: %s", e.Seq, clean(e.Channel), clean(e.Reason)))
+			}
 		case *client.ChannelForgeryEvent:
 			m.setErrorText(fmt.Sprintf("the server served a record of #%s that does not verify; it was not stored", clean(e.Channel)))
 		}
