@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -119,4 +120,95 @@ func (c *Client) uploadFile(ctx context.Context, path, contentType string, progr
 		return sum, 0, err
 	}
 	return sum, size, nil
+}
+
+// ErrMediaMismatch means the server sent a media item that is not the one
+// the signed post names (another SHA-256 or size): nothing is kept.
+var ErrMediaMismatch = errors.New("client: the server sent media that does not match the signed post")
+
+// MediaInfo describes item i of a post's media, from its signed
+// descriptor.
+func MediaInfo(p Post, i int) (*channel.Media, error) {
+	if i < 0 || i >= len(p.Media) {
+		return nil, fmt.Errorf("client: post #%d has %d media items, not %d", p.Seq, len(p.Media), i+1)
+	}
+	return channel.ParseMedia(p.Media[i])
+}
+
+// SaveMedia downloads item i of a post's media to w, checking it against
+// the signed descriptor: the bytes must have its size and SHA-256, or it
+// fails with ErrMediaMismatch (w then holds what came; SaveMediaFile
+// keeps nothing). progress, if not nil, gets the bytes so far and the
+// size.
+func (c *Client) SaveMedia(ctx context.Context, p Post, i int, w io.Writer, progress func(done, total int64)) error {
+	m, err := MediaInfo(p, i)
+	if err != nil {
+		return err
+	}
+	body, _, err := c.http.DownloadBlob(ctx, hex.EncodeToString(m.SHA256[:]), 0)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	h := sha256.New()
+	// One byte more than the descriptor's size shows an oversized blob.
+	r := io.LimitReader(body, m.Size+1)
+	var done int64
+	buf := make([]byte, 64<<10)
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			h.Write(buf[:n])
+			if _, err := w.Write(buf[:n]); err != nil {
+				return err
+			}
+			done += int64(n)
+			if progress != nil {
+				progress(min(done, m.Size), m.Size)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	if done != m.Size || [32]byte(h.Sum(nil)) != m.SHA256 {
+		return ErrMediaMismatch
+	}
+	return nil
+}
+
+// SaveMediaFile is SaveMedia to a file at path, written under a temporary
+// name and renamed only once it checks out.
+func (c *Client) SaveMediaFile(ctx context.Context, p Post, i int, path string, progress func(done, total int64)) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".part-*")
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	defer os.Remove(f.Name())
+	err = c.SaveMedia(ctx, p, i, f, progress)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// MediaExtension is a file extension for a media content type, or "".
+func MediaExtension(contentType string) string {
+	exts, _ := mime.ExtensionsByType(contentType)
+	if len(exts) == 0 {
+		return ""
+	}
+	// Prefer the common spellings.
+	for _, e := range exts {
+		if e == ".jpg" || e == ".mp4" || e == ".png" || e == ".webp" || e == ".gif" {
+			return e
+		}
+	}
+	return exts[0]
 }

@@ -218,6 +218,32 @@ func TestPublishMedia(t *testing.T) {
 		if sha256.Sum256(got) != m.SHA256 || !bytes.Equal(got, orig) {
 			t.Errorf("media %d does not match its descriptor", i)
 		}
+		// The SDK checks what it saves against the signed descriptor.
+		var saved bytes.Buffer
+		if err := bob.SaveMedia(ctx, posts[0], i, &saved, nil); err != nil || !bytes.Equal(saved.Bytes(), orig) {
+			t.Errorf("SaveMedia %d: %v", i, err)
+		}
+	}
+
+	// The server's copy of the image is altered on disk: saving it fails
+	// and leaves no file.
+	m, _ := client.MediaInfo(posts[0], 0)
+	sum := hex.EncodeToString(m.SHA256[:])
+	blobPath := filepath.Join(srv.DataDir, "blobs", sum[:2], sum[2:4], sum)
+	b, err := os.ReadFile(blobPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[100] ^= 1
+	if err := os.WriteFile(blobPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "img.jpg")
+	if err := bob.SaveMediaFile(ctx, posts[0], 0, out, nil); !errors.Is(err, client.ErrMediaMismatch) {
+		t.Fatalf("saving altered media: %v, want ErrMediaMismatch", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("altered media left a file: %v", err)
 	}
 }
 

@@ -2,6 +2,9 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -65,11 +68,11 @@ func changePost(r *run, handle, ref string, change func(*client.Client, string, 
 	}
 	defer cl.Close()
 	handle = username(handle)
-	id, err := findPost(r, cl, handle, ref)
+	p, err := findPost(r, cl, handle, ref)
 	if err != nil {
 		return err
 	}
-	done, err := change(cl, handle, id)
+	done, err := change(cl, handle, p.ID)
 	if errors.Is(err, client.ErrNotPublisher) {
 		return fail("change posts from a device that holds the channel's key", "this device has no key for @%s", handle)
 	}
@@ -80,23 +83,70 @@ func changePost(r *run, handle, ref string, change func(*client.Client, string, 
 	return nil
 }
 
-// findPost catches up with the channel and returns the ID of its post
-// number ref ("7" or "#7").
-func findPost(r *run, cl *client.Client, handle, ref string) ([16]byte, error) {
+// findPost catches up with the channel and returns its post number ref
+// ("7" or "#7").
+func findPost(r *run, cl *client.Client, handle, ref string) (client.Post, error) {
 	n, err := parsePostNumber(ref)
 	if err != nil {
-		return [16]byte{}, err
+		return client.Post{}, err
 	}
 	posts, err := cl.Feed(r.ctx, handle, 0)
 	if err != nil {
-		return [16]byte{}, err
+		return client.Post{}, err
 	}
 	for _, p := range posts {
-		if p.Seq == n {
-			return p.ID, nil
+		if p.Seq == n && p.Removed == "" {
+			return p, nil
 		}
 	}
-	return [16]byte{}, fail("give a post number from `parley channel feed`", "@%s has no post #%d", handle, n)
+	return client.Post{}, fail("give a post number from `parley channel feed`", "@%s has no post #%d", handle, n)
+}
+
+type channelGetCmd struct {
+	Handle string `arg:"" help:"The channel, e.g. @news."`
+	Post   string `arg:"" help:"The post's number, #N in parley channel feed."`
+	Dir    string `default:"." help:"The directory to save the files in."`
+}
+
+// Run saves every media item of a post as HANDLE-N-I.EXT, each checked
+// against the signed post (its SHA-256 and size) before it is kept.
+func (c *channelGetCmd) Run(r *run) error {
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	handle := username(c.Handle)
+	p, err := findPost(r, cl, handle, c.Post)
+	if err != nil {
+		return err
+	}
+	if len(p.Media) == 0 {
+		return fail("parley channel get saves images and clips; this post is text only", "post #%d of @%s has no media", p.Seq, handle)
+	}
+	for i := range p.Media {
+		m, err := client.MediaInfo(p, i)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("%s-%d-%d%s", handle, p.Seq, i+1, client.MediaExtension(m.ContentType))
+		path := filepath.Join(c.Dir, name)
+		if _, err := os.Lstat(path); err == nil {
+			return fail("remove it, or choose another --dir", "%s exists already", path)
+		}
+		bar := newProgress(r, "downloading "+name)
+		err = cl.SaveMediaFile(r.ctx, p, i, path, bar.update)
+		bar.done()
+		if errors.Is(err, client.ErrMediaMismatch) {
+			return fail("do not trust what this server serves for @"+handle, "item %d of post #%d is not the one the signed post names; it was not saved", i+1, p.Seq)
+		}
+		if err != nil {
+			return err
+		}
+		r.outf("%s\n", path)
+		r.errf("saved %s (%s, %s)\n", path, m.ContentType, size(m.Size))
+	}
+	return nil
 }
 
 // parsePostNumber reads "7" or "#7".

@@ -22,6 +22,7 @@ type channelCmd struct {
 	Edit     channelEditCmd     `cmd:"" help:"Replace a post's text; the earlier text stays visible."`
 	Delete   channelDeleteCmd   `cmd:"" help:"Delete a post."`
 	Pin      channelPinCmd      `cmd:"" help:"Pin a post, or --unpin it."`
+	Get      channelGetCmd      `cmd:"" help:"Save a post's images and clips, each checked against the signed post."`
 	Report   channelReportCmd   `cmd:"" help:"Report a channel or one of its posts to the server's operator."`
 }
 
@@ -86,11 +87,11 @@ func (c *channelReportCmd) Run(r *run) error {
 	handle := username(c.Handle)
 	var id *[16]byte
 	if c.Post != "" {
-		pid, err := findPost(r, cl, handle, c.Post)
+		p, err := findPost(r, cl, handle, c.Post)
 		if err != nil {
 			return err
 		}
-		id = &pid
+		id = &p.ID
 	}
 	if err := cl.ReportChannel(r.ctx, handle, id, c.Category, c.Note); err != nil {
 		return err
