@@ -345,12 +345,19 @@ func (c *Client) Download(ctx context.Context, peer string, id MessageID, w io.W
 // path only once the whole file has been checked. An existing file at
 // path is replaced.
 func (c *Client) DownloadFile(ctx context.Context, peer string, id MessageID, path string, progress func(done, total int64)) error {
+	return writeChecked(path, func(w io.Writer) error { return c.Download(ctx, peer, id, w, progress) })
+}
+
+// writeChecked writes a file at path with fill, under a temporary name in
+// the same directory, renamed to path only if fill succeeds: a download
+// that fails its checks leaves nothing.
+func writeChecked(path string, fill func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".part-*")
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
 	}
 	defer os.Remove(f.Name())
-	err = c.Download(ctx, peer, id, f, progress)
+	err = fill(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -183,19 +183,7 @@ func (c *Client) SaveMedia(ctx context.Context, p Post, i int, w io.Writer, prog
 // SaveMediaFile is SaveMedia to a file at path, written under a temporary
 // name and renamed only once it checks out.
 func (c *Client) SaveMediaFile(ctx context.Context, p Post, i int, path string, progress func(done, total int64)) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".part-*")
-	if err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
-	defer os.Remove(f.Name())
-	err = c.SaveMedia(ctx, p, i, f, progress)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return writeChecked(path, func(w io.Writer) error { return c.SaveMedia(ctx, p, i, w, progress) })
 }
 
 // MediaExtension is a file extension for a media content type, or "".
