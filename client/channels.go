@@ -489,16 +489,20 @@ func (c *Client) handleChannelFrame(ctx context.Context, f *api.Frame) {
 	default:
 		return
 	}
-	if err := c.catchUp(ctx, f.Channel); err != nil {
+	took, err := c.storeNext(ctx, f)
+	if err == nil && !took {
+		err = c.catchUp(ctx, f.Channel)
+	}
+	if err != nil {
 		c.log.Warn("channel catch-up failed", "channel", f.Channel, "err", err)
 		if errors.Is(err, ErrForgedRecord) {
 			c.emit(&ChannelForgeryEvent{Channel: f.Channel, Seq: f.Seq})
 		}
 		return
 	}
-	// The catch-up verified and stored the record at this Seq; report it
-	// as it was stored (never the frame's bytes, which were not checked).
-	// A new post is the record itself: no fold needed.
+	// The record at this Seq is stored, verified (from the frame or by
+	// the catch-up); report it as stored. A new post is the record
+	// itself: no fold needed.
 	var stored []byte
 	if err := c.view(ctx, func(tx sealedTx) error {
 		var err error
@@ -510,6 +514,29 @@ func (c *Client) handleChannelFrame(ctx context.Context, f *api.Frame) {
 	if r, err := channel.Parse(stored); err == nil && r.Kind == channel.KindPost {
 		c.emit(&ChannelPostEvent{Post: Post{Channel: f.Channel, ID: r.ID, Seq: f.Seq, Time: time.UnixMilli(r.Time), Text: r.Text, Media: r.Media}})
 	}
+}
+
+// storeNext verifies and stores a live frame's record if it is the next
+// one the device lacks, without asking the server (so a post to many
+// followers costs the server no request per follower), and reports
+// whether it did. A gap, or an unknown channel, is left to a catch-up.
+func (c *Client) storeNext(ctx context.Context, f *api.Frame) (bool, error) {
+	if len(f.Record) == 0 {
+		return false, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var cr channelRecord
+	if err := c.view(ctx, func(tx sealedTx) error { return tx.getJSON(bucketChannel, f.Channel, &cr) }); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	if f.Seq != cr.LastSeq+1 {
+		return false, nil
+	}
+	return true, c.storeRecords(ctx, f.Channel, []api.ChannelRecord{{Seq: f.Seq, Data: f.Record}})
 }
 
 // countViews tells the server that the posts among recs, which Feed has

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -57,6 +59,20 @@ func TestChannelFollowLiveAndCatchUp(t *testing.T) {
 	if got := e.(*client.ChannelPostEvent).Post; got.Text != "two" || got.Channel != "news" {
 		t.Fatalf("live post: %+v", got)
 	}
+	// Bob is caught up now: the next live post is verified and stored
+	// from its frame, without a request to the server.
+	before := recordFetches(t, srv)
+	p, err = alice.Publish(ctx, "news", "three")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.waitEvent(func(e client.Event) bool { cp, ok := e.(*client.ChannelPostEvent); return ok && cp.Post.Seq == p.Seq })
+	if after := recordFetches(t, srv); after != before {
+		t.Errorf("a live post to a caught-up follower cost %v history requests", after-before)
+	}
+	if stored, _ := client.Posts(bob.Client, ctx, "news"); len(stored) != 3 || stored[0].Text != "three" {
+		t.Fatalf("bob stored %q", texts(stored))
+	}
 
 	// Carol is offline while 150 more posts (more than a page) go out,
 	// then catches up in order.
@@ -75,7 +91,7 @@ func TestChannelFollowLiveAndCatchUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(posts) != 152 || posts[0].Text != "post 149" || posts[151].Text != "one (corrected)" {
+	if len(posts) != 153 || posts[0].Text != "post 149" || posts[152].Text != "one (corrected)" {
 		t.Fatalf("carol's feed: %d posts, newest %q, oldest %q", len(posts), posts[0].Text, posts[len(posts)-1].Text)
 	}
 	for i := 1; i < len(posts); i++ {
@@ -83,7 +99,7 @@ func TestChannelFollowLiveAndCatchUp(t *testing.T) {
 			t.Fatalf("not newest first at %d", i)
 		}
 	}
-	oldest := posts[151]
+	oldest := posts[152]
 	if !oldest.Pinned || len(oldest.Edits) != 1 || oldest.Edits[0] != "one" {
 		t.Fatalf("edited, pinned post: %+v", oldest)
 	}
@@ -356,4 +372,27 @@ func alterRecord(t *testing.T, srv *parleytest.Server, seq uint64, change func([
 	if _, err := db.Exec("UPDATE channel_records SET data = ? WHERE seq = ?", data, seq); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// recordFetches reads from the server's metrics how many channel history
+// requests it has answered.
+func recordFetches(t *testing.T, srv *parleytest.Server) float64 {
+	t.Helper()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var n float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, `parley_http_requests_total{route="GET /v1/channels/{handle}/records"`) {
+			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			if err != nil {
+				t.Fatalf("metric line %q", line)
+			}
+			n += v
+		}
+	}
+	return n
 }
