@@ -14,8 +14,7 @@ import (
 // Socket is a device's WebSocket to the server (spec/api.md §7). Recv must
 // be called by one goroutine at a time; Write may be called concurrently.
 type Socket struct {
-	c   *websocket.Conn
-	buf []byte
+	c *websocket.Conn
 }
 
 // Connect opens the device's WebSocket. The server first delivers what is

@@ -264,7 +264,6 @@ func testRetainBlob(t *testing.T, s store.Store, _ func() store.Store) {
 	t0 := now()
 	sum := digest("poster")
 	want := finishUpload(t, s, startUpload(t, s, a, "r1", sum, 300, t0), t0, t0.Add(time.Hour))
-	uploadExpiry := want.Expires
 	for i := 1; i <= 2; i++ {
 		if err := s.RetainBlob(ctx, sum, true); err != nil {
 			t.Fatalf("RetainBlob #%d: %v", i, err)
@@ -289,7 +288,7 @@ func testRetainBlob(t *testing.T, s store.Store, _ func() store.Store) {
 	// counts once released.
 	finishUpload(t, s, startUpload(t, s, a, "r2", sum, 300, t0), t0, t0.Add(5*time.Hour))
 	checkBlob(t, s, want)
-	uploadExpiry = t0.Add(5 * time.Hour)
+	uploadExpiry := t0.Add(5 * time.Hour)
 
 	if err := s.RetainBlob(ctx, sum, false); err != nil {
 		t.Fatalf("release 1 of 2: %v", err)

@@ -106,9 +106,9 @@ func Follow(ctx context.Context, cfg FollowerConfig, in io.Reader, out io.Writer
 		}
 		d.Sock = s
 		wg.Go(func() {
-			var err error
-			per[i], err = rec.read(context.Background(), s)
-			if err != nil && !stopping.Load() {
+			// read returns when the socket ends: lost, unless we stopped.
+			per[i], _ = rec.read(context.Background(), s)
+			if !stopping.Load() {
 				lost.Add(1)
 			}
 		})
