@@ -100,15 +100,16 @@ func (h *Handler) websocket(w http.ResponseWriter, r *http.Request) error {
 	s.d.s = s
 	s.idle.L = &s.wmu
 	s.hub = newConn(s.close, s.kick)
+	h.sockets.Add(1) // before attach, so that Drain waits for what it closes
 	h.hub.attach(s.key, s.hub)
 	// A removal that ran between authentication and attach could not kick
 	// this socket: check again now that removals can see it.
 	if _, _, err := h.store.DeviceByName(ctx, p.account.Username, p.device.ID); err != nil {
 		h.hub.detach(s.key, s.hub)
 		c.Close(websocket.StatusPolicyViolation, "device removed")
+		h.sockets.Done()
 		return nil
 	}
-	h.sockets.Add(1)
 	go func() {
 		defer h.sockets.Done()
 		s.serve()
