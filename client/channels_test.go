@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client"
 	"github.com/parley-chat/parley/client/transport"
 	"github.com/parley-chat/parley/internal/channel"
@@ -395,4 +396,39 @@ func recordFetches(t *testing.T, srv *parleytest.Server) float64 {
 		}
 	}
 	return n
+}
+
+// TestForgedLiveFrameRejected: a live Channel frame whose record is the
+// next one but does not verify (a server that forges a post on its way to
+// online followers) is reported and stores nothing; the genuine record is
+// then caught up as usual.
+func TestForgedLiveFrameRejected(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	alice.CreateChannel(ctx, "news", "News", "")
+	bob.Follow(ctx, "news")
+	if _, err := bob.Feed(ctx, "news", 0); err != nil {
+		t.Fatal(err)
+	}
+	p, err := alice.Publish(ctx, "news", "pay 100 to alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := bob.TransportForTest().Records(ctx, "news", transport.RecordQuery{After: p.Seq - 1, Limit: 1})
+	if err != nil || len(recs.Records) != 1 {
+		t.Fatalf("records: %+v %v", recs, err)
+	}
+	forged := bytes.Clone(recs.Records[0].Data)
+	forged[len(forged)-64-len(" to alice")-1] = '9' // the amount, inside the signed bytes
+	bob.ChannelFrameForTest(ctx, &api.Frame{Type: api.FrameChannel, Channel: "news", Seq: p.Seq, Record: forged})
+	bob.waitEvent(func(e client.Event) bool { f, ok := e.(*client.ChannelForgeryEvent); return ok && f.Seq == p.Seq })
+	if stored, _ := client.Posts(bob.Client, ctx, "news"); len(stored) != 0 {
+		t.Fatalf("a forged live post was stored: %q", texts(stored))
+	}
+	posts, err := bob.Feed(ctx, "news", 0)
+	if err != nil || len(posts) != 1 || posts[0].Text != "pay 100 to alice" {
+		t.Fatalf("after the forgery, the feed: %q, %v", texts(posts), err)
+	}
 }
