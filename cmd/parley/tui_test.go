@@ -296,6 +296,15 @@ func TestTUIChannels(t *testing.T) {
 
 	bobTerm.keys("Escape")
 	bobTerm.waitFor(`#news +following · 3 posts`)
+	// From a chat, Tab goes straight to the channels too.
+	bobTerm.keys("Tab")
+	bobTerm.waitFor(`conversations`)
+	bobTerm.keys("n")
+	bobTerm.keys("-l", "alice")
+	bobTerm.keys("Enter")
+	bobTerm.waitFor(`Enter send`)
+	bobTerm.keys("Tab")
+	bobTerm.waitFor(`▸ #news`)
 	bobTerm.keys("Tab")
 	bobTerm.waitFor(`conversations`)
 	for _, tt := range []*terminal{aliceTerm, bobTerm} {

@@ -116,6 +116,8 @@ func (m *model) chatKey(k tea.KeyPressMsg) tea.Cmd {
 	switch k.String() {
 	case "esc":
 		return tea.Batch(m.stopTyping(), m.openList())
+	case "tab":
+		return m.openChannels() // it stops typing too
 	case "ctrl+s":
 		return m.openSafety(m.chat.peer)
 	case "enter":
