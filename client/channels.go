@@ -322,6 +322,18 @@ func (c *Client) Feed(ctx context.Context, handle string, limit int) ([]Post, er
 	return c.refreshPosts(ctx, handle, limit, posts)
 }
 
+// StoredPosts returns a channel's posts as this device has stored them,
+// newest first, at most limit if limit > 0, without asking the server:
+// what Feed last returned plus the live posts since (view counts are
+// not stored, so they are 0).
+func (c *Client) StoredPosts(ctx context.Context, handle string, limit int) ([]Post, error) {
+	handle, err := api.NormalizeUsername(handle)
+	if err != nil {
+		return nil, ErrNoSuchUser
+	}
+	return c.posts(ctx, handle, limit)
+}
+
 // chain loads the pinned genesis key and the stored handovers.
 func (c *Client) chain(tx sealedTx, handle string) (*channel.Chain, *channelRecord, error) {
 	var cr channelRecord

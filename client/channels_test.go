@@ -71,7 +71,7 @@ func TestChannelFollowLiveAndCatchUp(t *testing.T) {
 	if after := recordFetches(t, srv); after != before {
 		t.Errorf("a live post to a caught-up follower cost %v history requests", after-before)
 	}
-	if stored, _ := client.Posts(bob.Client, ctx, "news"); len(stored) != 3 || stored[0].Text != "three" {
+	if stored, _ := bob.StoredPosts(ctx, "news", 0); len(stored) != 3 || stored[0].Text != "three" {
 		t.Fatalf("bob stored %q", texts(stored))
 	}
 
@@ -145,7 +145,7 @@ func TestForgedChannelPostRejected(t *testing.T) {
 	if _, err := bob.Feed(ctx, "news", 0); !errors.Is(err, client.ErrForgedRecord) {
 		t.Fatalf("bob's feed after forgery: %v, want ErrForgedRecord", err)
 	}
-	posts, _ := client.Posts(bob.Client, ctx, "news")
+	posts, _ := bob.StoredPosts(ctx, "news", 0)
 	if len(posts) != 1 || posts[0].Text != "the truth" {
 		t.Fatalf("bob stored %q", texts(posts))
 	}
@@ -320,14 +320,14 @@ func TestTakenDownPostLeavesFollowers(t *testing.T) {
 	if m := e.(*client.ChannelModerationEvent); m.Channel != "news" || m.Seq != bad.Seq || m.Reason != "live notice" {
 		t.Fatalf("takedown event: %+v", m)
 	}
-	if stored, _ := client.Posts(bob.Client, ctx, "news"); len(stored) != 3 || stored[1].Removed != "live notice" {
+	if stored, _ := bob.StoredPosts(ctx, "news", 0); len(stored) != 3 || stored[1].Removed != "live notice" {
 		t.Fatalf("stored after a live takedown: %+v", stored)
 	}
 	if err := op.RestoreRecord(ctx, "news", bad.ID[:], "live restore"); err != nil {
 		t.Fatal(err)
 	}
 	bob.waitEvent(func(e client.Event) bool { m, ok := e.(*client.ChannelModerationEvent); return ok && m.Restored })
-	if stored, _ := client.Posts(bob.Client, ctx, "news"); stored[1].Text != "infringing" || stored[1].Removed != "" {
+	if stored, _ := bob.StoredPosts(ctx, "news", 0); stored[1].Text != "infringing" || stored[1].Removed != "" {
 		t.Fatalf("stored after a live restoration: %+v", stored[1])
 	}
 
@@ -348,7 +348,7 @@ func TestTakenDownPostLeavesFollowers(t *testing.T) {
 	// restoration's frame.
 	alice.Publish(ctx, "news", "four")
 	bob.waitEvent(func(e client.Event) bool { p, ok := e.(*client.ChannelPostEvent); return ok && p.Post.Text == "four" })
-	if stored, _ := client.Posts(bob.Client, ctx, "news"); len(stored) != 4 || stored[2].Removed != "second notice" {
+	if stored, _ := bob.StoredPosts(ctx, "news", 0); len(stored) != 4 || stored[2].Removed != "second notice" {
 		t.Fatalf("stored after an altered live restoration: %+v", stored)
 	}
 	if posts, err = bob.Feed(ctx, "news", 0); err != nil || posts[2].Removed != "second notice" {
@@ -424,7 +424,7 @@ func TestForgedLiveFrameRejected(t *testing.T) {
 	forged[len(forged)-64-len(" to alice")-1] = '9' // the amount, inside the signed bytes
 	bob.ChannelFrameForTest(ctx, &api.Frame{Type: api.FrameChannel, Channel: "news", Seq: p.Seq, Record: forged})
 	bob.waitEvent(func(e client.Event) bool { f, ok := e.(*client.ChannelForgeryEvent); return ok && f.Seq == p.Seq })
-	if stored, _ := client.Posts(bob.Client, ctx, "news"); len(stored) != 0 {
+	if stored, _ := bob.StoredPosts(ctx, "news", 0); len(stored) != 0 {
 		t.Fatalf("a forged live post was stored: %q", texts(stored))
 	}
 	posts, err := bob.Feed(ctx, "news", 0)

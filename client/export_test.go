@@ -40,10 +40,6 @@ func (c *Client) SignedPreKeyIDsForTest(ctx context.Context) ([]string, error) {
 	return ids, err
 }
 
-// Posts returns the posts stored for a channel, without fetching.
-func Posts(c *Client, ctx context.Context, handle string) ([]Post, error) {
-	return c.posts(ctx, handle, 0)
-}
 
 // ChannelFrameForTest processes a live Channel frame as a connection does.
 func (c *Client) ChannelFrameForTest(ctx context.Context, f *api.Frame) { c.handleChannelFrame(ctx, f) }

@@ -13,9 +13,10 @@ import (
 )
 
 // The channels screens: the channels this device follows or publishes to,
-// and one channel's feed. A feed is loaded with client.Feed, which fetches
-// and verifies the records the device lacks, and reloaded on every client
-// event, so a live post shows at once. A device that holds the channel's
+// and one channel's feed. A feed is fetched with client.Feed when it opens
+// (new records verified, view counts and takedowns read) and redrawn from
+// the store on every client event, so a live post shows at once without a
+// request to the server. A device that holds the channel's
 // key gets an input line that publishes.
 
 // feedLimit is how many of a channel's newest posts the feed view loads.
@@ -35,7 +36,8 @@ func newChannelsView() channelsView {
 type feedView struct {
 	handle    string
 	publisher bool
-	posts     []client.Post // newest first, as Feed returns them
+	posts     []client.Post    // newest first, as Feed returns them
+	views     map[uint64]int64 // by Seq, from the last fetch
 	applied   int
 	input     textinput.Model
 	scroll    int      // lines scrolled back from the newest
@@ -55,12 +57,13 @@ type channelsMsg struct {
 	err   error
 }
 
-// feedMsg is the answer of Feed.
+// feedMsg is the answer of Feed (fetched) or StoredPosts.
 type feedMsg struct {
-	seq    int
-	handle string
-	posts  []client.Post
-	err    error
+	seq     int
+	handle  string
+	posts   []client.Post
+	fetched bool
+	err     error
 }
 
 // publishedMsg is the answer of Publish.
@@ -157,22 +160,35 @@ func (m *model) openFeed(c client.ChannelSummary) tea.Cmd {
 	m.screen = screenFeed
 	v := &m.feed
 	if c.Handle != v.handle {
-		v.handle, v.posts, v.pending, v.scroll, v.applied = c.Handle, nil, nil, 0, 0
+		v.handle, v.posts, v.views, v.pending, v.scroll, v.applied = c.Handle, nil, nil, nil, 0, 0
 		v.input.Reset()
 		v.input.Placeholder = "Post to #" + c.Handle
 	}
 	v.publisher = c.Publisher
 	if !v.publisher {
 		v.input.Blur()
-		return m.loadFeed()
+		return m.fetchFeed()
 	}
-	return tea.Batch(m.loadFeed(), v.input.Focus())
+	return tea.Batch(m.fetchFeed(), v.input.Focus())
 }
 
-func (m *model) loadFeed() tea.Cmd {
+// fetchFeed catches up with the server (Feed): on opening the feed and
+// after posting.
+func (m *model) fetchFeed() tea.Cmd {
 	seq, ctx, c, handle := m.nextSeq(), m.ctx, m.c, m.feed.handle
 	return func() tea.Msg {
 		posts, err := c.Feed(ctx, handle, feedLimit)
+		return feedMsg{seq: seq, handle: handle, posts: posts, fetched: true, err: err}
+	}
+}
+
+// loadFeed redraws the feed from what the device has stored, on client
+// events: live posts and moderation are stored as they arrive, so this
+// asks the server nothing.
+func (m *model) loadFeed() tea.Cmd {
+	seq, ctx, c, handle := m.nextSeq(), m.ctx, m.c, m.feed.handle
+	return func() tea.Msg {
+		posts, err := c.StoredPosts(ctx, handle, feedLimit)
 		return feedMsg{seq: seq, handle: handle, posts: posts, err: err}
 	}
 }
@@ -185,6 +201,18 @@ func (v *feedView) apply(msg feedMsg, m *model) {
 	if msg.err != nil {
 		m.setError(msg.err, "")
 		return
+	}
+	// View counts come only with a fetch; a redraw from the store keeps
+	// the last ones.
+	if msg.fetched {
+		v.views = make(map[uint64]int64, len(msg.posts))
+		for _, p := range msg.posts {
+			v.views[p.Seq] = p.Views
+		}
+	} else {
+		for i := range msg.posts {
+			msg.posts[i].Views = v.views[msg.posts[i].Seq]
+		}
 	}
 	v.posts = msg.posts
 }
@@ -248,7 +276,7 @@ func (m *model) published(msg publishedMsg) tea.Cmd {
 		return nil
 	}
 	if m.screen == screenFeed && msg.handle == v.handle {
-		return m.loadFeed()
+		return m.fetchFeed()
 	}
 	return nil
 }
