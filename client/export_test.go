@@ -40,6 +40,5 @@ func (c *Client) SignedPreKeyIDsForTest(ctx context.Context) ([]string, error) {
 	return ids, err
 }
 
-
 // ChannelFrameForTest processes a live Channel frame as a connection does.
 func (c *Client) ChannelFrameForTest(ctx context.Context, f *api.Frame) { c.handleChannelFrame(ctx, f) }
