@@ -487,7 +487,7 @@ func (b *remoteBlob) ReadAt(p []byte, off int64) (int, error) {
 			return n, b.ctx.Err()
 		}
 		if failures++; failures >= maxTransferFail || !retryable(err) {
-			return n, fmt.Errorf("client: downloading the attachment: %w", err)
+			return n, fmt.Errorf("client: downloading %s: %w", b.sum, err)
 		}
 		if err := sleep(b.ctx, time.Duration(failures-1)*250*time.Millisecond); err != nil {
 			return n, err
@@ -502,7 +502,7 @@ func (b *remoteBlob) open(off int64) error {
 	if err != nil {
 		var ae *api.Error
 		if errors.As(err, &ae) && ae.Code == api.CodeNotFound {
-			return fmt.Errorf("client: the server no longer has this attachment: %w", err)
+			return fmt.Errorf("client: the server no longer has blob %s: %w", b.sum, err)
 		}
 		return err
 	}

@@ -138,43 +138,28 @@ func MediaInfo(p Post, i int) (*channel.Media, error) {
 // SaveMedia downloads item i of a post's media to w, checking it against
 // the signed descriptor: the bytes must have its size and SHA-256, or it
 // fails with ErrMediaMismatch (w then holds what came; SaveMediaFile
-// keeps nothing). progress, if not nil, gets the bytes so far and the
-// size.
+// keeps nothing). Like an attachment's download it resumes after a
+// dropped connection. progress, if not nil, gets the bytes so far and
+// the size.
 func (c *Client) SaveMedia(ctx context.Context, p Post, i int, w io.Writer, progress func(done, total int64)) error {
 	m, err := MediaInfo(p, i)
 	if err != nil {
 		return err
 	}
-	body, _, err := c.http.DownloadBlob(ctx, hex.EncodeToString(m.SHA256[:]), 0)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
+	blob := &remoteBlob{ctx: ctx, http: c.http, sum: hex.EncodeToString(m.SHA256[:]), size: m.Size}
+	defer blob.Close()
 	h := sha256.New()
-	// One byte more than the descriptor's size shows an oversized blob.
-	r := io.LimitReader(body, m.Size+1)
-	var done int64
-	buf := make([]byte, 64<<10)
-	for {
-		n, rerr := r.Read(buf)
-		if n > 0 {
-			h.Write(buf[:n])
-			if _, err := w.Write(buf[:n]); err != nil {
-				return err
-			}
-			done += int64(n)
-			if progress != nil {
-				progress(min(done, m.Size), m.Size)
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return rerr
-		}
+	var src io.Reader = io.NewSectionReader(blob, 0, m.Size)
+	if progress != nil {
+		src = &counting{r: src, total: m.Size, progress: progress}
 	}
-	if done != m.Size || [32]byte(h.Sum(nil)) != m.SHA256 {
+	n, err := io.Copy(w, io.TeeReader(src, h))
+	switch {
+	case errors.Is(err, errBlobSize):
+		return ErrMediaMismatch
+	case err != nil:
+		return err
+	case n != m.Size || [32]byte(h.Sum(nil)) != m.SHA256:
 		return ErrMediaMismatch
 	}
 	return nil
