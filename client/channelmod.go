@@ -7,6 +7,7 @@ import (
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client/transport"
+	"github.com/parley-chat/parley/internal/channel"
 )
 
 // What Feed learns from the server's recent history besides new records
@@ -78,19 +79,17 @@ func (c *Client) recentHistory(ctx context.Context, handle string, posts []Post)
 
 // reconcile brings the stored records in line with the operator's
 // takedowns and restorations in recs, and reports whether any changed.
+// Most calls (every Feed) find nothing to change: it looks first in a
+// read transaction, and writes, building the key chain only for a
+// restoration, when something does.
 func (c *Client) reconcile(ctx context.Context, handle string, recs []api.ChannelRecord) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	changed := false
-	err := c.update(ctx, func(tx sealedTx) error {
-		changed = false
-		chain, _, err := c.chain(tx, handle)
-		if err != nil {
-			return err
-		}
+	var todo []api.ChannelRecord
+	err := c.view(ctx, func(tx sealedTx) error {
+		todo = todo[:0]
 		for _, r := range recs {
-			key := chanRecKey(handle, r.Seq)
-			stored, err := tx.get(bucketChanRec, key)
+			stored, err := tx.get(bucketChanRec, chanRecKey(handle, r.Seq))
 			if errors.Is(err, ErrNotFound) {
 				continue // not caught up to it (yet)
 			}
@@ -98,19 +97,39 @@ func (c *Client) reconcile(ctx context.Context, handle string, recs []api.Channe
 				return err
 			}
 			reason, isMarker := bytes.CutPrefix(stored, []byte(removedPrefix))
-			switch {
-			case r.TakenDown != "" && (!isMarker || string(reason) != r.TakenDown):
-				err = tx.put(bucketChanRec, key, []byte(removedPrefix+r.TakenDown))
-			case r.TakenDown == "" && isMarker:
-				if _, verr := chain.Verify(r.Data); verr != nil {
-					c.log.Warn("restored channel record does not verify", "channel", handle, "seq", r.Seq, "err", verr)
-					continue // keep the marker
+			if r.TakenDown != "" && (!isMarker || string(reason) != r.TakenDown) || r.TakenDown == "" && isMarker {
+				todo = append(todo, r)
+			}
+		}
+		return nil
+	})
+	if err != nil || len(todo) == 0 {
+		return false, err
+	}
+	changed := false
+	err = c.update(ctx, func(tx sealedTx) error {
+		changed = false
+		var chain *channel.Chain
+		for _, r := range todo {
+			key := chanRecKey(handle, r.Seq)
+			if r.TakenDown != "" {
+				if err := tx.put(bucketChanRec, key, []byte(removedPrefix+r.TakenDown)); err != nil {
+					return err
 				}
-				err = tx.put(bucketChanRec, key, r.Data)
-			default:
+				changed = true
 				continue
 			}
-			if err != nil {
+			if chain == nil {
+				var err error
+				if chain, _, err = c.chain(tx, handle); err != nil {
+					return err
+				}
+			}
+			if _, err := chain.Verify(r.Data); err != nil {
+				c.log.Warn("restored channel record does not verify", "channel", handle, "seq", r.Seq, "err", err)
+				continue // keep the marker
+			}
+			if err := tx.put(bucketChanRec, key, r.Data); err != nil {
 				return err
 			}
 			changed = true
