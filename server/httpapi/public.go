@@ -138,12 +138,8 @@ func (h *Handler) page(ctx context.Context, r *http.Request, c store.Channel) (*
 
 // publicPage is GET /c/{handle}.
 func (h *Handler) publicPage(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.publicChannel(w, r)
+	c, d, err := h.publicChannel(w, r)
 	if c == nil {
-		return err
-	}
-	d, err := h.page(r.Context(), r, *c)
-	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -152,23 +148,28 @@ func (h *Handler) publicPage(w http.ResponseWriter, r *http.Request) error {
 	return pageTemplates.ExecuteTemplate(w, "channel.html", d)
 }
 
-// publicChannel finds the channel of a public page; a suspended one gets
-// the 451 page here (and c is nil).
-func (h *Handler) publicChannel(w http.ResponseWriter, r *http.Request) (*store.Channel, error) {
+// publicChannel finds the channel of a public page and gathers what the
+// page and the feed show; a suspended one gets the 451 page here (and c
+// is nil).
+func (h *Handler) publicChannel(w http.ResponseWriter, r *http.Request) (*store.Channel, *pageData, error) {
 	handle, err := api.NormalizeUsername(r.PathValue("handle"))
 	if err != nil {
-		return nil, errNotFound
+		return nil, nil, errNotFound
 	}
 	c, err := h.store.ChannelByHandle(r.Context(), handle)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if c.Suspended() {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusUnavailableForLegalReasons)
-		return nil, pageTemplates.ExecuteTemplate(w, "suspended.html", map[string]string{"Handle": c.Handle, "Reason": c.SuspendReason})
+		return nil, nil, pageTemplates.ExecuteTemplate(w, "suspended.html", map[string]string{"Handle": c.Handle, "Reason": c.SuspendReason})
 	}
-	return &c, nil
+	d, err := h.page(r.Context(), r, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &c, d, nil
 }
 
 // Atom (RFC 4287).
@@ -209,12 +210,8 @@ type atomContent struct {
 
 // feed is GET /c/{handle}/feed.atom.
 func (h *Handler) feed(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.publicChannel(w, r)
+	c, d, err := h.publicChannel(w, r)
 	if c == nil {
-		return err
-	}
-	d, err := h.page(r.Context(), r, *c)
-	if err != nil {
 		return err
 	}
 	f := atomFeed{ID: d.URL, Title: d.Title, Sub: d.About, Updated: c.Created.UTC().Format(time.RFC3339),
