@@ -316,20 +316,7 @@ func TestShutdownStopsUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &http.Transport{ExpectContinueTimeout: 30 * time.Second}
-	defer tr.CloseIdleConnections()
-	c := transport.New(first.URL, &http.Client{Transport: expectContinue{tr}}).As(alice.creds)
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	patched := make(chan error, 1)
-	go func() {
-		_, err := c.UploadChunk(ctx, st.ID, 0, pr)
-		patched <- err
-	}()
-	// The body flows only once the server's handler reads it.
-	if _, err := pw.Write(data[:100<<10]); err != nil {
-		t.Fatal(err)
-	}
+	patched := stalledPatch(t, first.URL, alice, st.ID, data[:100<<10])
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Shutdown(sctx); err != nil {

@@ -196,6 +196,29 @@ func (e expectContinue) RoundTrip(r *http.Request) (*http.Response, error) {
 	return e.rt.RoundTrip(r)
 }
 
+// stalledPatch starts a PATCH of upload id from offset 0, as u, on a
+// connection of its own with "Expect: 100-continue": once the server's
+// handler reads the body it gets first, and then the body stalls until
+// the test ends. It returns the PATCH's outcome.
+func stalledPatch(t *testing.T, url string, u *user, id string, first []byte) <-chan error {
+	t.Helper()
+	tr := &http.Transport{ExpectContinueTimeout: 30 * time.Second}
+	t.Cleanup(tr.CloseIdleConnections)
+	c := transport.New(url, &http.Client{Transport: expectContinue{tr}}).As(u.creds)
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.UploadChunk(context.Background(), id, 0, pr)
+		done <- err
+	}()
+	// The body flows only once the server's handler reads it.
+	if _, err := pw.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	return done
+}
+
 // TestUploadInterruptedResumes: a PATCH whose body is cut off keeps what
 // arrived; the client asks for the offset (HEAD, GET) and resumes.
 func TestUploadInterruptedResumes(t *testing.T) {
@@ -528,20 +551,7 @@ func TestNewerPatchTakesOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &http.Transport{ExpectContinueTimeout: 30 * time.Second}
-	defer tr.CloseIdleConnections()
-	stalled := transport.New(srv.URL, &http.Client{Transport: expectContinue{tr}}).As(alice.creds)
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	first := make(chan error, 1)
-	go func() {
-		_, err := stalled.UploadChunk(ctx, st.ID, 0, pr)
-		first <- err
-	}()
-	// The body flows only once the server reads it; then it stalls.
-	if _, err := pw.Write(data[:64<<10]); err != nil {
-		t.Fatal(err)
-	}
+	first := stalledPatch(t, srv.URL, alice, st.ID, data[:64<<10])
 	// The client gives up on it and, believing nothing arrived, resumes
 	// from 0 on a new connection.
 	got, err := alice.c.UploadChunk(ctx, st.ID, 0, bytes.NewReader(data))
