@@ -144,7 +144,7 @@ func (c *channelGetCmd) Run(r *run) error {
 			return err
 		}
 		r.outf("%s\n", path)
-		r.errf("saved %s (%s, %s)\n", path, m.ContentType, size(m.Size))
+		r.errf("saved %s (%s, %s)\n", path, safe(m.ContentType), size(m.Size))
 	}
 	return nil
 }

@@ -116,8 +116,8 @@ func (c *channelCreateCmd) Run(r *run) error {
 	if err != nil {
 		return err
 	}
-	r.outf("@%s  %s\n", info.Handle, info.Title)
-	r.errf("created; post with: parley channel post @%s \"text\"\n", info.Handle)
+	r.outf("@%s  %s\n", safe(info.Handle), safe(info.Title))
+	r.errf("created; post with: parley channel post @%s \"text\"\n", safe(info.Handle))
 	return nil
 }
 
@@ -158,7 +158,7 @@ func (c *channelPostCmd) Run(r *run) error {
 		return err
 	}
 	r.outf("%s\n", hex.EncodeToString(p.ID[:]))
-	r.errf("posted to @%s (#%d)\n", p.Channel, p.Seq)
+	r.errf("posted to @%s (#%d)\n", safe(p.Channel), p.Seq)
 	return nil
 }
 
@@ -176,7 +176,10 @@ func (c *channelFollowCmd) Run(r *run) error {
 	if err != nil {
 		return err
 	}
-	r.outf("@%s  %s  %d followers\n", info.Handle, info.Title, info.Followers)
+	r.outf("@%s  %s  %s\n", safe(info.Handle), safe(info.Title), count(info.Followers, "follower"))
+	if info.About != "" {
+		r.outf("    %s\n", safeBody(info.About))
+	}
 	return nil
 }
 
@@ -218,7 +221,7 @@ func (c *channelFeedCmd) Run(r *run) error {
 	}
 	for _, p := range posts {
 		if p.Removed != "" {
-			r.outf("       #%d  [removed by the server's operator: %s]\n", p.Seq, p.Removed)
+			r.outf("       #%d  [removed by the server's operator: %s]\n", p.Seq, safe(p.Removed))
 			continue
 		}
 		mark := ""
@@ -235,10 +238,10 @@ func (c *channelFeedCmd) Run(r *run) error {
 		if p.Views > 0 {
 			media += "  · " + viewCount(p.Views)
 		}
-		r.outf("%s  #%d%s  %s%s\n", stamp(p.Time), p.Seq, mark, markup.Plain(p.Text), media)
+		r.outf("%s  #%d%s  %s%s\n", stamp(p.Time), p.Seq, mark, safeBody(markup.Plain(p.Text)), media)
 		if c.History {
 			for _, e := range p.Edits {
-				r.outf("    was: %s\n", markup.Plain(e))
+				r.outf("    was: %s\n", safeBody(markup.Plain(e)))
 			}
 		}
 	}
@@ -263,7 +266,7 @@ func (c *channelSearchCmd) Run(r *run) error {
 		return err
 	}
 	for _, ch := range cs {
-		r.outf("@%s  %s  %d followers\n", ch.Handle, ch.Title, ch.Followers)
+		r.outf("@%s  %s  %s\n", safe(ch.Handle), safe(ch.Title), count(ch.Followers, "follower"))
 	}
 	if len(cs) == 0 {
 		r.errf("no channels found\n")
@@ -272,9 +275,13 @@ func (c *channelSearchCmd) Run(r *run) error {
 }
 
 // viewCount is "1 view" or "N views".
-func viewCount(n int64) string {
+func viewCount(n int64) string { return count(n, "view") }
+
+// count is "1 follower" or "N followers": n and the noun, plural unless
+// n is 1 (every noun parley counts takes an s).
+func count(n int64, noun string) string {
 	if n == 1 {
-		return "1 view"
+		return "1 " + noun
 	}
-	return fmt.Sprintf("%d views", n)
+	return fmt.Sprintf("%d %ss", n, noun)
 }

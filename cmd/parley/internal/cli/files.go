@@ -45,7 +45,7 @@ func (c *getCmd) Run(r *run) error {
 		return fail("parley get fetches files; this message is text only", "message %s has no file", id)
 	}
 	a := m.Attachment
-	bar := newProgress(r, "downloading "+a.SafeName())
+	bar := newProgress(r, "downloading "+safe(a.SafeName()))
 	if c.Output == "-" {
 		err = cl.Download(r.ctx, m.Peer, m.ID, r.env.Stdout, bar.update)
 		bar.done()
@@ -63,7 +63,7 @@ func (c *getCmd) Run(r *run) error {
 	if err != nil {
 		return downloadError(err)
 	}
-	r.errf("saved %s (%s)\n", path, size(a.Size))
+	r.errf("saved %s (%s)\n", safe(path), size(a.Size))
 	return nil
 }
 

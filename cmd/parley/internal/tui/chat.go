@@ -260,7 +260,7 @@ func formatMessage(msg client.Message, now time.Time) string {
 	if msg.Outgoing {
 		who = styleMe.Render(clean(msg.From))
 	}
-	line := when + " " + who + ": " + clean(msg.Text)
+	line := when + " " + who + ": " + cleanBody(msg.Text)
 	if a := msg.Attachment; a != nil {
 		// The ID is what `parley get` takes.
 		line += styleNote.Render(fmt.Sprintf(" [file %s, %d bytes; parley get %s]", clean(a.Name), a.Size, msg.ID))

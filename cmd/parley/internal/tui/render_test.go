@@ -54,10 +54,10 @@ func TestWrapFitsWidth(t *testing.T) {
 func TestCleanStripsTerminalControls(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"hello", "hello"},
-		{"\x1b[2J\x1b]0;title\x07hi", "[2J]0;titlehi"},
-		{"a\tb\nc\rd", "a b\ncd"},
-		{"\u009b31mred", "31mred"},
-		{"abc\u202edcba", "abcdcba"},
+		{"\x1b[2J\x1b]0;title\x07hi", "<U+001B>[2J<U+001B>]0;title<U+0007>hi"},
+		{"a\tb\nc\rd", "a b<U+000A>c<U+000D>d"},
+		{"\u009b31mred", "<U+009B>31mred"},
+		{"abc\u202edcba", "abc<U+202E>dcba"},
 		{"ünïcödé ✓", "ünïcödé ✓"},
 	}
 	for _, tt := range tests {
@@ -115,8 +115,8 @@ func TestDescribe(t *testing.T) {
 }
 
 // TestFormatPost: a post shows its number, marks, plain text, media and
-// views; a taken-down one only the operator's reason, stripped of
-// control characters like any text from the server.
+// views; a taken-down one only the operator's reason, with control
+// characters shown as marks like any text from the server.
 func TestFormatPost(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	p := client.Post{Seq: 7, Time: now, Text: "**big** news", Pinned: true, Edits: []string{"old"},
@@ -131,7 +131,7 @@ func TestFormatPost(t *testing.T) {
 		t.Errorf("%q shows markup or a wrong plural", got)
 	}
 	got = formatPost(client.Post{Seq: 9, Removed: "court\x1b[2Jorder"}, now)
-	if !strings.Contains(got, "#9") || !strings.Contains(got, "removed by the server's operator: court[2Jorder") || strings.Contains(got, "\x1b[2J") {
+	if !strings.Contains(got, "#9") || !strings.Contains(got, "removed by the server's operator: court<U+001B>[2Jorder") || strings.Contains(got, "\x1b[2J") {
 		t.Errorf("removed post: %q", got)
 	}
 }

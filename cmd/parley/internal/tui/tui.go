@@ -7,8 +7,9 @@
 // client event, so events dropped by a full channel lose nothing. Every
 // call into the client runs in a tea.Cmd, never in Update.
 //
-// Text from peers is stripped of control characters before it is drawn,
-// so a message cannot move the cursor or restyle the terminal.
+// Text from peers goes through internal/termtext before it is drawn:
+// control characters and bidirectional controls are shown as marks, so a
+// message cannot move the cursor, restyle the terminal or reorder text.
 package tui
 
 import (
