@@ -136,9 +136,37 @@ func (c *Client) Publish(ctx context.Context, handle, text string) (Post, error)
 	return c.publish(ctx, handle, &channel.Record{Kind: channel.KindPost, Text: text})
 }
 
-// EditPost replaces a post's text; the earlier text stays visible.
+// ErrNoSuchPost means the channel has no (stored) post with that ID.
+var ErrNoSuchPost = errors.New("client: the channel has no such post")
+
+// EditPost replaces a post's text and keeps its media (those of its
+// current version: it catches up with the channel first); the earlier
+// text stays visible.
 func (c *Client) EditPost(ctx context.Context, handle string, id [channel.IDSize]byte, text string) (Post, error) {
-	return c.publish(ctx, handle, &channel.Record{Kind: channel.KindEdit, Target: &id, Text: text})
+	norm, err := api.NormalizeUsername(handle)
+	if err != nil {
+		return Post{}, ErrNoSuchUser
+	}
+	if err := c.catchUp(ctx, norm); err != nil {
+		return Post{}, err
+	}
+	posts, err := c.posts(ctx, norm, 0)
+	if err != nil {
+		return Post{}, err
+	}
+	for _, p := range posts {
+		if p.Removed == "" && p.ID == id {
+			return c.EditPostMedia(ctx, handle, id, text, p.Media)
+		}
+	}
+	return Post{}, ErrNoSuchPost
+}
+
+// EditPostMedia replaces a post's text and its media with media:
+// encoded descriptors as in Post.Media, nil for none (an edit record
+// carries the post's whole new version, spec/client.md §9.2).
+func (c *Client) EditPostMedia(ctx context.Context, handle string, id [channel.IDSize]byte, text string, media [][]byte) (Post, error) {
+	return c.publish(ctx, handle, &channel.Record{Kind: channel.KindEdit, Target: &id, Text: text, Media: media})
 }
 
 // DeletePost removes a post.

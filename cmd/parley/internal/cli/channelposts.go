@@ -20,6 +20,8 @@ type channelEditCmd struct {
 	Handle string   `arg:"" help:"The channel, e.g. @news."`
 	Post   string   `arg:"" help:"The post's number, #N in parley channel feed."`
 	Text   []string `arg:"" help:"The new text; the earlier one stays visible (feed --history)."`
+	// Replacing media is a new post: delete this one and post again.
+	DropMedia bool `help:"Remove the post's images and clips too (by default an edit keeps them)."`
 }
 
 func (c *channelEditCmd) Run(r *run) error {
@@ -28,7 +30,12 @@ func (c *channelEditCmd) Run(r *run) error {
 		return fail("give the new text after the post's number", "the new text is empty")
 	}
 	return changePost(r, c.Handle, c.Post, func(cl *client.Client, handle string, id [16]byte) (string, error) {
-		_, err := cl.EditPost(r.ctx, handle, id, text)
+		var err error
+		if c.DropMedia {
+			_, err = cl.EditPostMedia(r.ctx, handle, id, text, nil)
+		} else {
+			_, err = cl.EditPost(r.ctx, handle, id, text)
+		}
 		return "edited", err
 	})
 }
