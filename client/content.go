@@ -12,6 +12,7 @@ import (
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/internal/attachment"
+	"github.com/parley-chat/parley/internal/keys"
 	"github.com/parley-chat/parley/internal/wire"
 )
 
@@ -37,6 +38,11 @@ type content struct {
 	Attachment *filePointer // kindText, kindSyncSent: a file (spec/client.md §8)
 
 	ChannelKey *channelKeyGrant // kindChannelKey (spec/client.md §9.3)
+
+	// kindSyncVerified: Destination's identity key, as the sending device
+	// pinned it, and whether it is now verified (spec/client.md §6.1).
+	VerifiedKey []byte
+	Verified    bool
 }
 
 // filePointer is what a recipient needs to fetch and decrypt an
@@ -63,6 +69,8 @@ const (
 	// 6–15 reserved (edits, deletes, timers).
 	kindChannelKey contentKind = 16 // a channel's signing key, for an admin or one's own devices
 	kindSyncRead   contentKind = 17 // to one's own devices: "I read these messages from Destination"
+	// to one's own devices: "I verified (or unverified) Destination's key VerifiedKey"
+	kindSyncVerified contentKind = 18
 )
 
 // ReceiptType says what a receipt acknowledges.
@@ -102,6 +110,9 @@ const (
 	cChanEpoch   protowire.Number = 28 // the epoch of the key
 	cChanSeed    protowire.Number = 29 // the Ed25519 seed of that epoch's key
 
+	cVerifiedKey   protowire.Number = 30 // kindSyncVerified: the contact's encoded identity key
+	cVerifiedState protowire.Number = 31 // kindSyncVerified: 1 verified, 0 not
+
 	maxAttachName = 255 // bytes, for the name and the content type
 )
 
@@ -133,8 +144,16 @@ func (c *content) marshal() []byte {
 		}
 		e.Uint(cTyping, v)
 	}
-	if c.Kind == kindSyncSent || c.Kind == kindSyncRead {
+	if c.Kind == kindSyncSent || c.Kind == kindSyncRead || c.Kind == kindSyncVerified {
 		e.Bytes(cDestination, []byte(c.Destination))
+	}
+	if c.Kind == kindSyncVerified {
+		e.Bytes(cVerifiedKey, c.VerifiedKey)
+		var v uint64
+		if c.Verified {
+			v = 1
+		}
+		e.Uint(cVerifiedState, v)
 	}
 	if k := c.ChannelKey; k != nil && c.Kind == kindChannelKey {
 		e.Bytes(cChanHandle, []byte(k.Handle))
@@ -182,7 +201,7 @@ func parseContent(b []byte) (*content, error) {
 		}
 	case kindTyping:
 		c.Typing = d.Uint(cTyping, 1) == 1
-	case kindReset:
+	case kindReset, kindSyncVerified: // the latter's fields follow the destination
 	case kindChannelKey:
 		k := &channelKeyGrant{Handle: string(d.Bytes(cChanHandle, api.MinUsername, api.MaxUsername))}
 		k.Genesis = bytes.Clone(d.Bytes(cChanGenesis, ed25519.PublicKeySize, ed25519.PublicKeySize))
@@ -195,13 +214,20 @@ func parseContent(b []byte) (*content, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", errContent, c.Kind)
 	}
-	if c.Kind == kindSyncSent || c.Kind == kindSyncRead {
+	if c.Kind == kindSyncSent || c.Kind == kindSyncRead || c.Kind == kindSyncVerified {
 		raw := string(d.Bytes(cDestination, 1, api.MaxUsername))
 		dest, err := api.NormalizeUsername(raw)
 		if d.Err() == nil && (err != nil || dest != raw) { // senders write it normalised: one encoding
 			return nil, fmt.Errorf("%w: destination", errContent)
 		}
 		c.Destination = dest
+	}
+	if c.Kind == kindSyncVerified {
+		c.VerifiedKey = bytes.Clone(d.Bytes(cVerifiedKey, keys.EncodedPublicKeySize, keys.EncodedPublicKeySize))
+		c.Verified = d.Uint(cVerifiedState, 1) == 1
+		if _, err := keys.DecodePublicKey(c.VerifiedKey); d.Err() == nil && err != nil {
+			return nil, fmt.Errorf("%w: verified identity key", errContent)
+		}
 	}
 	if c.Kind == kindText || c.Kind == kindSyncSent {
 		if blob, ok := d.OptBytes(cAttachBlob, sha256.Size, sha256.Size); ok {

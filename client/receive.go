@@ -304,6 +304,14 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 		if len(changed) > 0 {
 			events = append(events, &ReadElsewhereEvent{Peer: ct.Destination, IDs: changed})
 		}
+	case ct.Kind == kindSyncVerified && self:
+		ev, err := c.applyVerifiedSync(tx, dev, ct)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ev != nil {
+			events = append(events, ev)
+		}
 	case ct.Kind == kindChannelKey && ct.ChannelKey != nil:
 		c.grants = append(c.grants, pendingGrant{from: sender, grant: ct.ChannelKey})
 	case ct.Kind == kindTyping && !self:

@@ -159,6 +159,8 @@ func report(w io.Writer, err error) {
 		what, next = "this device already has an account", "use another --home directory for a second account"
 	case errors.Is(err, client.ErrIdentityNotVerified): // commands that know the contact say so (sendError)
 		what, next = "the safety number with this contact changed since you verified it; nothing was sent", "compare the new number with `parley verify` and the contact's name, then confirm it with --confirm"
+	case errors.Is(err, client.ErrVerificationNotSynced):
+		what, next = "the mark is set on this device, but your other devices could not be told", "run the same command again when the server is reachable"
 	case errors.Is(err, client.ErrNoSuchUser):
 		what, next = "no such user on this server", "check the spelling of the username"
 	case errors.Is(err, client.ErrForgedRecord):

@@ -50,19 +50,24 @@ func sendError(err error, to string) error {
 	return err
 }
 
-// identityWatch gathers the contacts whose safety number changed while a
-// command ran (the client reports them as events, from its own
+// identityWatch gathers the contacts whose safety number changed, or
+// whose verification mark another of the account's devices changed,
+// while a command ran (the client reports them as events, from its own
 // goroutines), to tell the user at the end.
 type identityWatch struct {
-	mu      sync.Mutex
-	changed []*client.IdentityChangedEvent
+	mu       sync.Mutex
+	changed  []*client.IdentityChangedEvent
+	verified []*client.VerifiedElsewhereEvent
 }
 
 func (w *identityWatch) note(e client.Event) {
-	if ic, ok := e.(*client.IdentityChangedEvent); ok {
-		w.mu.Lock()
-		w.changed = append(w.changed, ic)
-		w.mu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch e := e.(type) {
+	case *client.IdentityChangedEvent:
+		w.changed = append(w.changed, e)
+	case *client.VerifiedElsewhereEvent:
+		w.verified = append(w.verified, e)
 	}
 }
 
@@ -85,6 +90,18 @@ func (w *identityWatch) report(r *run) {
 		} else {
 			r.errf("  → compare the new number with @%s in person or over a channel you trust: `parley verify @%s`\n", peer, peer)
 		}
+	}
+	for _, e := range w.verified {
+		peer, what := safe(e.Peer), "verified"
+		if !e.Verified {
+			what = "not verified"
+		}
+		if e.Refused {
+			r.errf("! your device %d marked @%s %s for another safety number than this device has; nothing changed here\n", e.Device, peer, what)
+			r.errf("  → compare the number on both devices with `parley verify @%s`\n", peer)
+			continue
+		}
+		r.errf("@%s was marked %s on your device %d, and here too\n", peer, what, e.Device)
 	}
 }
 
