@@ -135,3 +135,19 @@ func TestFormatPost(t *testing.T) {
 		t.Errorf("removed post: %q", got)
 	}
 }
+
+// TestChannelsScreenPlurals: the channel list counts "1 post", not
+// "1 posts", and a file in a chat "1 byte".
+func TestChannelsScreenPlurals(t *testing.T) {
+	m := &model{width: 80, height: 10, channels: newChannelsView()}
+	m.channels.chans.set([]client.ChannelSummary{{Handle: "one", Follows: true, Posts: 1}, {Handle: "two", Follows: true, Posts: 2}})
+	got := m.channelsScreen()
+	if !strings.Contains(got, "following · 1 post") || strings.Contains(got, "1 posts") || !strings.Contains(got, "2 posts") {
+		t.Errorf("channel list:\n%s", got)
+	}
+	now := time.Now()
+	line := formatMessage(client.Message{Kind: client.KindText, From: "bob", Time: now, Attachment: &client.Attachment{Name: "a", Size: 1}}, now)
+	if !strings.Contains(line, "1 byte;") {
+		t.Errorf("file line: %q", line)
+	}
+}
