@@ -72,7 +72,8 @@ type Handler struct {
 	dir     *directory
 
 	followers followerCache // channel followers, for fan-out
-	views     *keyLimiter   // per IP: channel view counts
+	views     *keyLimiter   // per IP: channel view requests
+	viewed    *viewCounter  // which views count (views.go)
 
 	media   media       // uploads and blobs (media.go)
 	posters posterMaker // posters of videos (posters.go)
@@ -145,6 +146,7 @@ func New(o Options) *Handler {
 	h.dir = newDirectory(h.store, 100_000)
 	h.followers.m = map[int64][]int64{}
 	h.views = newKeyLimiter(20, 200)
+	h.viewed = newViewCounter()
 	h.routes()
 	return h
 }
