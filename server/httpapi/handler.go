@@ -67,6 +67,7 @@ type Handler struct {
 	hub     *Hub
 	limiter *keyLimiter // per IP: registration, provisioning
 	fetches *keyLimiter // per account: bundle fetches
+	oneTime *keyLimiter // per (requester, target) account: fetches that take one-time prekeys
 	mux     *http.ServeMux
 	sockets sync.WaitGroup // open WebSocket handlers
 	dir     *directory
@@ -141,6 +142,7 @@ func New(o Options) *Handler {
 		hub:     NewHub(),
 		limiter: newKeyLimiter(o.RegisterRate, o.RegisterBurst),
 		fetches: newKeyLimiter(o.BundleRate, o.BundleBurst),
+		oneTime: newOneTimeLimiter(),
 		mux:     http.NewServeMux(),
 	}
 	h.dir = newDirectory(h.store, 100_000)

@@ -89,6 +89,11 @@ func (s *timedStore) TakeBundle(ctx context.Context, acct int64, dev uint32) (st
 	return s.Store.TakeBundle(ctx, acct, dev)
 }
 
+func (s *timedStore) BaseBundle(ctx context.Context, acct int64, dev uint32) (store.Bundle, error) {
+	defer s.observe("base_bundle", time.Now())
+	return s.Store.BaseBundle(ctx, acct, dev)
+}
+
 func (s *timedStore) DeviceByName(ctx context.Context, name string, dev uint32) (store.Account, store.Device, error) {
 	defer s.observe("device_by_name", time.Now())
 	return s.Store.DeviceByName(ctx, name, dev)

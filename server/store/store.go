@@ -196,6 +196,14 @@ type Store interface {
 	// those. If ctx ends, the keys may be used up without reaching the
 	// caller (see Store); a wasted one-time key is harmless.
 	TakeBundle(ctx context.Context, accountID int64, deviceID uint32) (Bundle, error)
+	// BaseBundle returns a bundle for the device that uses up nothing: its
+	// signed prekey and its last-resort KEM prekey (LastResort true), and
+	// no one-time prekey of either kind, even if some are left. It is for a
+	// requester past its share of the device's one-time prekeys
+	// (spec/api.md §6.3). It reads in one transaction, as TakeBundle does,
+	// and fails the same way (ErrNotFound, ErrNoSignedPreKey, or
+	// ErrNoKEMPreKey when the device has no last-resort KEM prekey).
+	BaseBundle(ctx context.Context, accountID int64, deviceID uint32) (Bundle, error)
 
 	// Enqueue stores envelopes durably (fsync'd), all or none, and
 	// reports which were duplicates: len(dup) == len(envs).

@@ -46,6 +46,7 @@ func testUnknownDevices(t *testing.T, s store.Store, _ func() store.Store) {
 			"SetPreKeys":        s.SetPreKeys(ctx, u.account, u.device, keys),
 			"SetPreKeys(empty)": s.SetPreKeys(ctx, u.account, u.device, store.PreKeySet{}),
 			"TakeBundle":        func() error { _, err := s.TakeBundle(ctx, u.account, u.device); return err }(),
+			"BaseBundle":        func() error { _, err := s.BaseBundle(ctx, u.account, u.device); return err }(),
 			"PreKeyCounts":      func() error { _, err := s.PreKeyCounts(ctx, u.account, u.device); return err }(),
 			"QueueDepth":        func() error { _, err := s.QueueDepth(ctx, u.account, u.device); return err }(),
 			"RemoveDevice":      s.RemoveDevice(ctx, u.account, u.device),

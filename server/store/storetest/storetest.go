@@ -56,6 +56,7 @@ func Run(t *testing.T, open Open) {
 		{"SignedAndLastResortPreKeys", testSignedAndLastResort},
 		{"OneTimePreKeys", testOneTimePreKeys},
 		{"TakeBundleConcurrent", testTakeBundleConcurrent},
+		{"BaseBundle", testBaseBundle},
 
 		{"EnqueueSeqs", testEnqueueSeqs},
 		{"EnqueueDedup", testEnqueueDedup},
