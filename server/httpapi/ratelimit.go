@@ -48,7 +48,10 @@ func (l *keyLimiter) allowIP(r *http.Request, now time.Time) bool {
 }
 
 // allow reports whether key may go on.
-func (l *keyLimiter) allow(key string, now time.Time) bool {
+func (l *keyLimiter) allow(key string, now time.Time) bool { return l.allowN(key, now, 1) }
+
+// allowN reports whether key may spend n tokens, and spends them if so.
+func (l *keyLimiter) allowN(key string, now time.Time, n int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.swept) > time.Minute {
@@ -68,5 +71,5 @@ func (l *keyLimiter) allow(key string, now time.Time) bool {
 		l.buckets[key] = b
 	}
 	b.seen = now
-	return b.lim.AllowN(now, 1)
+	return b.lim.AllowN(now, n)
 }
