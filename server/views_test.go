@@ -27,7 +27,8 @@ func fromIP(t *testing.T, srv *parleytest.Server, ip string) *transport.Client {
 // TestViewCounting: an ID named many times in one request is one view, the
 // same requester viewing again within the window adds nothing, another
 // requester adds one, and a requester that has used up its views per window
-// adds no more (spec/api.md §11.5).
+// adds no more; a requester is its account when it sends credentials, else
+// its IP (spec/api.md §11.5).
 func TestViewCounting(t *testing.T) {
 	srv := parleytest.Start(t, server.Config{})
 	ctx := context.Background()
@@ -89,5 +90,23 @@ func TestViewCounting(t *testing.T) {
 	}
 	if got := views(); got != 2 {
 		t.Fatalf("a requester past its views per window: %d views, want 2", got)
+	}
+
+	// With credentials, the requester is the account: two accounts from
+	// one IP count apart, and one account counts once from any IP.
+	v1, v2 := register(t, srv, "viewer1", 0), register(t, srv, "viewer2", 0)
+	for _, u := range []*user{v1, v2, v1} {
+		if err := u.c.AddViews(ctx, "news", hundred); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := views(); got != 4 {
+		t.Fatalf("two accounts: %d views, want 4", got)
+	}
+	if err := fromIP(t, srv, "127.0.0.4").As(v1.creds).AddViews(ctx, "news", hundred[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if got := views(); got != 4 {
+		t.Fatalf("an account from another IP: %d views, want 4", got)
 	}
 }

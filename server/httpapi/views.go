@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -29,8 +30,9 @@ const (
 
 // viewCounter decides which views count: one per requester and record per
 // window, at most ViewsPerRequester per requester per window. A requester
-// is the client IP, an IPv6 address cut to its /64 (one host usually has a
-// whole /64). It keeps no IPs or record IDs, only 64-bit keyed hashes of
+// is an account, or for a request without credentials the client IP, an
+// IPv6 address cut to its /64 (one host usually has a whole /64), so
+// people behind one NAT who are signed in count apart. It keeps no IPs or record IDs, only 64-bit keyed hashes of
 // them, with a key made at start and never stored, so its memory says
 // nothing readable about who viewed what.
 //
@@ -108,23 +110,31 @@ func (v *viewCounter) hash(b []byte) uint64 {
 	return binary.BigEndian.Uint64(h.Sum(sum[:0]))
 }
 
-// viewRequester names the requester of r for view counting: its IPv4
-// address, or its IPv6 address cut to the /64.
-func viewRequester(r *http.Request) string {
+// viewRequester names the requester of r for view counting: the account,
+// if the request carries valid device credentials (the endpoint needs
+// none, but Parley clients send theirs), else its IPv4 address or its IPv6
+// address cut to the /64. Credentials that do not authenticate count as
+// none.
+func (h *Handler) viewRequester(r *http.Request) string {
+	if r.Header.Get("Authorization") != "" {
+		if p, err := h.authenticate(r.Context(), r); err == nil {
+			return "account " + strconv.FormatInt(p.account.ID, 10)
+		}
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
-		return host
+		return "ip " + host
 	}
 	ip = ip.Unmap()
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
-		return p.String()
+		return "ip " + p.String()
 	}
-	return ip.String()
+	return "ip " + ip.String()
 }
 
 // addViews is POST /v1/channels/{handle}/views: anonymous, per-IP
@@ -153,7 +163,7 @@ func (h *Handler) addViews(w http.ResponseWriter, r *http.Request) error {
 		}
 		ids = append(ids, [16]byte(b))
 	}
-	ids = h.viewed.admit(now, viewRequester(r), c.ID, ids)
+	ids = h.viewed.admit(now, h.viewRequester(r), c.ID, ids)
 	if len(ids) == 0 {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
