@@ -77,12 +77,15 @@ func (v *viewCounter) admit(now time.Time, requester string, channelID int64, id
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if now.Sub(v.started) >= ViewWindow || len(v.cur.seen) >= viewMemory {
+	if now.Sub(v.started) >= ViewWindow {
 		v.prev, v.cur, v.started = v.cur, newViewGen(), now
 	}
 	var out [][16]byte
 	for _, id := range ids {
-		if v.cur.added[who]+v.prev.added[who] >= ViewsPerRequester || len(v.cur.seen) >= viewMemory {
+		if len(v.cur.seen) >= viewMemory {
+			v.prev, v.cur, v.started = v.cur, newViewGen(), now
+		}
+		if v.cur.added[who]+v.prev.added[who] >= ViewsPerRequester {
 			break
 		}
 		copy(buf[16:], id[:])
