@@ -27,6 +27,11 @@ const (
 	CodeAlreadyWritten   Code = "already_written"
 	CodeUnavailable      Code = "unavailable"
 	CodeInternal         Code = "internal"
+
+	// CodeSenderQueueFull: the sender has its whole share of a recipient
+	// device's queue (spec/api.md §6.4).
+	CodeSenderQueueFull Code = "sender_queue_full"
+
 	// Channels (spec/api.md §11).
 	CodeHandleTaken      Code = "handle_taken"
 	CodeChannelSuspended Code = "channel_suspended" // HTTP 451

@@ -408,37 +408,6 @@ func (h *Handler) listAdmins(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// addViews is POST /v1/channels/{handle}/views: anonymous, per-IP
-// rate-limited counts; nothing records who viewed what.
-func (h *Handler) addViews(w http.ResponseWriter, r *http.Request) error {
-	if !h.views.allowIP(r, h.opts.Now()) {
-		return apiError(http.StatusTooManyRequests, api.CodeRateLimited, "Too many requests; slow down.")
-	}
-	c, err := h.channelNamed(r, false)
-	if err != nil {
-		return err
-	}
-	var req api.ViewsRequest
-	if err := readJSON(w, r, &req); err != nil {
-		return err
-	}
-	if len(req.IDs) > api.MaxChannelPage {
-		return badRequest("At most %d IDs per request.", api.MaxChannelPage)
-	}
-	ids := make([][16]byte, 0, len(req.IDs))
-	for _, b := range req.IDs {
-		if len(b) != 16 {
-			return badRequest("A record ID is 16 bytes.")
-		}
-		ids = append(ids, [16]byte(b))
-	}
-	if err := h.store.AddViews(r.Context(), c.ID, ids); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
 // report is POST /v1/reports: a user reports a channel or one of its
 // records; reports queue for the operator.
 func (h *Handler) report(w http.ResponseWriter, r *http.Request) error {
