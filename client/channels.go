@@ -669,8 +669,11 @@ func (c *Client) storeNext(ctx context.Context, f *api.Frame) (bool, error) {
 		if cr.Forked || f.Seq <= cr.LastSeq {
 			return nil
 		}
+		// The next record is stored from the frame; one for a position
+		// already filled is classified as storeRecords does (a replay,
+		// a forgery, or a fork kept as evidence).
 		st, err := c.chainState(tx, f.Channel, cr.Genesis)
-		next = err == nil && r.Position == st.Position()+1
+		next = err == nil && r.Position <= st.Position()+1
 		return err
 	}); err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -681,8 +684,6 @@ func (c *Client) storeNext(ctx context.Context, f *api.Frame) (bool, error) {
 	if !next {
 		return false, nil
 	}
-	// A conflicting record in the frame is classified by storeRecords
-	// like one from the history: a forgery, or a fork kept as evidence.
 	stop, err := c.storeRecords(ctx, f.Channel, []api.ChannelRecord{{Seq: f.Seq, Data: f.Record}})
 	if err != nil || stop {
 		return true, err
