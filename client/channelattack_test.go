@@ -298,3 +298,81 @@ func staleHeads(t *testing.T, srv *parleytest.Server) float64 {
 	}
 	return n
 }
+
+// TestAttackTakedownWithoutNotice: an operator's takedown carries a
+// notice signed by the server's operator key, which names the record's
+// position and hash: a new follower shows "removed by the server's
+// operator" and verifies the records after it. A takedown whose notice
+// is forged or missing, and a record simply missing, are withheld
+// records, shown as such, never as a deletion; a follower who has the
+// record keeps it.
+func TestAttackTakedownWithoutNotice(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{AdminToken: "tok"})
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	op := transport.New(srv.URL, nil).Admin("tok", "olga")
+	alice.CreateChannel(ctx, "news", "News", "")
+	alice.Publish(ctx, "news", "one")
+	bad, _ := alice.Publish(ctx, "news", "infringing")
+	alice.Publish(ctx, "news", "three")
+	bob.Follow(ctx, "news")
+	if posts, err := bob.Feed(ctx, "news", 0); err != nil || len(posts) != 3 {
+		t.Fatalf("bob: %q, %v", texts(posts), err)
+	}
+	if err := op.TakeDown(ctx, "news", bad.ID[:], "copyright notice"); err != nil {
+		t.Fatal(err)
+	}
+	follower := func(name string) []client.Post {
+		t.Helper()
+		d, _ := register(t, srv, name)
+		d.Follow(ctx, "news")
+		posts, err := d.Feed(ctx, "news", 0)
+		if err != nil {
+			t.Fatalf("%s's feed: %v", name, err)
+		}
+		return posts
+	}
+	// Genuine: the notice verifies, the chain goes on past it.
+	posts := follower("carol")
+	if len(posts) != 3 || posts[0].Text != "three" || posts[1].Removed != "copyright notice" || posts[1].Withheld || posts[2].Text != "one" {
+		t.Fatalf("carol: %+v", posts)
+	}
+
+	db := openServerDB(t, srv)
+	var notice []byte
+	if err := db.QueryRow("SELECT takedown_notice FROM channel_records WHERE seq = ?", bad.Seq).Scan(&notice); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		notice any
+	}{
+		{"forged", append(append([]byte{}, notice[:len(notice)-1]...), notice[len(notice)-1]^1)},
+		{"missing", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := db.Exec("UPDATE channel_records SET takedown_notice = ? WHERE seq = ?", c.notice, bad.Seq); err != nil {
+				t.Fatal(err)
+			}
+			posts := follower("dave" + c.name[:3])
+			if len(posts) != 2 || !posts[0].Withheld || posts[0].Seq != bad.Seq || posts[0].Removed != "" || posts[1].Text != "one" {
+				t.Fatalf("withheld: %+v", posts)
+			}
+			// Bob has the record: a takedown without a valid notice
+			// does not remove it.
+			if posts, err := bob.Feed(ctx, "news", 0); err != nil || len(posts) != 3 || posts[1].Text != "infringing" {
+				t.Fatalf("bob: %+v, %v", posts, err)
+			}
+		})
+	}
+
+	// A record simply missing: the next one's position shows the gap.
+	if _, err := db.Exec("UPDATE channel_records SET takedown_notice = ?, takedown_reason = NULL, channel_id = 0 WHERE seq = ?", notice, bad.Seq); err != nil {
+		t.Fatal(err)
+	}
+	posts = follower("erin")
+	if len(posts) != 2 || !posts[0].Withheld || posts[1].Text != "one" {
+		t.Fatalf("missing record: %+v", posts)
+	}
+}
