@@ -11,7 +11,7 @@ import (
 	"github.com/parley-chat/parley/internal/ratchet"
 )
 
-// Channel admins (spec/client.md §9.3, spec/protocol.md §10.2). An admin
+// Channel admins (spec/client.md §9.3, spec/protocol.md §10.1). An admin
 // signs records with the identity key of their own account, which all
 // their devices have; the owner certifies that key in the chain with an
 // AddAdmin record signed by the owner key, and revokes exactly that key

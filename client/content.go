@@ -96,7 +96,7 @@ const (
 
 	// Fields 26-29 carried the channel-key grant of kind 16, which
 	// admins no longer need (they sign with their identity keys,
-	// spec/protocol.md §10.2); they are not reused.
+	// spec/protocol.md §10.1); they are not reused.
 
 	maxAttachName = 255 // bytes, for the name and the content type
 )

@@ -34,7 +34,7 @@ import (
 // Kind is what a record does.
 type Kind uint8
 
-// Record kinds (spec/protocol.md §10.3). Kind 6 was the handover of
+// Record kinds (spec/protocol.md §10.2). Kind 6 was the handover of
 // format version 1; it is not used any more.
 const (
 	KindPost        Kind = 1 // a new post: text and media
@@ -49,7 +49,7 @@ const (
 )
 
 const (
-	// Version is the record format's version byte (spec/protocol.md §10.3).
+	// Version is the record format's version byte (spec/protocol.md §10.2).
 	Version = 2
 	// recordType is the record's type byte (spec/protocol.md §7.2).
 	recordType = 6
@@ -57,7 +57,7 @@ const (
 	// channel signature can never be mistaken for another protocol's.
 	SignatureContext = "Parley_Channel_Record_v2"
 	// HashLabel is prepended to an encoded record (signature included) to
-	// hash it: the prev field of the next record (spec/protocol.md §10.4).
+	// hash it: the prev field of the next record (spec/protocol.md §10.2).
 	HashLabel = "Parley_Channel_Record_Hash_v2"
 
 	IDSize       = 16
@@ -155,7 +155,7 @@ func (r *Record) Encoded() []byte {
 }
 
 // Hash is SHA-256(HashLabel ‖ encoded record), the value the next record
-// names as prev (spec/protocol.md §10.4).
+// names as prev (spec/protocol.md §10.2).
 func Hash(encoded []byte) [HashSize]byte {
 	h := sha256.New()
 	h.Write([]byte(HashLabel))
