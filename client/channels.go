@@ -438,7 +438,7 @@ func (c *Client) Channels(ctx context.Context) ([]ChannelSummary, error) {
 			return nil, err
 		}
 		for _, p := range posts {
-			if p.Removed != "" {
+			if p.Removed != "" || p.Withheld {
 				continue
 			}
 			if out[i].Posts == 0 {

@@ -120,8 +120,11 @@ func (s *Store) AppendChannelRecord(ctx context.Context, r store.ChannelRecord) 
 		}
 		// The chain's next position, in this transaction: two publishers
 		// racing for one position cannot both win (spec/api.md §11.3).
+		// (The last record by Seq holds the highest position: positions
+		// are only ever appended in order.)
 		var last uint64
-		if err := t.queryRow("SELECT coalesce(max(position), 0) FROM channel_records WHERE channel_id = ?", r.ChannelID).Scan(&last); err != nil {
+		err = t.queryRow("SELECT position FROM channel_records WHERE channel_id = ? ORDER BY seq DESC LIMIT 1", r.ChannelID).Scan(&last)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		if r.Position != last+1 {
