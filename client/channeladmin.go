@@ -25,7 +25,9 @@ import (
 // record certifies the identity key this device has pinned for username
 // (fetched and pinned first, as a first message would, if username is not
 // a contact yet). A contact whose safety number changed and is not
-// verified again is refused (ErrIdentityNotVerified).
+// verified again is refused (ErrIdentityNotVerified). Other keys the
+// chain certified under the same username (the one before an account
+// recovery) are removed.
 func (c *Client) AddChannelAdmin(ctx context.Context, handle, username string) error {
 	handle, err := api.NormalizeUsername(handle)
 	if err != nil {
@@ -45,8 +47,24 @@ func (c *Client) AddChannelAdmin(ctx context.Context, handle, username string) e
 	if err := c.http.SetChannelAdmin(ctx, handle, username, true); err != nil {
 		return c.channelAPIError(err)
 	}
-	_, err = c.publish(ctx, handle, &channel.Record{Kind: channel.KindAddAdmin, Admin: &key, AdminName: username})
-	return err
+	if _, err := c.publish(ctx, handle, &channel.Record{Kind: channel.KindAddAdmin, Admin: &key, AdminName: username}); err != nil {
+		return err
+	}
+	// An admin added again after a recovery: the old identity key, which
+	// a lost device may still hold, signs nothing from now on.
+	admins, err := c.ChannelAdmins(ctx, handle)
+	if err != nil {
+		return err
+	}
+	for _, a := range admins {
+		if a.Username == username && a.Key != key {
+			old := a.Key
+			if _, err := c.publish(ctx, handle, &channel.Record{Kind: channel.KindRemoveAdmin, Admin: &old}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // RemoveChannelAdmin stops username publishing: the server stops taking

@@ -173,3 +173,45 @@ func TestLinkedDeviceGetsChannels(t *testing.T) {
 		t.Fatalf("follower's feed: %q, %v", texts(posts), err)
 	}
 }
+
+// TestRecoveredAdminAddedAgain: an admin who recovers his account has a
+// new identity key, which signs nothing until the owner adds him again;
+// adding him certifies the new key (as the owner's device learned it) and
+// revokes the old one, which a lost device may still hold.
+func TestRecoveredAdminAddedAgain(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, recovery := register(t, srv, "bob")
+	alice.CreateChannel(ctx, "news", "News", "")
+	if err := alice.AddChannelAdmin(ctx, "news", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Publish(ctx, "news", "before"); err != nil {
+		t.Fatal(err)
+	}
+	oldKey := bob.IdentityKey()
+	bob.Close()
+	bob2 := newDevice(t)
+	c, _, err := client.Recover(ctx, config(t, bob2.path, bob2), srv.URL, "bob", recovery, "bob-new-phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob2.Client = c
+	t.Cleanup(func() { c.Close() })
+	if _, err := bob2.Publish(ctx, "news", "new key"); !errors.Is(err, client.ErrNotPublisher) {
+		t.Fatalf("recovered admin publishes: %v, want ErrNotPublisher", err)
+	}
+	// Alice learns bob's new key by messaging him, then adds him again.
+	alice.send("bob", "your new key?")
+	if err := alice.AddChannelAdmin(ctx, "news", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	admins, err := alice.ChannelAdmins(ctx, "news")
+	if err != nil || len(admins) != 1 || !bytes.Equal(admins[0].Key.Encode(), bob2.IdentityKey()) || bytes.Equal(oldKey, bob2.IdentityKey()) {
+		t.Fatalf("admins: %+v, %v", admins, err)
+	}
+	if _, err := bob2.Publish(ctx, "news", "new key"); err != nil {
+		t.Fatalf("re-added admin publishes: %v", err)
+	}
+}
