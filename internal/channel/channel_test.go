@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"strings"
 	"testing"
 
+	"github.com/parley-chat/parley/internal/kat"
 	"github.com/parley-chat/parley/internal/keys"
 	"github.com/parley-chat/parley/internal/protocoltest"
 )
@@ -525,6 +527,7 @@ func FuzzParse(f *testing.F) {
 	for _, b := range sampleRecords(f) {
 		f.Add(b)
 	}
+	addVectorSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := Parse(b)
 		if err != nil {
@@ -545,6 +548,7 @@ func FuzzApply(f *testing.F) {
 	for _, b := range recs {
 		f.Add(b)
 	}
+	addVectorSeeds(f)
 	half := len(recs) / 2
 	next := recs[half]
 	build := func(t testing.TB) *State {
@@ -656,4 +660,20 @@ func FuzzParseNotice(f *testing.F) {
 			t.Fatalf("parse/encode of %x differs", b)
 		}
 	})
+}
+
+// addVectorSeeds adds every record of spec/vectors/parley-channel.txt to
+// a fuzz target's seeds.
+func addVectorSeeds(f *testing.F) {
+	secs, err := kat.Load(vectorFile)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, sec := range secs {
+		for _, k := range sec.Keys {
+			if strings.HasPrefix(k, "record_") || k == "last" {
+				f.Add(sec.MustHex(f, k))
+			}
+		}
+	}
 }
