@@ -42,9 +42,6 @@ var (
 	// ErrReplayedRecord means the server served a record already in the
 	// channel's chain again (wrapped together with ErrForgedRecord).
 	ErrReplayedRecord = errors.New("client: the server served an old channel record again (replayed)")
-	// ErrOperatorKeyChanged means the server's operator key is not the
-	// one this device pinned.
-	ErrOperatorKeyChanged = errors.New("client: the server's operator key is not the one pinned")
 )
 
 // forkRecord is a fork's evidence, kept sealed in the store.
