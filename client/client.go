@@ -22,6 +22,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/parley-chat/parley/internal/channel"
 	"io"
 	"log/slog"
 	"net/http"
@@ -90,7 +91,9 @@ type Client struct {
 	ownDevAt time.Time
 	resetAt  map[string]time.Time // last session reset per peer device
 	prunedAt time.Time
-	grants   []pendingGrant // channel keys received, checked after processing
+	// chains caches each channel's verified chain state (channelchain.go),
+	// rebuilt from the store when missing; guarded by mu like the rest.
+	chains map[string]*channel.State
 }
 
 // Open opens the account in cfg.Store with cfg.Passphrase. A wrong
@@ -121,7 +124,7 @@ func newClient(cfg Config) (*Client, error) {
 	if cfg.Store == nil {
 		return nil, fmt.Errorf("client: Config.Store is required")
 	}
-	c := &Client{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, rand: cfg.Rand, emitF: cfg.Events, resetAt: map[string]time.Time{}}
+	c := &Client{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, rand: cfg.Rand, emitF: cfg.Events, resetAt: map[string]time.Time{}, chains: map[string]*channel.State{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}

@@ -2,7 +2,6 @@ package client
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -37,8 +36,6 @@ type content struct {
 
 	Attachment *filePointer // kindText, kindSyncSent: a file (spec/client.md §8)
 
-	ChannelKey *channelKeyGrant // kindChannelKey (spec/client.md §9.3)
-
 	// kindSyncVerified: Destination's identity key, as the sending device
 	// pinned it, and whether it is now verified (spec/client.md §6.1).
 	VerifiedKey []byte
@@ -67,8 +64,8 @@ const (
 	kindSyncSent contentKind = 4 // to one's own devices: "I sent this to Destination"
 	kindReset    contentKind = 5 // an empty message that starts a fresh session
 	// 6–15 reserved (edits, deletes, timers).
-	kindChannelKey contentKind = 16 // a channel's signing key, for an admin or one's own devices
-	kindSyncRead   contentKind = 17 // to one's own devices: "I read these messages from Destination"
+	// 16 was kindChannelKey, a channel key for an admin; not reused.
+	kindSyncRead contentKind = 17 // to one's own devices: "I read these messages from Destination"
 	// to one's own devices: "I verified (or unverified) Destination's key VerifiedKey"
 	kindSyncVerified contentKind = 18
 )
@@ -105,10 +102,9 @@ const (
 	cAttachName protowire.Number = 24
 	cAttachType protowire.Number = 25
 
-	cChanHandle  protowire.Number = 26 // kindChannelKey: the channel
-	cChanGenesis protowire.Number = 27 // its genesis public key
-	cChanEpoch   protowire.Number = 28 // the epoch of the key
-	cChanSeed    protowire.Number = 29 // the Ed25519 seed of that epoch's key
+	// Fields 26-29 carried the channel-key grant of kind 16, which
+	// admins no longer need (they sign with their identity keys,
+	// spec/protocol.md §10.1); they are not reused.
 
 	cVerifiedKey   protowire.Number = 30 // kindSyncVerified: the contact's encoded identity key
 	cVerifiedState protowire.Number = 31 // kindSyncVerified: 1 verified, 0 not
@@ -155,12 +151,6 @@ func (c *content) marshal() []byte {
 		}
 		e.Uint(cVerifiedState, v)
 	}
-	if k := c.ChannelKey; k != nil && c.Kind == kindChannelKey {
-		e.Bytes(cChanHandle, []byte(k.Handle))
-		e.Bytes(cChanGenesis, k.Genesis)
-		e.Uint(cChanEpoch, uint64(k.Epoch))
-		e.Bytes(cChanSeed, k.Seed)
-	}
 	if a := c.Attachment; a != nil && (c.Kind == kindText || c.Kind == kindSyncSent) {
 		e.Bytes(cAttachBlob, a.Blob)
 		e.Bytes(cAttachKey, a.Key)
@@ -202,15 +192,6 @@ func parseContent(b []byte) (*content, error) {
 	case kindTyping:
 		c.Typing = d.Uint(cTyping, 1) == 1
 	case kindReset, kindSyncVerified: // the latter's fields follow the destination
-	case kindChannelKey:
-		k := &channelKeyGrant{Handle: string(d.Bytes(cChanHandle, api.MinUsername, api.MaxUsername))}
-		k.Genesis = bytes.Clone(d.Bytes(cChanGenesis, ed25519.PublicKeySize, ed25519.PublicKeySize))
-		k.Epoch = uint32(d.Uint(cChanEpoch, 1<<32-1))
-		k.Seed = bytes.Clone(d.Bytes(cChanSeed, ed25519.SeedSize, ed25519.SeedSize))
-		if h, err := api.NormalizeUsername(k.Handle); d.Err() == nil && (err != nil || h != k.Handle) {
-			return nil, fmt.Errorf("%w: channel handle", errContent)
-		}
-		c.ChannelKey = k
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", errContent, c.Kind)
 	}

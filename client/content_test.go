@@ -29,7 +29,6 @@ func sampleContents() []*content {
 		{Kind: kindSyncSent, ID: id, Timestamp: 4, Text: "to bob", Destination: "bob"},
 		{Kind: kindReset, ID: id, Timestamp: 5},
 		{Kind: kindSyncRead, ID: id, Timestamp: 7, ReceiptIDs: []MessageID{id}, Destination: "bob"},
-		{Kind: kindChannelKey, ID: id, Timestamp: 6, ChannelKey: &channelKeyGrant{Handle: "news", Genesis: make([]byte, 32), Epoch: 2, Seed: make([]byte, 32)}},
 		{Kind: kindText, ID: id, Timestamp: 6, Text: "a caption", Attachment: file},
 		{Kind: kindText, ID: id, Timestamp: 7, ReplyTo: &reply, Attachment: empty},
 		{Kind: kindSyncSent, ID: id, Timestamp: 8, Destination: "bob", Attachment: file},

@@ -88,7 +88,6 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 			if err := c.handle(ctx, f, &receipts); err != nil {
 				return err // not acknowledged: it comes again on the next connection
 			}
-			c.acceptGrants(ctx)
 			if f.Seq != 0 {
 				if err := sock.Ack(ctx, f.Seq); err != nil {
 					return err
@@ -134,10 +133,8 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 		receipts []MessageID
 		dup      bool
 	)
-	nGrants := len(c.grants) // grants of this envelope count only if it commits
 	err := c.update(ctx, func(tx sealedTx) error {
 		events, receipts, dup = nil, nil, false
-		c.grants = c.grants[:nGrants]
 		if f.Seq != 0 {
 			if _, err := tx.get(bucketSeen, seenKey(sender, dev, f.ClientID)); err == nil {
 				dup = true
@@ -195,9 +192,6 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 		events, receipts, err = c.apply(tx, sender, dev, ct, events)
 		return err
 	})
-	if err != nil {
-		c.grants = c.grants[:nGrants]
-	}
 	var bad errUndecryptable
 	if errors.As(err, &bad) {
 		if f.Seq == 0 {
@@ -312,8 +306,6 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 		if ev != nil {
 			events = append(events, ev)
 		}
-	case ct.Kind == kindChannelKey && ct.ChannelKey != nil:
-		c.grants = append(c.grants, pendingGrant{from: sender, grant: ct.ChannelKey})
 	case ct.Kind == kindTyping && !self:
 		events = append(events, &TypingEvent{Peer: sender, Device: dev, Started: ct.Typing})
 	}

@@ -34,6 +34,13 @@ func (c *Client) SearchChannels(ctx context.Context, query string) ([]api.Channe
 	return out.Channels, err
 }
 
+// ServerInfo reads the server's operator key (GET /v1/server).
+func (c *Client) ServerInfo(ctx context.Context) (api.ServerInfo, error) {
+	var out api.ServerInfo
+	err := c.do(ctx, http.MethodGet, "/v1/server", nil, &out)
+	return out, err
+}
+
 // Following lists the channels the account follows.
 func (c *Client) Following(ctx context.Context) ([]api.ChannelInfo, error) {
 	var out api.ChannelList

@@ -86,6 +86,7 @@ type Handler struct {
 	dir     *directory
 
 	followers followerCache // channel followers, for fan-out
+	operator  operatorKeys  // signs takedown notices
 	views     *keyLimiter   // per IP: channel view requests
 	viewed    *viewCounter  // which views count (views.go)
 
@@ -212,6 +213,7 @@ func (h *Handler) routes() {
 	h.handle("GET /v1/uploads/{id}", h.auth(h.getUpload)) // and HEAD
 	h.handle("GET /v1/blobs/{sha256}", h.getBlob)         // and HEAD; no credentials
 	h.handle("GET /v1/blobs/{sha256}/poster", h.getPoster)
+	h.handle("GET /v1/server", h.serverInfo)
 	h.handle("POST /v1/channels", h.auth(h.createChannel))
 	h.handle("GET /v1/channels", h.searchChannels)
 	h.handle("GET /v1/channels/{handle}", h.getChannel)

@@ -85,6 +85,7 @@ func Run(t *testing.T, open Open) {
 		{"ChannelFollow", testChannelFollow},
 		{"ChannelSearch", testChannelSearch},
 		{"Moderation", testModeration},
+		{"OperatorKey", testOperatorKey},
 
 		{"UnknownDevices", testUnknownDevices},
 		{"ExpiresAtNowIsExpired", testExpiryBoundary},

@@ -81,7 +81,7 @@ func changePost(r *run, handle, ref string, change func(*client.Client, string, 
 	}
 	done, err := change(cl, handle, p.ID)
 	if errors.Is(err, client.ErrNotPublisher) {
-		return fail("change posts from a device that holds the channel's key", "this device has no key for @%s", handle)
+		return fail("change posts from a device of the channel's owner or of an admin", "you are not the owner or an admin of @%s", handle)
 	}
 	if err != nil {
 		return err
@@ -102,7 +102,7 @@ func findPost(r *run, cl *client.Client, handle, ref string) (client.Post, error
 		return client.Post{}, err
 	}
 	for _, p := range posts {
-		if p.Seq == n && p.Removed == "" {
+		if p.Seq == n && p.Removed == "" && !p.Withheld {
 			return p, nil
 		}
 	}

@@ -11,25 +11,26 @@ import (
 )
 
 type channelCmd struct {
-	Create   channelCreateCmd   `cmd:"" help:"Create a channel; this device keeps its signing key."`
-	Post     channelPostCmd     `cmd:"" help:"Post to a channel you publish."`
+	Create   channelCreateCmd   `cmd:"" help:"Create a channel; this device keeps its owner key (and gives it to devices you link later)."`
+	Post     channelPostCmd     `cmd:"" help:"Post to a channel you own or are an admin of."`
 	Follow   channelFollowCmd   `cmd:"" help:"Follow a channel (its key is pinned the first time)."`
 	Unfollow channelUnfollowCmd `cmd:"" help:"Stop following a channel."`
 	Feed     channelFeedCmd     `cmd:"" help:"Catch up with a channel and show its posts, newest first."`
 	Search   channelSearchCmd   `cmd:"" help:"Find channels by handle or title."`
-	Admin    channelAdminCmd    `cmd:"" help:"Make someone an admin (they get the key, end to end), or --remove them (the key is rotated)."`
+	Admin    channelAdminCmd    `cmd:"" help:"Make someone an admin (the owner key certifies their identity key), or --remove them (that key is revoked)."`
 	Profile  channelProfileCmd  `cmd:"" help:"Change a channel's title, description and avatar."`
 	Edit     channelEditCmd     `cmd:"" help:"Replace a post's text; the earlier text stays visible."`
 	Delete   channelDeleteCmd   `cmd:"" help:"Delete a post."`
 	Pin      channelPinCmd      `cmd:"" help:"Pin a post, or --unpin it."`
 	Get      channelGetCmd      `cmd:"" help:"Save a post's images and clips, each checked against the signed post."`
 	Report   channelReportCmd   `cmd:"" help:"Report a channel or one of its posts to the server's operator."`
+	Fork     channelForkCmd     `cmd:"" help:"Show the evidence of a channel's fork, or --resolve it to take records again."`
 }
 
 type channelAdminCmd struct {
 	Handle string `arg:"" help:"The channel, e.g. @news."`
 	User   string `arg:"" help:"The user, e.g. @bob."`
-	Remove bool   `help:"Remove the admin and rotate the channel's key."`
+	Remove bool   `help:"Remove the admin: their identity key signs nothing from now on."`
 }
 
 func (c *channelAdminCmd) Run(r *run) error {
@@ -40,18 +41,21 @@ func (c *channelAdminCmd) Run(r *run) error {
 	defer cl.Close()
 	if c.Remove {
 		if err := cl.RemoveChannelAdmin(r.ctx, username(c.Handle), username(c.User)); err != nil {
+			if errors.Is(err, client.ErrNotPublisher) {
+				return fail("run this on a device of the channel's owner", "this device has no owner key for @%s", username(c.Handle))
+			}
 			return err
 		}
-		r.errf("@%s is no longer an admin of @%s; the channel's key was rotated\n", username(c.User), username(c.Handle))
+		r.errf("@%s is no longer an admin of @%s; followers refuse what their key signs from now on\n", username(c.User), username(c.Handle))
 		return nil
 	}
 	if err := cl.AddChannelAdmin(r.ctx, username(c.Handle), username(c.User)); err != nil {
 		if errors.Is(err, client.ErrNotPublisher) {
-			return fail("run this on the device that created the channel", "this device has no key for @%s", username(c.Handle))
+			return fail("run this on a device of the channel's owner", "this device has no owner key for @%s", username(c.Handle))
 		}
 		return err
 	}
-	r.errf("@%s is an admin of @%s; their devices get the key when they next connect\n", username(c.User), username(c.Handle))
+	r.errf("@%s is an admin of @%s; they sign with their own identity key, on any of their devices\n", username(c.User), username(c.Handle))
 	return nil
 }
 
@@ -153,7 +157,7 @@ func (c *channelPostCmd) Run(r *run) error {
 	}
 	if err != nil {
 		if err == client.ErrNotPublisher {
-			return fail("post from the device that created the channel", "this device has no key for @%s", username(c.Handle))
+			return fail("post from a device of the channel's owner or of an admin", "you are not the owner or an admin of @%s", username(c.Handle))
 		}
 		return err
 	}
@@ -220,6 +224,10 @@ func (c *channelFeedCmd) Run(r *run) error {
 		return err
 	}
 	for _, p := range posts {
+		if p.Withheld {
+			r.outf("       #%d  [withheld: the server did not serve the records from here on; the feed stops until it does]\n", p.Seq)
+			continue
+		}
 		if p.Removed != "" {
 			r.outf("       #%d  [removed by the server's operator: %s]\n", p.Seq, safe(p.Removed))
 			continue
@@ -284,4 +292,33 @@ func count(n int64, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+type channelForkCmd struct {
+	Handle  string `arg:"" help:"The channel, e.g. @news."`
+	Resolve bool   `help:"Drop the records from the fork on and take the chain as the server serves it now (the evidence stays)."`
+}
+
+func (c *channelForkCmd) Run(r *run) error {
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	f, err := cl.ChannelFork(r.ctx, username(c.Handle))
+	if err != nil {
+		return err
+	}
+	if f == nil {
+		r.errf("@%s has not forked\n", username(c.Handle))
+		return nil
+	}
+	r.outf("position %d, seen %s\nyours:  %s\ntheirs: %s\n", f.Position, stamp(f.Seen), hex.EncodeToString(f.Ours), hex.EncodeToString(f.Theirs))
+	if c.Resolve {
+		if err := cl.ResolveChannelFork(r.ctx, username(c.Handle)); err != nil {
+			return err
+		}
+		r.errf("@%s takes records again from position %d\n", username(c.Handle), f.Position)
+	}
+	return nil
 }

@@ -165,6 +165,8 @@ func report(w io.Writer, err error) {
 		what, next = "no such user on this server", "check the spelling of the username"
 	case errors.Is(err, client.ErrForgedRecord):
 		what, next = err.Error(), "the server (or someone between you and it) altered the channel; do not trust what it serves for it"
+	case errors.Is(err, client.ErrChannelFork):
+		what, next = err.Error(), "ask the channel's owner which is theirs; `parley channel fork @CHANNEL` shows both records, `--resolve` takes the server's chain again"
 	case errors.Is(err, client.ErrChannelSuspended):
 		what, next = err.Error(), "the server's operator suspended this channel; nothing can be done from here"
 	case errors.Is(err, client.ErrUnknownContact):

@@ -318,6 +318,10 @@ func (m *model) feedLines(now time.Time) []string {
 // formatPost is one post: time, number, marks and text (markup shown as
 // plain text), how many media items it carries and its views.
 func formatPost(p client.Post, now time.Time) string {
+	if p.Withheld {
+		return styleFaint.Render(fmt.Sprintf("#%d", p.Seq)) + " " +
+			styleNote.Render("[withheld: the server did not serve the records from here on]")
+	}
 	if p.Removed != "" {
 		return styleFaint.Render(fmt.Sprintf("#%d", p.Seq)) + " " +
 			styleNote.Render("[removed by the server's operator: "+clean(p.Removed)+"]")

@@ -300,6 +300,10 @@ func (m *model) onEvents(evs eventsMsg) tea.Cmd {
 			}
 		case *client.ChannelForgeryEvent:
 			m.setErrorText(fmt.Sprintf("the server served a record of #%s that does not verify; it was not stored", clean(e.Channel)))
+		case *client.ChannelForkEvent:
+			m.setErrorText(fmt.Sprintf("#%s forked at position %d: two signed records; it takes no more until you resolve it (parley channel fork)", clean(e.Channel), e.Position))
+		case *client.ChannelGapEvent:
+			m.setErrorText(fmt.Sprintf("the server withheld records of #%s; the feed stops there until it serves them", clean(e.Channel)))
 		}
 		stored = true
 	}
