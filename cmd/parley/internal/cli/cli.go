@@ -166,7 +166,7 @@ func report(w io.Writer, err error) {
 	case errors.Is(err, client.ErrForgedRecord):
 		what, next = err.Error(), "the server (or someone between you and it) altered the channel; do not trust what it serves for it"
 	case errors.Is(err, client.ErrChannelFork):
-		what, next = err.Error(), "ask the channel's owner which is theirs; `parley channel fork @CHANNEL` shows both records, `--resolve` takes the server's chain again"
+		what, next = err.Error(), "ask the channel's owner which is theirs; `parley channel fork` with the channel's handle shows both records, and with `--resolve` takes the server's chain again"
 	case errors.Is(err, client.ErrChannelSuspended):
 		what, next = err.Error(), "the server's operator suspended this channel; nothing can be done from here"
 	case errors.Is(err, client.ErrUnknownContact):
