@@ -42,3 +42,6 @@ func (c *Client) SignedPreKeyIDsForTest(ctx context.Context) ([]string, error) {
 
 // ChannelFrameForTest processes a live Channel frame as a connection does.
 func (c *Client) ChannelFrameForTest(ctx context.Context, f *api.Frame) { c.handleChannelFrame(ctx, f) }
+
+// MaxSafeName is the longest name, in bytes, that SafeName returns.
+const MaxSafeName = maxSafeName
