@@ -6,13 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/parley-chat/parley/client"
 )
 
 // safeNameCases are names a sender chooses and what a receiver saves
-// them as.
+// them as; their names seed FuzzSafeName too.
 var safeNameCases = []struct{ name, want string }{
 	{"clip.mp4", "clip.mp4"},
 	{"résumé.pdf", "résumé.pdf"},
@@ -103,4 +104,79 @@ func TestSafeNameSaves(t *testing.T) {
 	if b, err := os.ReadFile(path); err != nil || string(b) != "hello" {
 		t.Fatalf("read back %q, %v", b, err)
 	}
+}
+
+// checkSafeName fails unless name is a safe name to save a file under,
+// by rules stated here on their own rather than through the code's:
+// spec/client.md §8.
+func checkSafeName(t *testing.T, in, name string) {
+	t.Helper()
+	switch {
+	case name == "" || name == "." || name == "..":
+		t.Fatalf("SafeName(%q) = %q", in, name)
+	case len(name) > client.MaxSafeName:
+		t.Fatalf("SafeName(%q) is %d bytes, over %d", in, len(name), client.MaxSafeName)
+	case !utf8.ValidString(name):
+		t.Fatalf("SafeName(%q) = %q: not UTF-8", in, name)
+	case strings.ContainsAny(name, `/\:`):
+		t.Fatalf("SafeName(%q) = %q: holds a path separator", in, name)
+	case filepath.Base(name) != name || !filepath.IsLocal(name):
+		t.Fatalf("SafeName(%q) = %q: not a local base name", in, name)
+	case strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-"):
+		t.Fatalf("SafeName(%q) = %q: a hidden file or an option", in, name)
+	case strings.TrimSpace(name) != name:
+		t.Fatalf("SafeName(%q) = %q: leading or trailing space", in, name)
+	}
+	for i, r := range name {
+		switch {
+		case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f,
+			r == 0x061c, r == 0x200e, r == 0x200f, r == 0x2028, r == 0x2029,
+			r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069,
+			r == utf8.RuneError:
+			t.Fatalf("SafeName(%q) = %q: U+%04X at byte %d", in, name, r, i)
+		}
+	}
+}
+
+// FuzzSafeName: whatever name a sender chooses, SafeName gives a safe
+// base name (checkSafeName), it is idempotent, it leaves an already safe
+// name alone, and it keeps a short extension of a long name.
+func FuzzSafeName(f *testing.F) {
+	for _, tc := range safeNameCases {
+		f.Add(tc.name)
+	}
+	f.Add(strings.Repeat("é", 125) + ".txt")
+	f.Add(strings.Repeat("a", 199) + "\u202E.txt")
+	f.Fuzz(func(t *testing.T, in string) {
+		name := (&client.Attachment{Name: in}).SafeName()
+		checkSafeName(t, in, name)
+		if again := (&client.Attachment{Name: name}).SafeName(); again != name {
+			t.Fatalf("SafeName is not idempotent: %q -> %q -> %q", in, name, again)
+		}
+		if isSafe(in) && name != in {
+			t.Fatalf("the safe name %q became %q", in, name)
+		}
+		ext := filepath.Ext(in)
+		stem := strings.TrimLeftFunc(strings.TrimSuffix(in, ext), func(r rune) bool { return r == '.' || r == '-' || unicode.IsSpace(r) })
+		if len(in) > client.MaxSafeName && len(ext) > 1 && len(ext) <= 16 && isSafe(ext[1:]) && stem != "" &&
+			!strings.ContainsAny(in, `/\`) && !strings.HasSuffix(name, ext) {
+			t.Fatalf("SafeName(%q) = %q lost the extension %q", in, name, ext)
+		}
+	})
+}
+
+// isSafe reports whether SafeName should leave s as it is: short, and
+// nothing in it that a safe name may not hold.
+func isSafe(s string) bool {
+	if s == "" || len(s) > client.MaxSafeName || !utf8.ValidString(s) || strings.ContainsAny(s, `/\:`) ||
+		strings.TrimSpace(s) != s || strings.HasPrefix(s, ".") || strings.HasPrefix(s, "-") {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError || r == 0x061c || r == 0x200e || r == 0x200f ||
+			r == 0x2028 || r == 0x2029 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 {
+			return false
+		}
+	}
+	return true
 }
