@@ -50,3 +50,6 @@ func (c *Client) ChannelFrameForTest(ctx context.Context, f *api.Frame) { c.hand
 func (c *Client) SignAsAdminForTest(r *channel.Record) ([]byte, error) {
 	return r.SignAdmin(c.identity().Private, c.rand)
 }
+
+// MaxSafeName is the longest name, in bytes, that SafeName returns.
+const MaxSafeName = maxSafeName

@@ -73,7 +73,7 @@ func writeLine(b *strings.Builder, s string) {
 			b.WriteRune(utf8.RuneError)
 		case r == '\t':
 			b.WriteByte(' ')
-		case hidden(r):
+		case Unsafe(r):
 			b.WriteString(Mark(r))
 		default:
 			b.WriteRune(r)
@@ -88,8 +88,15 @@ func isRuneErrorChar(s string) bool {
 	return size == 3
 }
 
-// hidden reports whether r is a character Line shows as a mark.
-func hidden(r rune) bool {
+// Unsafe reports whether r is a character that must not be shown as it
+// is: a C0 control (U+0000–U+001F, ESC and the tab among them), DEL, a C1
+// control (U+0080–U+009F), a bidirectional control (U+061C, U+200E,
+// U+200F, U+202A–U+202E, U+2066–U+2069) or a line or paragraph separator
+// (U+2028, U+2029). Line shows each as Mark(r), except a tab, which it
+// turns into a space. It is the one list of such characters: whoever
+// shows or saves text that others chose under the same rule (a received
+// file's name, client.Attachment.SafeName) asks it.
+func Unsafe(r rune) bool {
 	switch {
 	case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
 		return true
@@ -113,7 +120,7 @@ func safe(s string, block bool) bool {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 || hidden(r) {
+		if r == utf8.RuneError && size == 1 || Unsafe(r) {
 			return false
 		}
 		i += size

@@ -76,7 +76,7 @@ func checkSafe(t *testing.T, in, out string, block bool, indent string) {
 			}
 			continue
 		}
-		if r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f || hidden(r) {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f || Unsafe(r) {
 			t.Fatalf("%q -> %q: holds U+%04X", in, out, r)
 		}
 	}
@@ -101,4 +101,21 @@ func FuzzLine(f *testing.F) {
 		}
 		checkSafe(t, s, Block(s, "  | "), true, "  | ")
 	})
+}
+
+// Unsafe is the one list of characters not shown as they are: each
+// listed range, and none of its neighbours that text needs.
+func TestUnsafe(t *testing.T) {
+	for _, r := range []rune{0x00, 0x09, 0x0a, 0x0d, 0x1b, 0x1f, 0x7f, 0x80, 0x9b, 0x9f,
+		0x061c, 0x200e, 0x200f, 0x202a, 0x202e, 0x2066, 0x2069, 0x2028, 0x2029} {
+		if !Unsafe(r) {
+			t.Errorf("Unsafe(U+%04X) = false", r)
+		}
+	}
+	for _, r := range []rune{' ', '~', 0xa0, 0xe9, 0x061b, 0x200b, 0x200c, 0x200d, 0x2027,
+		0x202f, 0x2065, 0x206a, 0xfe0f, 0xfffd, 0x1f44d} {
+		if Unsafe(r) {
+			t.Errorf("Unsafe(U+%04X) = true", r)
+		}
+	}
 }
