@@ -79,3 +79,39 @@ func TestFileLength(t *testing.T) {
 		}
 	}
 }
+
+// TestKnownAnswerEncapsulationOnlyInTests keeps crypto/mlkem/mlkemtest,
+// which Go documents as for known-answer tests only, out of every binary:
+// only internal/kat may import it, and only tests may import internal/kat.
+// So no non-test package depends on it, directly or not.
+func TestKnownAnswerEncapsulationOnlyInTests(t *testing.T) {
+	const (
+		mlkemtest = "crypto/mlkem/mlkemtest"
+		kat       = "github.com/parley-chat/parley/internal/kat"
+	)
+	katDir := filepath.FromSlash("internal/kat")
+	checked := 0
+	for dir, files := range goDirs(t) {
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked++
+			for _, imp := range af.Imports {
+				switch path := strings.Trim(imp.Path.Value, `"`); {
+				case path == mlkemtest && dir != katDir:
+					t.Errorf("%s imports %s; only internal/kat may", f, mlkemtest)
+				case path == kat:
+					t.Errorf("%s imports %s; only tests may", f, kat)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no Go files checked")
+	}
+}
