@@ -3,7 +3,6 @@ package transport
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -49,7 +48,7 @@ func (c *Client) PostRecord(ctx context.Context, handle string, record []byte) (
 	}
 	defer resp.Body.Close()
 	var out api.PostResult
-	return out, json.NewDecoder(resp.Body).Decode(&out)
+	return out, api.DecodeResponse(resp.Body, &out)
 }
 
 // RecordQuery selects a page of records: after a Seq, ascending (After 0

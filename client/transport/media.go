@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,7 +59,7 @@ func (c *Client) UploadChunk(ctx context.Context, id string, offset int64, body 
 		return st, err
 	}
 	var out api.UploadStatus
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	if err := api.DecodeResponse(resp.Body, &out); err != nil {
 		return api.UploadStatus{}, err
 	}
 	return out, nil
