@@ -3,6 +3,8 @@ package markup
 import (
 	"strings"
 	"testing"
+
+	"github.com/parley-chat/parley/internal/fuzztest"
 )
 
 func TestHTML(t *testing.T) {
@@ -56,3 +58,5 @@ func FuzzHTML(f *testing.F) {
 		}
 	})
 }
+
+func TestMain(m *testing.M) { fuzztest.Main(m) }
