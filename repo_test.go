@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -83,13 +84,16 @@ func TestFileLength(t *testing.T) {
 // TestKnownAnswerEncapsulationOnlyInTests keeps crypto/mlkem/mlkemtest,
 // which Go documents as for known-answer tests only, out of every binary:
 // only internal/kat may import it, and only tests may import internal/kat.
-// So no non-test package depends on it, directly or not.
+// So no non-test package depends on it, directly or not. And no code but
+// tests passes its own KEM step to PQXDH (InitiateWith, PairWith) outside
+// the packages that define those.
 func TestKnownAnswerEncapsulationOnlyInTests(t *testing.T) {
 	const (
 		mlkemtest = "crypto/mlkem/mlkemtest"
 		kat       = "github.com/parley-chat/parley/internal/kat"
 	)
 	katDir := filepath.FromSlash("internal/kat")
+	encapsulatorDirs := []string{"internal/pqxdh", "internal/session", "internal/protocoltest"}
 	checked := 0
 	for dir, files := range goDirs(t) {
 		for _, f := range files {
@@ -101,6 +105,15 @@ func TestKnownAnswerEncapsulationOnlyInTests(t *testing.T) {
 				t.Fatal(err)
 			}
 			checked++
+			if !slices.Contains(encapsulatorDirs, filepath.ToSlash(dir)) {
+				src, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(string(src), "InitiateWith(") || strings.Contains(string(src), "PairWith(") {
+					t.Errorf("%s chooses the KEM step of PQXDH; only tests may", f)
+				}
+			}
 			for _, imp := range af.Imports {
 				switch path := strings.Trim(imp.Path.Value, `"`); {
 				case path == mlkemtest && dir != katDir:
