@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/api/jsonbody"
 )
 
 // Channels (spec/api.md §11).
@@ -48,7 +49,7 @@ func (c *Client) PostRecord(ctx context.Context, handle string, record []byte) (
 	}
 	defer resp.Body.Close()
 	var out api.PostResult
-	return out, api.DecodeResponse(resp.Body, &out)
+	return out, jsonbody.DecodeResponse(resp.Body, &out)
 }
 
 // RecordQuery selects a page of records: after a Seq, ascending (After 0

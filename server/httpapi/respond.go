@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/api/jsonbody"
 	"github.com/parley-chat/parley/server/store"
 )
 
@@ -56,15 +57,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // readJSON decodes a size-limited body exactly (spec/api.md §2.1, through
-// api.DecodeRequest): case-sensitive names, no duplicate or unknown names,
+// jsonbody.DecodeRequest): case-sensitive names, no duplicate or unknown names,
 // nothing after the value. A refusal is bad_request with a sentence saying
 // what is wrong.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	body := http.MaxBytesReader(w, r.Body, api.MaxBody)
-	err := api.DecodeRequest(body, v)
+	err := jsonbody.DecodeRequest(body, v)
 	var (
 		tooLarge *http.MaxBytesError
-		bad      *api.BodyError
+		bad      *jsonbody.Error
 	)
 	switch {
 	case err == nil:

@@ -1,4 +1,4 @@
-package api_test
+package jsonbody_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/api/jsonbody"
 )
 
 // TestDecodeRequestIsExact: spec/api.md §2.1. Each refused body is one that
@@ -48,16 +49,16 @@ func TestDecodeRequestIsExact(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var req api.RegisterRequest
-			err := api.DecodeRequest(strings.NewReader(c.body), &req)
+			err := jsonbody.DecodeRequest(strings.NewReader(c.body), &req)
 			if c.ok {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
 				return
 			}
-			var be *api.BodyError
+			var be *jsonbody.Error
 			if !errors.As(err, &be) {
-				t.Fatalf("got %v, want a *api.BodyError", err)
+				t.Fatalf("got %v, want a *jsonbody.Error", err)
 			}
 			if be.Reason == "" || !strings.HasSuffix(be.Reason, ".") {
 				t.Errorf("reason %q is not a sentence", be.Reason)
@@ -70,18 +71,18 @@ func TestDecodeRequestIsExact(t *testing.T) {
 // rules, but a field a newer server added does not break it.
 func TestDecodeResponseIgnoresUnknownNames(t *testing.T) {
 	var e api.Error
-	if err := api.DecodeResponse(strings.NewReader(`{"code":"not_found","message":"No.","added_later":1}`), &e); err != nil || e.Code != api.CodeNotFound {
+	if err := jsonbody.DecodeResponse(strings.NewReader(`{"code":"not_found","message":"No.","added_later":1}`), &e); err != nil || e.Code != api.CodeNotFound {
 		t.Fatalf("got %+v, %v", e, err)
 	}
-	var be *api.BodyError
+	var be *jsonbody.Error
 	for _, body := range []string{`{"code":"not_found","code":"internal"}`, `{"code":"x"} {}`, ``} {
-		if err := api.DecodeResponse(strings.NewReader(body), &e); !errors.As(err, &be) {
-			t.Errorf("%s: got %v, want a *api.BodyError", body, err)
+		if err := jsonbody.DecodeResponse(strings.NewReader(body), &e); !errors.As(err, &be) {
+			t.Errorf("%s: got %v, want a *jsonbody.Error", body, err)
 		}
 	}
 	// A name in another case is not the field: it is ignored as unknown.
 	e = api.Error{}
-	if err := api.DecodeResponse(strings.NewReader(`{"Code":"internal"}`), &e); err != nil || e.Code != "" {
+	if err := jsonbody.DecodeResponse(strings.NewReader(`{"Code":"internal"}`), &e); err != nil || e.Code != "" {
 		t.Fatalf("got %+v, %v", e, err)
 	}
 }
@@ -91,15 +92,15 @@ func TestDecodeResponseIgnoresUnknownNames(t *testing.T) {
 func TestDecodeRequestReadError(t *testing.T) {
 	body := http.MaxBytesReader(nil, io.NopCloser(strings.NewReader(`{"username":"`+strings.Repeat("a", 100)+`"}`)), 20)
 	var req api.RegisterRequest
-	err := api.DecodeRequest(body, &req)
+	err := jsonbody.DecodeRequest(body, &req)
 	var tooLarge *http.MaxBytesError
-	var be *api.BodyError
+	var be *jsonbody.Error
 	if !errors.As(err, &tooLarge) || errors.As(err, &be) {
 		t.Fatalf("got %v, want the *http.MaxBytesError alone", err)
 	}
 }
 
-// jsonTypes holds every type of this package that has a JSON shape.
+// jsonTypes holds every type of package api that has a JSON shape.
 // TestEveryJSONTypeRoundTrips fails when a type with json tags is missing.
 var jsonTypes = []any{
 	api.PreKey{}, api.SignedPreKey{}, api.PreKeyUpload{}, api.RegisterRequest{}, api.RecoverRequest{},
@@ -139,11 +140,11 @@ func TestEveryJSONTypeRoundTrips(t *testing.T) {
 			if err := stdjson.Unmarshal(b, old.Interface()); err != nil {
 				t.Fatal(err)
 			}
-			if err := api.DecodeRequest(bytes.NewReader(b), exact.Interface()); err != nil {
+			if err := jsonbody.DecodeRequest(bytes.NewReader(b), exact.Interface()); err != nil {
 				t.Errorf("%s: %s refused: %v", typ.Name(), b, err)
 				continue
 			}
-			if err := api.DecodeResponse(bytes.NewReader(b), loose.Interface()); err != nil {
+			if err := jsonbody.DecodeResponse(bytes.NewReader(b), loose.Interface()); err != nil {
 				t.Errorf("%s: %s refused as an answer: %v", typ.Name(), b, err)
 				continue
 			}
@@ -192,9 +193,9 @@ func fill(t *testing.T, v reflect.Value) {
 	}
 }
 
-// taggedTypes lists the package's struct types that have a json tag.
+// taggedTypes lists package api's struct types that have a json tag.
 func taggedTypes(t *testing.T) []string {
-	files, err := filepath.Glob("*.go")
+	files, err := filepath.Glob("../*.go")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,11 @@
-package api
+// Package jsonbody decodes the JSON bodies of Parley's HTTP API exactly
+// (spec/api.md §2.1.1): names match case-sensitively, a name given twice,
+// an unknown name and anything after the value are refused, so that no two
+// parsers read one body differently. The server reads every request body
+// with DecodeRequest and the Go clients read every answer with
+// DecodeResponse. It is a package of its own so that the api package, and
+// its fuzz targets, do not link the JSON library.
+package jsonbody
 
 import (
 	"errors"
@@ -9,17 +16,17 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// BodyError is a JSON body that breaks the encoding rules of spec/api.md
+// Error is a JSON body that breaks the encoding rules of spec/api.md
 // §2.1. Reason is an English sentence for people, naming what is wrong; it
 // never quotes a decoder's error text.
-type BodyError struct {
+type Error struct {
 	Reason string
 	err    error // the decoder's error, for errors.Is/As
 }
 
-func (e *BodyError) Error() string { return "api: decoding JSON: " + e.Reason }
+func (e *Error) Error() string { return "jsonbody: " + e.Reason }
 
-func (e *BodyError) Unwrap() error { return e.err }
+func (e *Error) Unwrap() error { return e.err }
 
 // exactOptions are the decoding rules of §2.1, spelled out rather than left
 // to the library's defaults: member names match case-sensitively, a name
@@ -33,7 +40,7 @@ var exactOptions = json.JoinOptions(
 // DecodeRequest reads one JSON value from r into v the way the server reads
 // a request body (spec/api.md §2.1): names are case-sensitive, a duplicate
 // name, an unknown name, an empty body and anything but whitespace after
-// the value are refused. A refusal is a *BodyError; an error reading r (for
+// the value are refused. A refusal is a *Error; an error reading r (for
 // example *http.MaxBytesError) is wrapped and can be found with errors.As.
 func DecodeRequest(r io.Reader, v any) error {
 	return decodeExact(r, v, json.JoinOptions(exactOptions, json.RejectUnknownMembers(true)))
@@ -57,11 +64,11 @@ func decodeExact(r io.Reader, v any, opts json.Options) error {
 			return nil
 		}
 		if src.err == nil {
-			return &BodyError{Reason: "The JSON body has more data after its first value.", err: err}
+			return &Error{Reason: "The JSON body has more data after its first value.", err: err}
 		}
 	}
 	if src.err != nil {
-		return fmt.Errorf("api: reading JSON: %w", src.err)
+		return fmt.Errorf("jsonbody: reading: %w", src.err)
 	}
 	return bodyError(err)
 }
@@ -84,24 +91,24 @@ func (e *readErrors) Read(p []byte) (int, error) {
 // maxNameInReason bounds how much of a member name a Reason quotes.
 const maxNameInReason = 64
 
-// bodyError turns a decoding error into a *BodyError with a sentence for
+// bodyError turns a decoding error into a *Error with a sentence for
 // people.
-func bodyError(err error) *BodyError {
+func bodyError(err error) *Error {
 	var (
 		syn *jsontext.SyntacticError
 		sem *json.SemanticError
 	)
 	switch {
 	case errors.Is(err, io.EOF):
-		return &BodyError{Reason: "The body is empty; it must be one JSON value.", err: err}
+		return &Error{Reason: "The body is empty; it must be one JSON value.", err: err}
 	case errors.As(err, &syn) && syn.Err == jsontext.ErrDuplicateName:
-		return &BodyError{Reason: fmt.Sprintf("The JSON body gives the field %s twice; each field may appear once.", quotePointer(syn.JSONPointer)), err: err}
+		return &Error{Reason: fmt.Sprintf("The JSON body gives the field %s twice; each field may appear once.", quotePointer(syn.JSONPointer)), err: err}
 	case errors.As(err, &sem) && sem.Err == json.ErrUnknownName:
-		return &BodyError{Reason: fmt.Sprintf("The JSON body has the unknown field %s (field names are case-sensitive).", quotePointer(sem.JSONPointer)), err: err}
+		return &Error{Reason: fmt.Sprintf("The JSON body has the unknown field %s (field names are case-sensitive).", quotePointer(sem.JSONPointer)), err: err}
 	case errors.As(err, &sem):
-		return &BodyError{Reason: fmt.Sprintf("The JSON body has a value of the wrong type or out of range at %s.", quotePointer(sem.JSONPointer)), err: err}
+		return &Error{Reason: fmt.Sprintf("The JSON body has a value of the wrong type or out of range at %s.", quotePointer(sem.JSONPointer)), err: err}
 	}
-	return &BodyError{Reason: "The body is not valid JSON.", err: err}
+	return &Error{Reason: "The body is not valid JSON.", err: err}
 }
 
 // quotePointer quotes a JSON pointer (RFC 6901) into the body, shortened.
