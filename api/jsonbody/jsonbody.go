@@ -28,14 +28,18 @@ func (e *Error) Error() string { return "jsonbody: " + e.Reason }
 
 func (e *Error) Unwrap() error { return e.err }
 
-// exactOptions are the decoding rules of §2.1, spelled out rather than left
+// exact returns the decoding rules of §2.1, spelled out rather than left
 // to the library's defaults: member names match case-sensitively, a name
-// given twice in one object is refused, and invalid UTF-8 is refused.
-var exactOptions = json.JoinOptions(
-	json.MatchCaseInsensitiveNames(false),
-	jsontext.AllowDuplicateNames(false),
-	jsontext.AllowInvalidUTF8(false),
-)
+// given twice in one object is refused, invalid UTF-8 is refused, and an
+// unknown name is refused if rejectUnknown.
+func exact(rejectUnknown bool) json.Options {
+	return json.JoinOptions(
+		json.MatchCaseInsensitiveNames(false),
+		jsontext.AllowDuplicateNames(false),
+		jsontext.AllowInvalidUTF8(false),
+		json.RejectUnknownMembers(rejectUnknown),
+	)
+}
 
 // DecodeRequest reads one JSON value from r into v the way the server reads
 // a request body (spec/api.md §2.1): names are case-sensitive, a duplicate
@@ -43,7 +47,7 @@ var exactOptions = json.JoinOptions(
 // the value are refused. A refusal is a *Error; an error reading r (for
 // example *http.MaxBytesError) is wrapped and can be found with errors.As.
 func DecodeRequest(r io.Reader, v any) error {
-	return decodeExact(r, v, json.JoinOptions(exactOptions, json.RejectUnknownMembers(true)))
+	return decodeExact(r, v, exact(true))
 }
 
 // DecodeResponse reads one JSON value from r into v the way a client reads
@@ -51,7 +55,7 @@ func DecodeRequest(r io.Reader, v any) error {
 // ignored, so that a server may add fields to its answers (spec/api.md
 // §2.1.1).
 func DecodeResponse(r io.Reader, v any) error {
-	return decodeExact(r, v, json.JoinOptions(exactOptions, json.RejectUnknownMembers(false)))
+	return decodeExact(r, v, exact(false))
 }
 
 func decodeExact(r io.Reader, v any, opts json.Options) error {
