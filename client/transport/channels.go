@@ -3,12 +3,12 @@ package transport
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 
 	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/api/jsonbody"
 )
 
 // Channels (spec/api.md §11).
@@ -56,7 +56,7 @@ func (c *Client) PostRecord(ctx context.Context, handle string, record []byte) (
 	}
 	defer resp.Body.Close()
 	var out api.PostResult
-	return out, json.NewDecoder(resp.Body).Decode(&out)
+	return out, jsonbody.DecodeResponse(resp.Body, &out)
 }
 
 // RecordQuery selects a page of records: after a Seq, ascending (After 0
