@@ -109,7 +109,7 @@ var jsonTypes = []any{
 	api.CreateChannelRequest{}, api.ChannelInfo{}, api.ChannelList{}, api.ChannelRecord{},
 	api.ChannelRecords{}, api.PostResult{}, api.ViewsRequest{}, api.ReportRequest{},
 	api.ModerationRequest{}, api.ReportInfo{}, api.AuditInfo{}, api.ChannelAdmins{},
-	api.UploadRequest{}, api.UploadStatus{}, api.Error{},
+	api.UploadRequest{}, api.UploadStatus{}, api.Error{}, api.ServerInfo{},
 }
 
 // TestEveryJSONTypeRoundTrips: the exact decoder reads what encoding/json
