@@ -3,9 +3,14 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client/transport"
@@ -92,4 +97,83 @@ func TestRedialLeavesOneSocket(t *testing.T) {
 		}
 	}
 	check("at the end")
+}
+
+// TestRefusedUpgradeKeepsSocket: a dial with the device's valid
+// credentials that the WebSocket handshake refuses (a foreign Origin, no
+// upgrade at all, a wrong protocol version) does not take over the
+// device's live socket (spec/api.md §7.1): it stays registered and keeps
+// delivering. Else any page a browser opened could cut a device off by
+// making it dial, and a broken client could.
+func TestRefusedUpgradeKeepsSocket(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	alice := register(t, srv, "alice", 0)
+	bob := register(t, srv, "bob", 0)
+	live := connect(t, bob)
+	recvUntilEmpty(t, live)
+
+	auth := func(h http.Header) http.Header {
+		r, _ := http.NewRequest(http.MethodGet, "/", nil)
+		r.SetBasicAuth(bob.creds.Username+"."+strconv.FormatUint(uint64(bob.creds.DeviceID), 10), bob.creds.Secret)
+		h.Set("Authorization", r.Header.Get("Authorization"))
+		return h
+	}
+	wsURL := "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws"
+	plain := func(h http.Header) func() (int, error) {
+		return func() (int, error) {
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/ws", nil)
+			if err != nil {
+				return 0, err
+			}
+			req.Header = auth(h)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		}
+	}
+	dials := []struct {
+		name string
+		want int
+		dial func() (int, error)
+	}{
+		{"foreign origin", http.StatusForbidden, func() (int, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{
+				HTTPHeader: auth(http.Header{"Origin": {"https://attacker.example"}})})
+			if err == nil {
+				c.CloseNow()
+				return http.StatusSwitchingProtocols, nil
+			}
+			if resp == nil {
+				return 0, err
+			}
+			return resp.StatusCode, nil
+		}},
+		{"no upgrade", http.StatusUpgradeRequired, plain(http.Header{})},
+		{"wrong version", http.StatusBadRequest, plain(http.Header{
+			"Connection": {"Upgrade"}, "Upgrade": {"websocket"},
+			"Sec-Websocket-Version": {"8"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}})},
+	}
+	for i, d := range dials {
+		got, err := d.dial()
+		if err != nil {
+			t.Fatalf("%s: %v", d.name, err)
+		}
+		if got != d.want {
+			t.Errorf("%s: HTTP %d, want %d", d.name, got, d.want)
+		}
+		if n := openSockets(t, srv); n != 1 {
+			t.Fatalf("%s: %v sockets registered, want the live one", d.name, n)
+		}
+		if _, err := sendTo(t, alice, "bob", []uint32{1}, fmt.Sprint("after ", i)); err != nil {
+			t.Fatal(err)
+		}
+		if f := recvDeliver(t, live); string(f.Content) != fmt.Sprint("after ", i) {
+			t.Fatalf("%s: the live socket got %q", d.name, f.Content)
+		}
+	}
 }

@@ -95,18 +95,25 @@ func (h *Handler) websocket(w http.ResponseWriter, r *http.Request) error {
 	s.idle.L = &s.wmu
 	s.hub = newConn(s.stop, s.kick)
 	h.sockets.Add(1) // before attach, so that Drain waits for what it closes
-	h.metrics.connections.Inc()
 	// attach stops the device's previous socket before it returns, and
 	// before the upgrade is answered; this one delivers nothing before
 	// serve. So a client that has its answer has the device's only
 	// registered socket, and two sockets of one device never deliver at
-	// the same time (spec/api.md §7.3).
-	h.hub.attach(s.key, s.hub)
-	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout}
+	// the same time (spec/api.md §7.3). It runs only once Accept has
+	// checked the handshake and its Origin and is writing 101: a refused
+	// upgrade leaves the device's live socket alone (spec/api.md §7.1).
+	attached := false
+	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout, upgrade: func() {
+		attached = true
+		h.metrics.connections.Inc()
+		h.hub.attach(s.key, s.hub)
+	}}
 	c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
-		h.hub.detach(s.key, s.hub)
-		s.unregister()
+		if attached { // the hijack failed after 101
+			h.hub.detach(s.key, s.hub)
+			s.unregister()
+		}
 		h.sockets.Done()
 		return nil // Accept has answered the request
 	}

@@ -127,14 +127,26 @@ func (c *socketConn) writeLocked(p []byte) (int, error) {
 }
 
 // hijackWriter hands coder/websocket a socketConn and small buffers when
-// it hijacks the connection; conn is set once it has.
+// it hijacks the connection; conn is set once it has. upgrade, if set,
+// runs when the library writes 101, before the answer can reach the
+// client: only once the handshake has passed every check (its form and
+// the Origin), and only then.
 type hijackWriter struct {
 	http.ResponseWriter
 	timeout time.Duration
+	upgrade func()
 	conn    *socketConn
 }
 
 func (w *hijackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *hijackWriter) WriteHeader(code int) {
+	if code == http.StatusSwitchingProtocols && w.upgrade != nil {
+		w.upgrade()
+		w.upgrade = nil
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
 
 func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
