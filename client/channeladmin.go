@@ -70,7 +70,8 @@ func (c *Client) AddChannelAdmin(ctx context.Context, handle, username string) e
 // RemoveChannelAdmin stops username publishing: the server stops taking
 // the account's records, and a RemoveAdmin record revokes every identity
 // key the chain certified under that name, so followers refuse any record
-// those keys sign from then on, whatever its time.
+// those keys sign from then on, whatever its time. If the chain certifies
+// no key under that name, nothing is signed and the error is ErrNotAdmin.
 func (c *Client) RemoveChannelAdmin(ctx context.Context, handle, username string) error {
 	handle, err := api.NormalizeUsername(handle)
 	if err != nil {
@@ -93,6 +94,7 @@ func (c *Client) RemoveChannelAdmin(ctx context.Context, handle, username string
 	if err != nil {
 		return err
 	}
+	revoked := 0
 	for _, a := range admins {
 		if a.Username != username {
 			continue
@@ -101,6 +103,10 @@ func (c *Client) RemoveChannelAdmin(ctx context.Context, handle, username string
 		if _, err := c.publish(ctx, handle, &channel.Record{Kind: channel.KindRemoveAdmin, Admin: &k}); err != nil {
 			return err
 		}
+		revoked++
+	}
+	if revoked == 0 {
+		return &ChannelError{Err: ErrNotAdmin, Channel: handle, User: username}
 	}
 	return nil
 }

@@ -228,7 +228,7 @@ func (c *Client) storeRecords(ctx context.Context, handle string, recs []api.Cha
 		var cr channelRecord
 		if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
 			if errors.Is(err, ErrNotFound) {
-				return fmt.Errorf("client: follow @%s first", handle)
+				return &ChannelError{Err: ErrNotFollowing, Channel: handle}
 			}
 			return err
 		}

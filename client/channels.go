@@ -41,7 +41,31 @@ var (
 	ErrNotPublisher = errors.New("client: this account is not the channel's owner or an admin")
 	// ErrChannelSuspended means the server's operator suspended the channel.
 	ErrChannelSuspended = errors.New("client: the channel is suspended by the server's operator")
+	// ErrNotFollowing means this device has never followed (or owned) the
+	// channel, so it has no pinned key to check its records against. The
+	// error is a *ChannelError naming the channel.
+	ErrNotFollowing = errors.New("client: this device does not follow the channel")
+	// ErrNotAdmin means the user named is not an admin the channel's
+	// chain certifies. The error is a *ChannelError naming the channel.
+	ErrNotAdmin = errors.New("client: the user is not an admin of the channel")
 )
+
+// ChannelError is an error about one channel (and, for ErrNotAdmin, one
+// user), so a caller can name them; errors.Is matches its Err.
+type ChannelError struct {
+	Err     error
+	Channel string
+	User    string
+}
+
+func (e *ChannelError) Error() string {
+	if e.User != "" {
+		return fmt.Sprintf("%v (@%s, @%s)", e.Err, e.Channel, e.User)
+	}
+	return fmt.Sprintf("%v (@%s)", e.Err, e.Channel)
+}
+
+func (e *ChannelError) Unwrap() error { return e.Err }
 
 type channelRecord struct {
 	Genesis []byte `json:"genesis"`
@@ -513,7 +537,7 @@ func (c *Client) catchUpInto(ctx context.Context, handle string, fetched *[]api.
 		if err := c.view(ctx, func(tx sealedTx) error {
 			if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
 				if errors.Is(err, ErrNotFound) {
-					return fmt.Errorf("client: follow @%s first", handle)
+					return &ChannelError{Err: ErrNotFollowing, Channel: handle}
 				}
 				return err
 			}

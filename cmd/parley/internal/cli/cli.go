@@ -148,6 +148,7 @@ func report(w io.Writer, err error) {
 	what, next := err.Error(), ""
 	var ue *userError
 	var ae *api.Error
+	var ce *client.ChannelError
 	switch {
 	case errors.As(err, &ue):
 		what, next = ue.what, ue.next
@@ -169,6 +170,10 @@ func report(w io.Writer, err error) {
 		what, next = err.Error(), "ask the channel's owner which is theirs; `parley channel fork` with the channel's handle shows both records, and with `--resolve` takes the server's chain again"
 	case errors.Is(err, client.ErrChannelSuspended):
 		what, next = err.Error(), "the server's operator suspended this channel; nothing can be done from here"
+	case errors.As(err, &ce) && errors.Is(err, client.ErrNotFollowing):
+		what, next = fmt.Sprintf("you do not follow @%s", ce.Channel), fmt.Sprintf("follow it first: parley channel follow @%s", ce.Channel)
+	case errors.As(err, &ce) && errors.Is(err, client.ErrNotAdmin):
+		what, next = fmt.Sprintf("@%s is not an admin of @%s", ce.User, ce.Channel), "check the username; admins are the users you made one with `parley channel admin`"
 	case errors.Is(err, client.ErrUnknownContact):
 		what, next = "you have not exchanged messages with this user yet", "send them a message first"
 	case errors.As(err, &ae):

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/skip2/go-qrcode"
 
+	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client"
 )
 
@@ -12,7 +14,7 @@ type devicesCmd struct {
 	List    devicesListCmd    `cmd:"" default:"1" help:"List the account's devices."`
 	Link    devicesLinkCmd    `cmd:"" help:"On a NEW device: show a link code, and wait until an existing device approves it."`
 	Approve devicesApproveCmd `cmd:"" help:"On an existing device: approve a link code shown by a new device."`
-	Remove  devicesRemoveCmd  `cmd:"" help:"Remove a device; its access ends at once."`
+	Remove  devicesRemoveCmd  `cmd:"" help:"Remove another of your devices; its access ends at once."`
 }
 
 type devicesListCmd struct{}
@@ -103,7 +105,17 @@ func (c *devicesRemoveCmd) Run(r *run) error {
 		return err
 	}
 	defer cl.Close()
+	// The server lets a device remove itself (spec/api.md §5.4), but here
+	// that ends this device's access mid-command, and for an account's
+	// only device leaves it usable only with the recovery key.
+	if uint32(id) == cl.DeviceID() {
+		return fail("remove it from another of your devices (`parley devices remove "+c.ID+"` there)", "device %d is this device", id)
+	}
 	if err := cl.RemoveDevice(r.ctx, uint32(id)); err != nil {
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Code == api.CodeNotFound {
+			return fail("see the IDs with `parley devices list`", "@%s has no device %d", safe(cl.Username()), id)
+		}
 		return err
 	}
 	r.errf("removed device %d\n", id)
