@@ -132,7 +132,7 @@ func (c *Client) ChannelAdmins(ctx context.Context, handle string) ([]ChannelAdm
 		if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
 			return err
 		}
-		st, err := c.chainState(tx, handle, cr.Genesis)
+		st, err := c.chainState(tx, handle, cr.Genesis, cr.LastSeq)
 		if err != nil {
 			return err
 		}

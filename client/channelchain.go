@@ -149,10 +149,20 @@ func storedPosition(v []byte) (uint64, error) {
 }
 
 // chainState returns the channel's verified chain, from the cache or
-// rebuilt from the stored records. The caller holds c.mu.
-func (c *Client) chainState(tx sealedTx, handle string, genesis []byte) (*channel.State, error) {
+// rebuilt from the stored records; lastSeq is the channel's stored
+// LastSeq. The cache is used only while its head is the stored one:
+// another process on the same store (a `parley channel post` while
+// `parley chat` is open) may have stored records since, and a stale head
+// would take the next live record for a gap. The caller holds c.mu.
+func (c *Client) chainState(tx sealedTx, handle string, genesis []byte, lastSeq uint64) (*channel.State, error) {
 	if s := c.chains[handle]; s != nil {
-		return s, nil
+		current, err := storedHeadIs(tx, handle, lastSeq, s.Position())
+		if err != nil {
+			return nil, err
+		}
+		if current {
+			return s, nil
+		}
 	}
 	s, err := channel.NewState(genesis)
 	if err != nil {
@@ -174,6 +184,26 @@ func (c *Client) chainState(tx sealedTx, handle string, genesis []byte) (*channe
 	}
 	c.chains[handle] = s
 	return s, nil
+}
+
+// storedHeadIs reports whether the record stored at lastSeq (the head)
+// is at position; with nothing stored, whether position is 0.
+func storedHeadIs(tx sealedTx, handle string, lastSeq, position uint64) (bool, error) {
+	if lastSeq == 0 {
+		return position == 0, nil
+	}
+	v, err := tx.get(bucketChanRec, chanRecKey(handle, lastSeq))
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	p, err := storedPosition(v)
+	if err != nil {
+		return false, nil // rebuilt, which reports what is wrong
+	}
+	return p == position, nil
 }
 
 // operatorKey returns the server's operator key, pinned the first time
@@ -236,7 +266,7 @@ func (c *Client) storeRecords(ctx context.Context, handle string, recs []api.Cha
 			stop, result = true, fmt.Errorf("%w (@%s)", ErrChannelFork, handle)
 			return nil
 		}
-		st, err := c.chainState(tx, handle, cr.Genesis)
+		st, err := c.chainState(tx, handle, cr.Genesis, cr.LastSeq)
 		if err != nil {
 			return err
 		}

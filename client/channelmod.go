@@ -126,7 +126,7 @@ func (c *Client) reconcile(ctx context.Context, handle string, recs []api.Channe
 		if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
 			return err
 		}
-		st, err := c.chainState(tx, handle, cr.Genesis)
+		st, err := c.chainState(tx, handle, cr.Genesis, cr.LastSeq)
 		if err != nil {
 			return err
 		}

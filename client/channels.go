@@ -305,7 +305,7 @@ func (c *Client) channelSigner(ctx context.Context, handle string) (ed25519.Priv
 		if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
 			return err
 		}
-		st, err := c.chainState(tx, handle, cr.Genesis)
+		st, err := c.chainState(tx, handle, cr.Genesis, cr.LastSeq)
 		admin = err == nil && st.IsAdmin(c.identity().Public())
 		return err
 	})
@@ -333,7 +333,7 @@ func (c *Client) signNext(ctx context.Context, handle string, owner ed25519.Priv
 			return fmt.Errorf("%w (@%s)", ErrChannelFork, handle)
 		}
 		var err error
-		st, err = c.chainState(tx, handle, cr.Genesis)
+		st, err = c.chainState(tx, handle, cr.Genesis, cr.LastSeq)
 		return err
 	}); err != nil {
 		return nil, err
@@ -431,14 +431,19 @@ type ChannelSummary struct {
 	Handle    string
 	Follows   bool // the account follows it
 	Publisher bool // this device holds the channel's signing key
-	Posts     int  // posts stored on this device (fetched by Feed or live)
-	Last      time.Time
+	// Admin: the channel's chain, as this device verified it, certifies
+	// this account's identity key as an admin's, so it can post
+	// (spec/client.md §9.3).
+	Admin bool
+	Posts int // posts stored on this device (fetched by Feed or live)
+	Last  time.Time
 }
 
 // Channels lists the channels this device follows or publishes to, by
 // handle, from what it has stored (no network).
 func (c *Client) Channels(ctx context.Context) ([]ChannelSummary, error) {
 	var out []ChannelSummary
+	c.mu.Lock() // chainState's cache
 	err := c.view(ctx, func(tx sealedTx) error {
 		return tx.scan(bucketChannel, "", func(handle string, v []byte) error {
 			var cr channelRecord
@@ -450,12 +455,16 @@ func (c *Client) Channels(ctx context.Context) ([]ChannelSummary, error) {
 				return err
 			}
 			cs := ChannelSummary{Handle: handle, Follows: cr.Follows, Publisher: err == nil}
-			if cs.Follows || cs.Publisher {
+			if st, err := c.chainState(tx, handle, cr.Genesis, cr.LastSeq); err == nil {
+				cs.Admin = st.IsAdmin(c.identity().Public())
+			}
+			if cs.Follows || cs.Publisher || cs.Admin {
 				out = append(out, cs)
 			}
 			return nil
 		})
 	})
+	c.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -699,7 +708,7 @@ func (c *Client) storeNext(ctx context.Context, f *api.Frame) (bool, error) {
 		// The next record is stored from the frame; one for a position
 		// already filled is classified as storeRecords does (a replay,
 		// a forgery, or a fork kept as evidence).
-		st, err := c.chainState(tx, f.Channel, cr.Genesis)
+		st, err := c.chainState(tx, f.Channel, cr.Genesis, cr.LastSeq)
 		next = err == nil && r.Position <= st.Position()+1
 		return err
 	}); err != nil {

@@ -331,3 +331,47 @@ func tuiUsers(t *testing.T) (bin, dir string, alice, bob *cliUser) {
 	bob.run("init", "--server", srv.URL, "--name", "bob")
 	return bin, dir, alice, bob
 }
+
+// TestTUIChannelAdmin: an admin (whose identity key the owner certified)
+// posts from the feed's input line as the CLI lets them, and a post made
+// with the CLI on the same device while the TUI is open does not make
+// the TUI take the next live post for a record the server withheld.
+func TestTUIChannelAdmin(t *testing.T) {
+	bin, dir, alice, bob := tuiUsers(t)
+	alice.run("channel", "create", "@news", "--title", "News")
+	alice.run("channel", "post", "@news", "first post")
+	alice.run("channel", "admin", "@news", "@bob")
+	bob.run("channel", "follow", "@news")
+
+	tmux := startTmux(t, dir)
+	bobTerm := tmux.open("bob", 90, 24, bob.env(), bin, "chat")
+	bobTerm.waitFor(`Tab channels`)
+	bobTerm.keys("Tab")
+	// Until bob's device has caught up with the chain, it cannot know.
+	bobTerm.waitFor(`▸ #news +following`)
+	bobTerm.keys("Enter")
+	bobTerm.waitFor(`#2 first post`)
+	bobTerm.waitFor(`news +admin\n`)
+	bobTerm.waitFor(`Enter post`)
+	bobTerm.keys("-l", "from the admin's tui")
+	bobTerm.keys("Enter")
+	bobTerm.waitFor(`#\d+ from the admin's tui`)
+	bobTerm.keys("Escape")
+	bobTerm.waitFor(`▸ #news +admin, following · 2 posts`)
+	bobTerm.keys("Enter")
+	bobTerm.waitFor(`Enter post`)
+
+	// bob posts with the CLI on the same store while his TUI is open;
+	// then alice posts, and bob's TUI shows both, with no alarm.
+	bob.run("channel", "post", "@news", "from bob's cli")
+	bobTerm.waitFor(`#\d+ from bob's cli`)
+	alice.run("channel", "post", "@news", "from alice after that")
+	screen := bobTerm.waitFor(`#\d+ from alice after that`)
+	if strings.Contains(screen, "withheld") {
+		t.Fatalf("bob's TUI took a live post for a withheld record:\n%s", screen)
+	}
+	bobTerm.keys("C-c")
+	if status, stderr := bobTerm.waitExit(); status != "0" {
+		t.Fatalf("bob's parley chat exited with status %s:\n%s", status, stderr)
+	}
+}

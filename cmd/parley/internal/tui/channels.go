@@ -35,7 +35,8 @@ func newChannelsView() channelsView {
 // feedView is one channel's posts.
 type feedView struct {
 	handle    string
-	publisher bool
+	publisher bool             // this device may post: it holds the owner key, or admin
+	admin     bool             // by the account's identity key, not the owner key
 	posts     []client.Post    // newest first, as Feed returns them
 	views     map[uint64]int64 // by Seq, from the last fetch
 	applied   int
@@ -63,7 +64,11 @@ type feedMsg struct {
 	handle  string
 	posts   []client.Post
 	fetched bool
-	err     error
+	// role is the channel's summary after a fetch (nil if it is not
+	// listed): catching up can certify, or revoke, this account as an
+	// admin.
+	role *client.ChannelSummary
+	err  error
 }
 
 // publishedMsg is the answer of Publish.
@@ -139,8 +144,11 @@ func (m *model) channelsScreen() string {
 			name = styleSelected.Render("▸ #" + clean(c.Handle))
 		}
 		var roles []string
-		if c.Publisher {
+		switch {
+		case c.Publisher:
 			roles = append(roles, "you publish")
+		case c.Admin:
+			roles = append(roles, "admin")
 		}
 		if c.Follows {
 			roles = append(roles, "following")
@@ -164,12 +172,23 @@ func (m *model) openFeed(c client.ChannelSummary) tea.Cmd {
 		v.input.Reset()
 		v.input.Placeholder = "Post to #" + c.Handle
 	}
-	v.publisher = c.Publisher
-	if !v.publisher {
-		v.input.Blur()
+	// An admin posts with the account's identity key, as the owner's
+	// devices do with the owner key.
+	if !v.setRole(c) {
 		return m.fetchFeed()
 	}
 	return tea.Batch(m.fetchFeed(), v.input.Focus())
+}
+
+// setRole sets whether this device may post to the channel, and says so.
+func (v *feedView) setRole(c client.ChannelSummary) bool {
+	// An admin posts with the account's identity key, as the owner's
+	// devices do with the owner key.
+	v.publisher, v.admin = c.Publisher || c.Admin, !c.Publisher && c.Admin
+	if !v.publisher {
+		v.input.Blur()
+	}
+	return v.publisher
 }
 
 // fetchFeed catches up with the server (Feed): on opening the feed and
@@ -178,7 +197,16 @@ func (m *model) fetchFeed() tea.Cmd {
 	seq, ctx, c, handle := m.nextSeq(), m.ctx, m.c, m.feed.handle
 	return func() tea.Msg {
 		posts, err := c.Feed(ctx, handle, feedLimit)
-		return feedMsg{seq: seq, handle: handle, posts: posts, fetched: true, err: err}
+		msg := feedMsg{seq: seq, handle: handle, posts: posts, fetched: true, err: err}
+		if err == nil {
+			chans, err := c.Channels(ctx)
+			for i := range chans {
+				if err == nil && chans[i].Handle == handle {
+					msg.role = &chans[i]
+				}
+			}
+		}
+		return msg
 	}
 }
 
@@ -193,14 +221,18 @@ func (m *model) loadFeed() tea.Cmd {
 	}
 }
 
-func (v *feedView) apply(msg feedMsg, m *model) {
+func (v *feedView) apply(msg feedMsg, m *model) tea.Cmd {
 	if msg.handle != v.handle || msg.seq < v.applied {
-		return
+		return nil
 	}
 	v.applied = msg.seq
 	if msg.err != nil {
 		m.setError(msg.err, "")
-		return
+		return nil
+	}
+	var focus tea.Cmd
+	if was := v.publisher; msg.role != nil && v.setRole(*msg.role) && !was && m.screen == screenFeed {
+		focus = v.input.Focus()
 	}
 	// View counts come only with a fetch; a redraw from the store keeps
 	// the last ones.
@@ -215,6 +247,7 @@ func (v *feedView) apply(msg feedMsg, m *model) {
 		}
 	}
 	v.posts = msg.posts
+	return focus
 }
 
 func (m *model) feedKey(k tea.KeyPressMsg) tea.Cmd {
@@ -287,6 +320,9 @@ func (m *model) feedScreen() string {
 	hint := "Esc back · PgUp/PgDn scroll"
 	if v.publisher {
 		note = styleGood.Render("you publish")
+		if v.admin {
+			note = styleGood.Render("admin")
+		}
 		hint = "Enter post · " + hint
 	}
 	top := []string{header(m.width, styleTitle.Render("#"+clean(v.handle)), note), rule(m.width)}

@@ -141,7 +141,7 @@ func (m *model) result(msg tea.Msg) (tea.Cmd, bool) {
 	case channelsMsg:
 		m.channels.apply(msg, m)
 	case feedMsg:
-		m.feed.apply(msg, m)
+		return m.feed.apply(msg, m), true
 	case publishedMsg:
 		return m.published(msg), true
 	default:
