@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -18,10 +19,55 @@ type Flags struct {
 	Config Config
 }
 
+// ErrHelp is what ParseFlags returns for -h or -help: the caller prints
+// Usage and exits with success.
+var ErrHelp = flag.ErrHelp
+
+// usageHead is the top of `parleyd -h`: the commands, then the flags.
+const usageHead = `Usage: parleyd [flags]                    run the server
+       parleyd invite [-data DIR]        print a single-use invite code
+       parleyd admin [-server URL] ...   moderate channels (parleyd admin -h)
+
+Each flag can also be set by the PARLEY_* variable named beside it.
+`
+
+// Usage writes parleyd's usage: its commands and flags, with the defaults
+// getenv gives them.
+func Usage(w io.Writer, getenv func(string) string) {
+	fs, _, err := newFlagSet(getenv)
+	if err != nil {
+		fs = flag.NewFlagSet("parleyd", flag.ContinueOnError)
+	}
+	fmt.Fprint(w, usageHead)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
 // ParseFlags reads parleyd's flags from args, each defaulting to its
 // PARLEY_* environment variable, then to the zero-config defaults:
-// 127.0.0.1:8080 and ./parley-data.
+// 127.0.0.1:8080 and ./parley-data. It prints nothing: -h is ErrHelp, and
+// a bad flag an error that says to run parleyd -h.
 func ParseFlags(args []string, getenv func(string) string) (*Flags, error) {
+	fs, pf, err := newFlagSet(getenv)
+	if err != nil {
+		return nil, err
+	}
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil, ErrHelp
+	} else if err != nil {
+		return nil, fmt.Errorf("%w\n  → run `parleyd -h` for the flags", err)
+	}
+	return pf.finish()
+}
+
+// parsed is what newFlagSet's flags fill in, for finish.
+type parsed struct {
+	f                              Flags
+	cert, key, acmeHost, acmeCache string
+}
+
+func newFlagSet(getenv func(string) string) (*flag.FlagSet, *parsed, error) {
 	fs := flag.NewFlagSet("parleyd", flag.ContinueOnError)
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
@@ -29,18 +75,18 @@ func ParseFlags(args []string, getenv func(string) string) (*Flags, error) {
 		}
 		return def
 	}
-	var f Flags
-	var cert, key, acmeHost, acmeCache string
+	pf := &parsed{}
+	f, cert, key, acmeHost, acmeCache := &pf.f, &pf.cert, &pf.key, &pf.acmeHost, &pf.acmeCache
 	fs.StringVar(&f.Listen, "listen", env("PARLEY_LISTEN", "127.0.0.1:8080"), "address to listen on (PARLEY_LISTEN)")
 	fs.StringVar(&f.Config.DataDir, "data", env("PARLEY_DATA", "parley-data"), "data directory (PARLEY_DATA)")
-	fs.StringVar(&f.Config.PublicURL, "public-url", env("PARLEY_PUBLIC_URL", ""), "URL clients use (PARLEY_PUBLIC_URL)")
-	fs.StringVar(&cert, "tls-cert", env("PARLEY_TLS_CERT", ""), "TLS certificate file (PARLEY_TLS_CERT)")
-	fs.StringVar(&key, "tls-key", env("PARLEY_TLS_KEY", ""), "TLS key file (PARLEY_TLS_KEY)")
-	fs.StringVar(&acmeHost, "acme-host", env("PARLEY_ACME_HOST", ""), "get a certificate by ACME for this host name (PARLEY_ACME_HOST)")
-	fs.StringVar(&acmeCache, "acme-cache", env("PARLEY_ACME_CACHE", ""), "ACME certificate cache (default DATA/acme) (PARLEY_ACME_CACHE)")
+	fs.StringVar(&f.Config.PublicURL, "public-url", env("PARLEY_PUBLIC_URL", ""), "the URL clients and browsers reach the server at, for the links in channel pages and feeds (PARLEY_PUBLIC_URL)")
+	fs.StringVar(cert, "tls-cert", env("PARLEY_TLS_CERT", ""), "TLS certificate file (PARLEY_TLS_CERT)")
+	fs.StringVar(key, "tls-key", env("PARLEY_TLS_KEY", ""), "TLS key file (PARLEY_TLS_KEY)")
+	fs.StringVar(acmeHost, "acme-host", env("PARLEY_ACME_HOST", ""), "get a certificate by ACME for this host name (PARLEY_ACME_HOST)")
+	fs.StringVar(acmeCache, "acme-cache", env("PARLEY_ACME_CACHE", ""), "ACME certificate cache (default DATA/acme) (PARLEY_ACME_CACHE)")
 	rate, err := strconv.ParseFloat(env("PARLEY_REGISTER_RATE", "0"), 64)
 	if err != nil {
-		return nil, fmt.Errorf("PARLEY_REGISTER_RATE: %w", err)
+		return nil, nil, fmt.Errorf("PARLEY_REGISTER_RATE: %w", err)
 	}
 	fs.Float64Var(&f.Config.RegisterRate, "register-rate", rate, "registrations and provisioning mailboxes per second per IP; 0 means 1/min (PARLEY_REGISTER_RATE)")
 	fs.StringVar(&f.Config.AdminToken, "admin-token", env("PARLEY_ADMIN_TOKEN", ""), "enable the operator's API for this bearer token (PARLEY_ADMIN_TOKEN); see parleyd admin")
@@ -55,14 +101,17 @@ func ParseFlags(args []string, getenv func(string) string) (*Flags, error) {
 	} {
 		n, err := parseSize(env(sz.envName, sz.def))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", sz.envName, err)
+			return nil, nil, fmt.Errorf("%s: %w", sz.envName, err)
 		}
 		*sz.p = n
-		fs.Var(sizeFlag{sz.p}, sz.name, sz.usage+", in bytes or with a suffix KiB, MiB, GiB or TiB ("+sz.envName+")")
+		fs.Var(sizeFlag{sz.p}, sz.name, sz.usage+", a `size` in bytes or with a suffix KiB, MiB, GiB or TiB ("+sz.envName+")")
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
+	return fs, pf, nil
+}
+
+// finish checks the parsed flags together and builds the TLS set-up.
+func (pf *parsed) finish() (*Flags, error) {
+	f, cert, key, acmeHost, acmeCache := pf.f, pf.cert, pf.key, pf.acmeHost, pf.acmeCache
 	switch {
 	case acmeHost != "" && (cert != "" || key != ""):
 		return nil, errors.New("use either -acme-host or -tls-cert/-tls-key, not both")
@@ -91,11 +140,20 @@ func ParseFlags(args []string, getenv func(string) string) (*Flags, error) {
 // sizeFlag is a flag of a size in bytes (see parseSize).
 type sizeFlag struct{ p *int64 }
 
+// String is the size as parseSize reads it, in the largest unit that
+// divides it: 2GiB, not 2147483648.
 func (f sizeFlag) String() string {
 	if f.p == nil {
 		return ""
 	}
-	return strconv.FormatInt(*f.p, 10)
+	n := *f.p
+	units := []string{"TiB", "GiB", "MiB", "KiB"}
+	for i, unit := range units {
+		if m := int64(1) << (10 * (len(units) - i)); n >= m && n%m == 0 {
+			return strconv.FormatInt(n/m, 10) + unit
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func (f sizeFlag) Set(s string) error {

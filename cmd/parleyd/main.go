@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -35,7 +36,10 @@ func run() error {
 		args = args[1:]
 	}
 	flags, err := server.ParseFlags(args, os.Getenv)
-	if err != nil {
+	if errors.Is(err, server.ErrHelp) {
+		server.Usage(os.Stdout, os.Getenv)
+		return nil
+	} else if err != nil {
 		return err
 	}
 	if invite {
@@ -48,11 +52,13 @@ func run() error {
 	flags.Config.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	srv, err := server.New(ctx, flags.Config)
-	if err != nil {
-		return err
-	}
+	// Listen first: a taken address fails before the data is touched.
 	ln, err := net.Listen("tcp", flags.Listen)
+	if err != nil {
+		return fmt.Errorf("%w\n  → is another parleyd running? Stop it, or choose another -listen address", err)
+	}
+	defer ln.Close()
+	srv, err := server.New(ctx, flags.Config)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,5 +50,32 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "parley-data", "parley.db-wal")); !os.IsNotExist(err) {
 		t.Fatalf("write-ahead log left behind (store not closed cleanly): %v", err)
+	}
+}
+
+// TestListenFirst: with the address taken, parleyd fails at once, saying
+// so, and without having created or migrated a data directory.
+func TestListenFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	cmd := exec.Command(parleytest.BuildBinary(t, ".", "parleyd"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PARLEY_LISTEN="+ln.Addr().String())
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("parleyd served on a taken address:\n%s", out)
+	}
+	if !strings.Contains(string(out), "address already in use") || !strings.Contains(string(out), "-listen") {
+		t.Errorf("output does not say the address is taken and what to do:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "parley-data")); !os.IsNotExist(err) {
+		t.Errorf("parleyd made its data directory before it could listen: %v", err)
 	}
 }
