@@ -33,9 +33,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/alecthomas/kong"
 	"golang.org/x/term"
@@ -149,6 +153,7 @@ func report(w io.Writer, err error) {
 	var ue *userError
 	var ae *api.Error
 	var ce *client.ChannelError
+	var urlErr *url.Error
 	switch {
 	case errors.As(err, &ue):
 		what, next = ue.what, ue.next
@@ -177,7 +182,7 @@ func report(w io.Writer, err error) {
 	case errors.Is(err, client.ErrUnknownContact):
 		what, next = "you have not exchanged messages with this user yet", "send them a message first"
 	case errors.As(err, &ae):
-		what = fmt.Sprintf("the server refused: %s (%s)", strings.TrimSuffix(ae.Message, "."), ae.Code)
+		what = fmt.Sprintf("the server refused: %s (%s)", lowerFirst(strings.TrimSuffix(ae.Message, ".")), ae.Code)
 		switch ae.Code {
 		case api.CodeUsernameTaken:
 			next = "choose another --name"
@@ -192,6 +197,8 @@ func report(w io.Writer, err error) {
 		default:
 			next = "try again; if it keeps failing, ask the server's operator"
 		}
+	case errors.As(err, &urlErr):
+		what, next = unreachable(urlErr), "check that the server is running and reachable, and the --server URL"
 	default:
 		var ne interface{ Timeout() bool }
 		if errors.As(err, &ne) || strings.Contains(what, "connection refused") {
@@ -204,6 +211,35 @@ func report(w io.Writer, err error) {
 	if next != "" {
 		fmt.Fprintf(w, "  → %s\n", safe(next))
 	}
+}
+
+// unreachable words a request that never got an answer: the server's
+// URL and the network's reason, not Go's `Post "URL": dial tcp ...`.
+func unreachable(ue *url.Error) string {
+	base := "the server"
+	if u, err := url.Parse(ue.URL); err == nil && u.Host != "" {
+		base += " at " + u.Scheme + "://" + u.Host
+	}
+	cause := ue.Err
+	var oe *net.OpError
+	if errors.As(cause, &oe) && oe.Err != nil {
+		cause = oe.Err
+	}
+	return fmt.Sprintf("cannot reach %s: %v", base, cause)
+}
+
+// lowerFirst lowercases a sentence's first letter, so that the server's
+// "Missing ..." reads as part of parley's line; an acronym ("URL ...")
+// stays as it is.
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 || !unicode.IsUpper(r) {
+		return s
+	}
+	if r2, _ := utf8.DecodeRuneInString(s[n:]); unicode.IsUpper(r2) {
+		return s
+	}
+	return string(unicode.ToLower(r)) + s[n:]
 }
 
 // home is the device's state directory.
