@@ -184,6 +184,7 @@ func (c *channelFollowCmd) Run(r *run) error {
 	if info.About != "" {
 		r.outf("    %s\n", safeBody(info.About))
 	}
+	r.errf("following @%s; read it with `parley channel feed @%s`\n", safe(info.Handle), safe(info.Handle))
 	return nil
 }
 
