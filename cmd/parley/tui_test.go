@@ -274,7 +274,7 @@ func TestTUIChannels(t *testing.T) {
 	bobTerm := tmux.open("bob", 90, 24, bob.env(), bin, "chat")
 	bobTerm.waitFor(`Tab channels`)
 	bobTerm.keys("Tab")
-	bobTerm.waitFor(`▸ #news +following · 0 posts`)
+	bobTerm.waitFor(`▸ @news +following · 0 posts`)
 	bobTerm.keys("Enter")
 	screen := bobTerm.waitFor(`#2 first post`) // #1 is the profile; markup shows as plain text
 	if !strings.Contains(screen, "read only") || strings.Contains(screen, "> ") {
@@ -286,7 +286,7 @@ func TestTUIChannels(t *testing.T) {
 	aliceTerm := tmux.open("alice", 90, 24, alice.env(), bin, "chat")
 	aliceTerm.waitFor(`Tab channels`)
 	aliceTerm.keys("Tab")
-	aliceTerm.waitFor(`▸ #news +you publish · \d+ posts`)
+	aliceTerm.waitFor(`▸ @news +you publish · \d+ posts`)
 	aliceTerm.keys("Enter")
 	aliceTerm.waitFor(`Enter post`)
 	aliceTerm.keys("-l", "third, from the tui")
@@ -295,7 +295,7 @@ func TestTUIChannels(t *testing.T) {
 	bobTerm.waitFor(`#4 third, from the tui`)
 
 	bobTerm.keys("Escape")
-	bobTerm.waitFor(`#news +following · 3 posts`)
+	bobTerm.waitFor(`@news +following · 3 posts`)
 	// From a chat, Tab goes straight to the channels too.
 	bobTerm.keys("Tab")
 	bobTerm.waitFor(`conversations`)
@@ -304,7 +304,7 @@ func TestTUIChannels(t *testing.T) {
 	bobTerm.keys("Enter")
 	bobTerm.waitFor(`Enter send`)
 	bobTerm.keys("Tab")
-	bobTerm.waitFor(`▸ #news`)
+	bobTerm.waitFor(`▸ @news`)
 	bobTerm.keys("Tab")
 	bobTerm.waitFor(`conversations`)
 	for _, tt := range []*terminal{aliceTerm, bobTerm} {
@@ -348,16 +348,16 @@ func TestTUIChannelAdmin(t *testing.T) {
 	bobTerm.waitFor(`Tab channels`)
 	bobTerm.keys("Tab")
 	// Until bob's device has caught up with the chain, it cannot know.
-	bobTerm.waitFor(`▸ #news +following`)
+	bobTerm.waitFor(`▸ @news +following`)
 	bobTerm.keys("Enter")
 	bobTerm.waitFor(`#2 first post`)
-	bobTerm.waitFor(`news +admin\n`)
+	bobTerm.waitFor(`@news +admin\n`)
 	bobTerm.waitFor(`Enter post`)
 	bobTerm.keys("-l", "from the admin's tui")
 	bobTerm.keys("Enter")
 	bobTerm.waitFor(`#\d+ from the admin's tui`)
 	bobTerm.keys("Escape")
-	bobTerm.waitFor(`▸ #news +admin, following · 2 posts`)
+	bobTerm.waitFor(`▸ @news +admin, following · 2 posts`)
 	bobTerm.keys("Enter")
 	bobTerm.waitFor(`Enter post`)
 

@@ -139,9 +139,9 @@ func (m *model) channelsScreen() string {
 	from, to := v.window(m.height - len(top) - len(bottom))
 	for i := from; i < to; i++ {
 		c := v.items[i]
-		name := "  #" + clean(c.Handle)
+		name := "  @" + clean(c.Handle)
 		if i == v.sel {
-			name = styleSelected.Render("▸ #" + clean(c.Handle))
+			name = styleSelected.Render("▸ @" + clean(c.Handle))
 		}
 		var roles []string
 		switch {
@@ -170,7 +170,7 @@ func (m *model) openFeed(c client.ChannelSummary) tea.Cmd {
 	if c.Handle != v.handle {
 		v.handle, v.posts, v.views, v.pending, v.scroll, v.applied = c.Handle, nil, nil, nil, 0, 0
 		v.input.Reset()
-		v.input.Placeholder = "Post to #" + c.Handle
+		v.input.Placeholder = "Post to @" + clean(c.Handle)
 	}
 	// An admin posts with the account's identity key, as the owner's
 	// devices do with the owner key.
@@ -325,7 +325,7 @@ func (m *model) feedScreen() string {
 		}
 		hint = "Enter post · " + hint
 	}
-	top := []string{header(m.width, styleTitle.Render("#"+clean(v.handle)), note), rule(m.width)}
+	top := []string{header(m.width, styleTitle.Render("@"+clean(v.handle)), note), rule(m.width)}
 	bottom := m.statusLines(hint)
 	if v.publisher {
 		bottom = append(bottom, v.input.View())

@@ -294,16 +294,16 @@ func (m *model) onEvents(evs eventsMsg) tea.Cmd {
 			m.channelState(e)
 		case *client.ChannelModerationEvent:
 			if e.Restored {
-				m.setInfo(fmt.Sprintf("post #%d of #%s was restored", e.Seq, clean(e.Channel)))
+				m.setInfo(fmt.Sprintf("post #%d of @%s was restored", e.Seq, clean(e.Channel)))
 			} else {
-				m.setWarn(fmt.Sprintf("post #%d of #%s was removed by the server's operator: %s", e.Seq, clean(e.Channel), clean(e.Reason)))
+				m.setWarn(fmt.Sprintf("post #%d of @%s was removed by the server's operator: %s", e.Seq, clean(e.Channel), clean(e.Reason)))
 			}
 		case *client.ChannelForgeryEvent:
-			m.setErrorText(fmt.Sprintf("the server served a record of #%s that does not verify; it was not stored", clean(e.Channel)))
+			m.setErrorText(fmt.Sprintf("the server served a record of @%s that does not verify; it was not stored", clean(e.Channel)))
 		case *client.ChannelForkEvent:
-			m.setErrorText(fmt.Sprintf("#%s forked at position %d: two signed records; it takes no more until you resolve it (parley channel fork)", clean(e.Channel), e.Position))
+			m.setErrorText(fmt.Sprintf("@%s forked at position %d: two signed records; it takes no more until you resolve it (parley channel fork @%s)", clean(e.Channel), e.Position, clean(e.Channel)))
 		case *client.ChannelGapEvent:
-			m.setErrorText(fmt.Sprintf("the server withheld records of #%s; the feed stops there until it serves them", clean(e.Channel)))
+			m.setErrorText(fmt.Sprintf("the server withheld records of @%s; the feed stops there until it serves them", clean(e.Channel)))
 		}
 		stored = true
 	}
@@ -347,10 +347,10 @@ func (m *model) identityChanged(e *client.IdentityChangedEvent) {
 // channelState says that the operator suspended or restored a channel.
 func (m *model) channelState(e *client.ChannelStateEvent) {
 	if e.Suspended {
-		m.setWarn(fmt.Sprintf("#%s was suspended by the server's operator: %s", clean(e.Channel), clean(e.Reason)))
+		m.setWarn(fmt.Sprintf("@%s was suspended by the server's operator: %s", clean(e.Channel), clean(e.Reason)))
 		return
 	}
-	m.setInfo(fmt.Sprintf("#%s was restored", clean(e.Channel)))
+	m.setInfo(fmt.Sprintf("@%s was restored", clean(e.Channel)))
 }
 
 // markedMsg is the answer of MarkRead.
