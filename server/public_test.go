@@ -82,6 +82,8 @@ func TestPublicPageAndFeed(t *testing.T) {
 		`href="https://parley.example/c/news/feed.atom"`,
 		`second, <em>corrected</em>`,
 		`<summary class="muted">Earlier versions</summary><div class="muted">second</div>`,
+		// Admins sign with their own keys (protocol §10.1), not the channel's.
+		`Every post is signed by the channel's owner, or by an admin the owner certified; Parley apps check it.`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %s", want)
