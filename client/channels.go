@@ -405,7 +405,9 @@ func (c *Client) Follow(ctx context.Context, handle string) (ChannelInfo, error)
 	return channelInfo(info), nil
 }
 
-// Unfollow stops following a channel. The pinned key stays.
+// Unfollow stops the account following a channel. The pinned key stays.
+// A device that never followed it (the account followed on another
+// device) has nothing to change here.
 func (c *Client) Unfollow(ctx context.Context, handle string) error {
 	handle, err := api.NormalizeUsername(handle)
 	if err != nil {
@@ -418,7 +420,9 @@ func (c *Client) Unfollow(ctx context.Context, handle string) error {
 	defer c.mu.Unlock()
 	return c.update(ctx, func(tx sealedTx) error {
 		var cr channelRecord
-		if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
+		if err := tx.getJSON(bucketChannel, handle, &cr); errors.Is(err, ErrNotFound) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 		cr.Follows = false
