@@ -161,3 +161,27 @@ func TestDeletedPostReleasesMedia(t *testing.T) {
 		t.Errorf("live post's image: %d, want 200", status)
 	}
 }
+
+// TestPublicPageUnknownHandle: a mistyped channel address in a browser
+// gets a page saying there is no such channel, not the API's JSON; the
+// feed, read by programs, keeps the API's error.
+func TestPublicPageUnknownHandle(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	for _, path := range []string{"/c/nosuch", "/c/NoSuch", "/c/not%20a%20handle"} {
+		status, hdr, body := get(t, srv.URL+path)
+		if status != http.StatusNotFound || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: %d %s\n%s", path, status, hdr.Get("Content-Type"), body)
+			continue
+		}
+		if !strings.Contains(body, "No channel") || strings.Contains(body, `"code"`) {
+			t.Errorf("%s: page does not say there is no such channel:\n%s", path, body)
+		}
+	}
+	if _, _, body := get(t, srv.URL+"/c/nosuch"); !strings.Contains(body, "No channel @nosuch on this server") {
+		t.Errorf("page does not name the handle:\n%s", body)
+	}
+	status, hdr, _ := get(t, srv.URL+"/c/nosuch/feed.atom")
+	if status != http.StatusNotFound || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
+		t.Errorf("feed: %d %s", status, hdr.Get("Content-Type"))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"html/template"
 	"net/http"
 	"strings"
@@ -163,6 +164,18 @@ func (h *Handler) page(ctx context.Context, r *http.Request, c store.Channel) (*
 // publicPage is GET /c/{handle}.
 func (h *Handler) publicPage(w http.ResponseWriter, r *http.Request) error {
 	c, d, err := h.publicChannel(w, r)
+	if c == nil && (errors.Is(err, errNotFound) || errors.Is(err, store.ErrNotFound)) {
+		// A person typed or followed this address: a page, not the API's JSON.
+		handle, herr := api.NormalizeUsername(r.PathValue("handle"))
+		if herr != nil {
+			handle = ""
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusNotFound)
+		return pageTemplates.ExecuteTemplate(w, "notfound.html", map[string]string{"Handle": handle})
+	}
 	if c == nil {
 		return err
 	}
