@@ -40,9 +40,15 @@ func (c *Client) AddChannelAdmin(ctx context.Context, handle, username string) e
 	if err := c.requireOwner(ctx, handle); err != nil {
 		return err
 	}
-	key, err := c.pinnedIdentity(ctx, username)
-	if err != nil {
-		return err
+	// The owner may certify her own identity key, so that her devices
+	// linked before the channel existed (without the owner key) can post.
+	// It is this device's own key: no contact to pin, no other device
+	// needed.
+	key := c.identity().Public()
+	if username != c.acct.Username {
+		if key, err = c.pinnedIdentity(ctx, username); err != nil {
+			return err
+		}
 	}
 	if err := c.http.SetChannelAdmin(ctx, handle, username, true); err != nil {
 		return c.channelAPIError(err)
