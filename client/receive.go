@@ -60,6 +60,7 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 		}
 		c.log.Warn("prekey maintenance failed", "err", err)
 	}
+	connected := c.nowMillis() // a Queue Empty on this connection drains what was queued before
 	sock, err := c.http.Connect(ctx)
 	if err != nil {
 		return err
@@ -103,6 +104,7 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 			caughtUp = true
 			c.flushReceipts(ctx, &receipts)
 			c.pruneSeen(ctx)
+			c.pruneDrained(ctx, connected)
 			c.emit(&SyncedEvent{})
 			if untilEmpty {
 				return nil
@@ -153,14 +155,19 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 		if err != nil {
 			return err
 		}
-		pt, identity, err := c.decrypt(tx, ds, f.EnvType, f.Content)
+		pt, identity, receiveOnly, err := c.decrypt(tx, ds, f.EnvType, f.Content)
 		if err != nil {
 			return errUndecryptable{err}
 		}
 		if self {
-			if identity != c.id.Public() {
+			if identity != c.id.Public() && !receiveOnly {
 				return errUndecryptable{errors.New("own device with another identity key")}
 			}
+		} else if receiveOnly {
+			// An archived session: the key it was made with may be the
+			// peer's old one (before a recovery); it is not recorded.
+		} else if err := c.archiveOldIdentity(tx, sender, identity, ds, dev); err != nil {
+			return err
 		} else if changed, err := c.observeIdentity(tx, sender, identity, dev); err != nil {
 			return err
 		} else if changed {
@@ -398,6 +405,17 @@ func (c *Client) pruneSeen(ctx context.Context) {
 	})
 	if err != nil {
 		c.log.Warn("pruning deduplication records failed", "err", err)
+	}
+}
+
+// pruneDrained deletes what a drained queue makes unnecessary: archived
+// sessions old enough (spec/client.md §4.1). connected is when the
+// connection that read its queue through began.
+func (c *Client) pruneDrained(ctx context.Context, connected int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.update(ctx, func(tx sealedTx) error { return c.pruneArchives(tx, connected) }); err != nil {
+		c.log.Warn("pruning archived sessions failed", "err", err)
 	}
 }
 

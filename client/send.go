@@ -171,9 +171,12 @@ func (c *Client) deliver(ctx context.Context, user string, ct *content, ephemera
 		if self {
 			c.ownDevAt = time.Time{}
 		}
+		// The extra devices are gone, but what they sent may still be
+		// queued for this device: their sessions become receive-only
+		// (spec/client.md §4.1), never deleted here.
 		if err := c.update(ctx, func(tx sealedTx) error {
 			for _, d := range ae.Extra {
-				if err := tx.del(bucketSession, sessionKey(user, d)); err != nil {
+				if err := c.archiveDevice(tx, user, d, true); err != nil {
 					return err
 				}
 			}
@@ -253,6 +256,9 @@ func (c *Client) encryptAll(ctx context.Context, user string, self bool, plainte
 		for _, d := range sortedKeys(fresh) {
 			s := fresh[d]
 			if !self {
+				if err := c.archiveOldIdentity(tx, user, s.RemoteIdentity(), nil, 0); err != nil {
+					return err
+				}
 				ch, err := c.observeIdentity(tx, user, s.RemoteIdentity(), d)
 				if err != nil {
 					return err
@@ -263,7 +269,7 @@ func (c *Client) encryptAll(ctx context.Context, user string, self bool, plainte
 			if err != nil {
 				return err
 			}
-			ds.promote(s)
+			ds.promote(s, c.nowMillis())
 			if err := ds.save(tx, user, d); err != nil {
 				return err
 			}

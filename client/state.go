@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Buckets of the store. Every value is sealed (vault.go) and, unless said
@@ -16,6 +17,7 @@ const (
 	bucketKEM      = "kem"     // id → kemPreKeyRecord
 	bucketOneTime  = "opk"     // id → the 32-byte private key (raw)
 	bucketSession  = "session" // user/device → sessionRecord
+	bucketArchive  = "archive" // user/device → archiveRecord: receive-only sessions
 	bucketContact  = "contact" // user → contactRecord
 	bucketConv     = "conv"    // user → convRecord
 	bucketMessage  = "msg"     // user/timestamp/id → messageRecord
@@ -68,6 +70,28 @@ type sessionRecord struct {
 }
 
 const maxInactiveSessions = 4
+
+// archiveRecord holds the receive-only sessions with one device of a
+// peer (spec/client.md §4.1), newest first.
+type archiveRecord struct {
+	// Gone: the server said the device no longer exists, so a new
+	// session from it (a prekey message still queued) is receive-only too.
+	Gone     bool              `json:"gone,omitempty"`
+	Sessions []archivedSession `json:"sessions,omitempty"`
+}
+
+type archivedSession struct {
+	State []byte `json:"state"`
+	At    int64  `json:"at"` // when it was archived, unix ms
+}
+
+const (
+	// maxArchivedSessions bounds the receive-only sessions per peer device.
+	maxArchivedSessions = 8
+	// archiveKeep is how long an archived session is kept at least; it
+	// goes at the first drained queue after that (spec/client.md §4.1).
+	archiveKeep = 7 * 24 * time.Hour
+)
 
 // contactRecord is what we know of a peer.
 type contactRecord struct {
