@@ -90,7 +90,9 @@ type Client struct {
 	ownDevAt time.Time
 	resetAt  map[string]time.Time // last session reset per peer device
 	prunedAt time.Time
-	grants   []pendingGrant // channel keys received, checked after processing
+	grants   []pendingGrant          // channel keys received, checked after processing
+	resends  []resendJob             // resends asked for by the envelope being processed (retry.go)
+	reports  map[string]reportBudget // decryption-error contents sent per peer device (retry.go)
 }
 
 // Open opens the account in cfg.Store with cfg.Passphrase. A wrong

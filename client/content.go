@@ -37,6 +37,16 @@ type content struct {
 	Attachment *filePointer // kindText, kindSyncSent: a file (spec/client.md §8)
 
 	ChannelKey *channelKeyGrant // kindChannelKey (spec/client.md §9.3)
+
+	Failed *decryptionError // kindDecryptionError (spec/client.md §6.1)
+}
+
+// decryptionError names an envelope its recipient could not decrypt: a
+// request to the device that sent it to send it again.
+type decryptionError struct {
+	ID     MessageID // the envelope's client_id
+	Device uint32    // the device that sent it
+	Time   int64     // when the server stored it, unix ms (0 if unknown)
 }
 
 // filePointer is what a recipient needs to fetch and decrypt an
@@ -63,6 +73,8 @@ const (
 	// 6–15 reserved (edits, deletes, timers).
 	kindChannelKey contentKind = 16 // a channel's signing key, for an admin or one's own devices
 	kindSyncRead   contentKind = 17 // to one's own devices: "I read these messages from Destination"
+	// 18 is left for the verification sync.
+	kindDecryptionError contentKind = 19 // "I could not decrypt your envelope Failed.ID": please resend it
 )
 
 // ReceiptType says what a receipt acknowledges.
@@ -101,6 +113,11 @@ const (
 	cChanGenesis protowire.Number = 27 // its genesis public key
 	cChanEpoch   protowire.Number = 28 // the epoch of the key
 	cChanSeed    protowire.Number = 29 // the Ed25519 seed of that epoch's key
+
+	// 30–32 are left for the verification sync.
+	cFailedID     protowire.Number = 33 // kindDecryptionError: the failed envelope's client_id
+	cFailedDevice protowire.Number = 34 // the device that sent it
+	cFailedTime   protowire.Number = 35 // when the server stored it
 
 	maxAttachName = 255 // bytes, for the name and the content type
 )
@@ -141,6 +158,11 @@ func (c *content) marshal() []byte {
 		e.Bytes(cChanGenesis, k.Genesis)
 		e.Uint(cChanEpoch, uint64(k.Epoch))
 		e.Bytes(cChanSeed, k.Seed)
+	}
+	if f := c.Failed; f != nil && c.Kind == kindDecryptionError {
+		e.Bytes(cFailedID, f.ID[:])
+		e.Uint(cFailedDevice, uint64(f.Device))
+		e.Uint(cFailedTime, uint64(f.Time))
 	}
 	if a := c.Attachment; a != nil && (c.Kind == kindText || c.Kind == kindSyncSent) {
 		e.Bytes(cAttachBlob, a.Blob)
@@ -192,6 +214,15 @@ func parseContent(b []byte) (*content, error) {
 			return nil, fmt.Errorf("%w: channel handle", errContent)
 		}
 		c.ChannelKey = k
+	case kindDecryptionError:
+		f := &decryptionError{}
+		copy(f.ID[:], d.Bytes(cFailedID, len(f.ID), len(f.ID)))
+		f.Device = uint32(d.Uint(cFailedDevice, 1<<32-1))
+		f.Time = int64(d.Uint(cFailedTime, 1<<62))
+		if d.Err() == nil && f.Device == 0 {
+			return nil, fmt.Errorf("%w: decryption error names device 0", errContent)
+		}
+		c.Failed = f
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", errContent, c.Kind)
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/parleytest"
 )
 
 // syncAll syncs each device once, in order.
@@ -152,5 +155,144 @@ func TestRemovedOwnDevicesTranscriptsAreRead(t *testing.T) {
 	syncAll(t, alice)
 	if got := alice.transcript("bob"); !hasAll(got, want) {
 		t.Errorf("alice's phone sees %q, want each of %q once", got, want)
+	}
+}
+
+// dropSessions reopens d with its sessions with peer deleted (say, a
+// restore from a backup that predates them).
+func dropSessions(t *testing.T, d *device, peer string) {
+	t.Helper()
+	reopen(t, d, func(tx client.Tx) error {
+		var keys []string
+		tx.Scan("session", peer+"/", func(k string, _ []byte) error { keys = append(keys, k); return nil })
+		if len(keys) == 0 {
+			t.Fatalf("%s has no sessions with %s", d.Username(), peer)
+		}
+		for _, k := range keys {
+			if err := tx.Delete("session", k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// converse makes alice and bob exchange a message each way, so each has
+// a confirmed session with the other.
+func converse(t *testing.T, alice, bob *device) {
+	t.Helper()
+	alice.send("bob", "one")
+	syncAll(t, bob)
+	bob.send("alice", "r1")
+	syncAll(t, alice, bob)
+}
+
+// TestUndecryptableMessageIsResent: a message Bob's device cannot
+// decrypt is sent again by Alice's device when it asks, and then shown
+// once, in place of the "could not be decrypted" note.
+func TestUndecryptableMessageIsResent(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	converse(t, alice, bob)
+	dropSessions(t, bob, "alice")
+
+	m := alice.send("bob", "lost at first")
+	syncAll(t, bob)
+	if n := failures(t, bob, "alice"); n != 1 {
+		t.Fatalf("bob has %d decryption-failure notes, want 1", n)
+	}
+	syncAll(t, alice) // the decryption error: Alice resends
+	syncAll(t, bob)
+	e := bob.waitEvent(func(e client.Event) bool {
+		me, ok := e.(*client.MessageEvent)
+		return ok && me.Message.ID == m.ID
+	}).(*client.MessageEvent)
+	if !e.Resent {
+		t.Error("the resent message's event does not say it replaces a note")
+	}
+	if n := failures(t, bob, "alice"); n != 0 {
+		t.Errorf("bob still has %d decryption-failure notes", n)
+	}
+	want := []string{"alice: one", "bob: r1", "alice: lost at first"}
+	if got := bob.transcript("alice"); !slices.Equal(got, want) {
+		t.Errorf("bob sees %q, want %q", got, want)
+	}
+	convs, _ := bob.Conversations(ctx)
+	if len(convs) != 1 || convs[0].Unread != 2 {
+		t.Errorf("bob's conversations: %+v, want alice with 2 unread", convs)
+	}
+	syncAll(t, alice)
+	alice.waitStatus("bob", m.ID, client.StatusDelivered)
+
+	// Both sessions work again, both ways.
+	alice.send("bob", "after")
+	bob.send("alice", "r2")
+	syncAll(t, alice, bob)
+	want = append(want, "alice: after", "bob: r2")
+	for _, c := range []struct {
+		d    *device
+		peer string
+	}{{alice, "bob"}, {bob, "alice"}} {
+		if got := c.d.transcript(c.peer); !slices.Equal(got, want) || failures(t, c.d, c.peer) != 0 {
+			t.Errorf("%s sees %q, want %q and no failure notes", c.d.Username(), got, want)
+		}
+	}
+}
+
+// fakeClock is a Config.Now that the test moves.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// registerWithClock is register with the clock now.
+func registerWithClock(t *testing.T, srv *parleytest.Server, name string, now func() time.Time) *device {
+	t.Helper()
+	d := newDevice(t)
+	cfg := config(t, d.path, d)
+	cfg.Now = now
+	c, _, err := client.Create(context.Background(), cfg, client.CreateOptions{Server: srv.URL, Username: name})
+	if err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	d.Client = c
+	t.Cleanup(func() { c.Close() })
+	return d
+}
+
+// TestUnresendableMessageIsReportedUndelivered: when the sender no longer
+// keeps a message that a device could not decrypt, the sender sees it
+// could not be delivered: a status, a note and an event.
+func TestUnresendableMessageIsReportedUndelivered(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	clock := &fakeClock{t: time.Now()}
+	alice := registerWithClock(t, srv, "alice", clock.now)
+	bob, _ := register(t, srv, "bob")
+	converse(t, alice, bob)
+	dropSessions(t, bob, "alice")
+
+	m := alice.send("bob", "too late")
+	clock.add(25 * time.Hour)
+	syncAll(t, alice) // the outbox lets the message go: nobody asked for it
+	syncAll(t, bob)
+	syncAll(t, alice)
+	e := alice.waitEvent(func(e client.Event) bool { _, ok := e.(*client.UndeliveredEvent); return ok }).(*client.UndeliveredEvent)
+	if e.Peer != "bob" || e.ID != m.ID || e.Device != bob.DeviceID() || e.OwnDevice {
+		t.Errorf("event %+v, want message %s to bob's device %d", e, m.ID, bob.DeviceID())
+	}
+	alice.waitStatus("bob", m.ID, client.StatusUndelivered)
+	ms, _ := alice.Messages(ctx, "bob", 0)
+	if last := ms[len(ms)-1]; last.Kind != client.KindUndelivered {
+		t.Errorf("alice's last message is %+v, want a note that it was not delivered", last)
+	}
+	if client.StatusUndelivered.String() != "could not be delivered" {
+		t.Errorf("the status reads %q", client.StatusUndelivered)
 	}
 }

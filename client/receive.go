@@ -137,9 +137,11 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 		dup      bool
 	)
 	nGrants := len(c.grants) // grants of this envelope count only if it commits
+	c.resends = c.resends[:0]
 	err := c.update(ctx, func(tx sealedTx) error {
 		events, receipts, dup = nil, nil, false
 		c.grants = c.grants[:nGrants]
+		c.resends = c.resends[:0]
 		if f.Seq != 0 {
 			if _, err := tx.get(bucketSeen, seenKey(sender, dev, f.ClientID)); err == nil {
 				dup = true
@@ -204,6 +206,7 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 	})
 	if err != nil {
 		c.grants = c.grants[:nGrants]
+		c.resends = c.resends[:0]
 	}
 	var bad errUndecryptable
 	if errors.As(err, &bad) {
@@ -220,6 +223,7 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 		c.emit(e)
 	}
 	rb.add(sender, receipts)
+	c.runResends(ctx)
 	return nil
 }
 
@@ -273,13 +277,18 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 	case ct.Kind == kindText && !self:
 		r := &messageRecord{ID: ct.ID, Peer: sender, From: sender, FromDevice: dev, Kind: KindText, Text: ct.Text,
 			ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusUnread}
+		// A resend takes the place of the note its failure left.
+		resent, err := replaceFailureNote(tx, sender, ct.ID)
+		if err != nil {
+			return nil, nil, err
+		}
 		stored, err := storeMessage(tx, r)
 		if err != nil {
 			return nil, nil, err
 		}
 		receipts = append(receipts, ct.ID) // acknowledged even if stored before
 		if stored {
-			events = append(events, &MessageEvent{Message: r.message()})
+			events = append(events, &MessageEvent{Message: r.message(), Resent: resent})
 		}
 	case ct.Kind == kindSyncSent && self && ct.Destination != c.acct.Username:
 		r := &messageRecord{ID: ct.ID, Peer: ct.Destination, Outgoing: true, From: sender, FromDevice: dev, Kind: KindText,
@@ -300,6 +309,9 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := outboxAcked(tx, sender, dev, ct.ReceiptIDs); err != nil {
+			return nil, nil, err
+		}
 		if len(changed) > 0 {
 			events = append(events, &ReceiptEvent{Peer: sender, Type: ct.Receipt, IDs: changed})
 		}
@@ -313,6 +325,12 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 		}
 	case ct.Kind == kindChannelKey && ct.ChannelKey != nil:
 		c.grants = append(c.grants, pendingGrant{from: sender, grant: ct.ChannelKey})
+	case ct.Kind == kindDecryptionError && ct.Failed.Device == c.acct.DeviceID:
+		evs, err := c.decryptionErrorReceived(tx, sender, dev, ct.Failed)
+		if err != nil {
+			return nil, nil, err
+		}
+		events = append(events, evs...)
 	case ct.Kind == kindTyping && !self:
 		events = append(events, &TypingEvent{Peer: sender, Device: dev, Started: ct.Typing})
 	}
@@ -323,21 +341,30 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 
 // undecryptable records a message that could not be decrypted as a note
 // in the conversation, so it is never silently lost, and repairs the
-// session: it drops the sessions with the sender's device and sends it
-// an empty message in a fresh prekey session, which becomes the active
-// session on both sides (Signal's session reset).
+// session: it sends the sender's device a decryption-error content (at
+// most maxErrorReports for one envelope) in a fresh prekey session,
+// which becomes the active session on both sides (Signal's session
+// reset), so the device can send the message again (spec/client.md
+// §6.1). The note has the envelope's client ID as its ID: the resent
+// message replaces it. No deduplication record is written, so that the
+// resend, which has the same client ID, is read.
 func (c *Client) undecryptable(ctx context.Context, f *api.Frame) error {
 	sender, dev := f.Sender, f.SenderDevice
 	id := newID(c)
+	if len(f.ClientID) == len(id) {
+		copy(id[:], f.ClientID)
+	}
+	var failures int
 	err := c.update(ctx, func(tx sealedTx) error {
-		if err := tx.put(bucketSeen, seenKey(sender, dev, f.ClientID), []byte(strconv.FormatInt(c.nowMillis(), 10))); err != nil {
+		var err error
+		if failures, err = c.countFailure(tx, sender, dev, f.ClientID); err != nil {
 			return err
 		}
 		peer := sender
 		if peer == c.acct.Username {
 			return nil // a sync transcript: no conversation to note it in
 		}
-		_, err := storeMessage(tx, &messageRecord{ID: id, Peer: peer, From: sender, FromDevice: dev, Kind: KindDecryptionFailed,
+		_, err = storeMessage(tx, &messageRecord{ID: id, Peer: peer, From: sender, FromDevice: dev, Kind: KindDecryptionFailed,
 			Text: fmt.Sprintf("A message from %s (device %d) could not be decrypted.", sender, dev), Timestamp: noteTime(c, f), Status: StatusUnread})
 		return err
 	})
@@ -345,19 +372,7 @@ func (c *Client) undecryptable(ctx context.Context, f *api.Frame) error {
 		return err
 	}
 	c.emit(&DecryptionFailureEvent{Peer: sender, Device: dev})
-	k := sessionKey(sender, dev)
-	if last, ok := c.resetAt[k]; ok && c.now().Sub(last) < resetEvery {
-		return nil
-	}
-	c.resetAt[k] = c.now()
-	if err := c.update(ctx, func(tx sealedTx) error { return tx.del(bucketSession, k) }); err != nil {
-		return err
-	}
-	reset := &content{Kind: kindReset, Timestamp: c.nowMillis()}
-	c.rand.Read(reset.ID[:])
-	if err := c.deliver(ctx, sender, reset, false); err != nil {
-		c.log.Warn("session reset not sent", "peer", sender, "device", dev, "err", err)
-	}
+	c.reportFailure(ctx, f, failures <= maxErrorReports && c.reportAllowed(sender, dev))
 	return nil
 }
 
@@ -387,6 +402,21 @@ func (c *Client) pruneSeen(ctx context.Context) {
 			}
 		}
 		old = old[:0]
+		if err := tx.scan(bucketFailed, "", func(k string, v []byte) error {
+			var r failedRecord
+			if jsonUnmarshal(v, &r) != nil || r.At < cutoff {
+				old = append(old, k)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := tx.del(bucketFailed, k); err != nil {
+				return err
+			}
+		}
+		old = old[:0]
 		if err := tx.scan(bucketEarly, "", func(k string, v []byte) error {
 			var e earlyReceipt
 			if jsonUnmarshal(v, &e) != nil || e.At < cutoff {
@@ -409,13 +439,27 @@ func (c *Client) pruneSeen(ctx context.Context) {
 }
 
 // pruneDrained deletes what a drained queue makes unnecessary: archived
-// sessions old enough (spec/client.md §4.1). connected is when the
-// connection that read its queue through began.
+// sessions old enough (spec/client.md §4.1), and sent messages kept
+// longer than outboxKeep (§6.1), which reports those still not delivered.
+// connected is when the connection that read its queue through began.
 func (c *Client) pruneDrained(ctx context.Context, connected int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.update(ctx, func(tx sealedTx) error { return c.pruneArchives(tx, connected) }); err != nil {
-		c.log.Warn("pruning archived sessions failed", "err", err)
+	var events []Event
+	err := c.update(ctx, func(tx sealedTx) error {
+		if err := c.pruneArchives(tx, connected); err != nil {
+			return err
+		}
+		var err error
+		events, err = c.pruneOutbox(tx)
+		return err
+	})
+	if err != nil {
+		c.log.Warn("pruning archived sessions and the outbox failed", "err", err)
+		return
+	}
+	for _, e := range events {
+		c.emit(e)
 	}
 }
 

@@ -12,18 +12,21 @@ import (
 // Buckets of the store. Every value is sealed (vault.go) and, unless said
 // otherwise, a JSON record.
 const (
-	bucketAccount  = "account" // keySelf → accountRecord
-	bucketSigned   = "spk"     // id → signedPreKeyRecord
-	bucketKEM      = "kem"     // id → kemPreKeyRecord
-	bucketOneTime  = "opk"     // id → the 32-byte private key (raw)
-	bucketSession  = "session" // user/device → sessionRecord
-	bucketArchive  = "archive" // user/device → archiveRecord: receive-only sessions
-	bucketContact  = "contact" // user → contactRecord
-	bucketConv     = "conv"    // user → convRecord
-	bucketMessage  = "msg"     // user/timestamp/id → messageRecord
-	bucketMsgIndex = "msgid"   // user/id → the message's key in bucketMessage (raw)
-	bucketSeen     = "seen"    // sender/device/clientID → unix ms (raw), for dedup
-	bucketEarly    = "early"   // user/id → earlyReceipt: a receipt that came before its message
+	bucketAccount  = "account"  // keySelf → accountRecord
+	bucketSigned   = "spk"      // id → signedPreKeyRecord
+	bucketKEM      = "kem"      // id → kemPreKeyRecord
+	bucketOneTime  = "opk"      // id → the 32-byte private key (raw)
+	bucketSession  = "session"  // user/device → sessionRecord
+	bucketArchive  = "archive"  // user/device → archiveRecord: receive-only sessions
+	bucketContact  = "contact"  // user → contactRecord
+	bucketConv     = "conv"     // user → convRecord
+	bucketMessage  = "msg"      // user/timestamp/id → messageRecord
+	bucketMsgIndex = "msgid"    // user/id → the message's key in bucketMessage (raw)
+	bucketSeen     = "seen"     // sender/device/clientID → unix ms (raw), for dedup
+	bucketEarly    = "early"    // user/id → earlyReceipt: a receipt that came before its message
+	bucketOutbox   = "outbox"   // "m/"time/user/id → outboxRecord; "size" → outboxMeta (retry.go)
+	bucketOutboxID = "outboxid" // user/id → the message's key in bucketOutbox (raw)
+	bucketFailed   = "failed"   // sender/device/clientID → failedRecord: envelopes that did not decrypt
 	keySelf        = "self"
 )
 
