@@ -42,3 +42,13 @@ func (c *Client) SignedPreKeyIDsForTest(ctx context.Context) ([]string, error) {
 
 // ChannelFrameForTest processes a live Channel frame as a connection does.
 func (c *Client) ChannelFrameForTest(ctx context.Context, f *api.Frame) { c.handleChannelFrame(ctx, f) }
+
+// SendDecryptionErrorForTest sends to a decryption-error content naming
+// the envelope id of device.
+func (c *Client) SendDecryptionErrorForTest(ctx context.Context, to string, id MessageID, device uint32) error {
+	ct := &content{Kind: kindDecryptionError, Timestamp: c.nowMillis(), Failed: &decryptionError{ID: id, Device: device}}
+	c.rand.Read(ct.ID[:])
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deliver(ctx, to, ct, false)
+}

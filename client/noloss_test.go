@@ -296,3 +296,36 @@ func TestUnresendableMessageIsReportedUndelivered(t *testing.T) {
 		t.Errorf("the status reads %q", client.StatusUndelivered)
 	}
 }
+
+// TestStrayDecryptionErrorChangesNothing: a decryption error that names
+// another device, or a message this device never sent, changes nothing.
+func TestStrayDecryptionErrorChangesNothing(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	converse(t, alice, bob)
+	m := alice.send("bob", "kept")
+	syncAll(t, bob, alice)
+	before, _ := alice.Messages(ctx, "bob", 0)
+	for _, e := range []struct {
+		id     client.MessageID
+		device uint32
+	}{{m.ID, alice.DeviceID() + 1}, {client.MessageID{1, 2, 3}, alice.DeviceID()}} {
+		if err := bob.SendDecryptionErrorForTest(ctx, "alice", e.id, e.device); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncAll(t, alice)
+	after, _ := alice.Messages(ctx, "bob", 0)
+	if !slices.EqualFunc(before, after, func(a, b client.Message) bool { return a.ID == b.ID && a.Status == b.Status }) {
+		t.Errorf("alice's messages changed:\n%+v\n%+v", before, after)
+	}
+	alice.mu.Lock()
+	for _, e := range alice.events {
+		if u, ok := e.(*client.UndeliveredEvent); ok {
+			t.Errorf("alice reports %+v", u)
+		}
+	}
+	alice.mu.Unlock()
+}
