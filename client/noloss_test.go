@@ -329,3 +329,53 @@ func TestStrayDecryptionErrorChangesNothing(t *testing.T) {
 	}
 	alice.mu.Unlock()
 }
+
+// archived counts the receive-only session records in d's store (it
+// reopens d, without its test clock).
+func archived(t *testing.T, d *device) int {
+	t.Helper()
+	n := 0
+	reopen(t, d, func(tx client.Tx) error {
+		return tx.Scan("archive", "", func(string, []byte) error { n++; return nil })
+	})
+	return n
+}
+
+// TestArchivedSessionsAreKeptForTheirBound: the sessions of a removed
+// device stay while the queue may still hold its messages, and for 7
+// days, and go at the first drained queue after that.
+func TestArchivedSessionsAreKeptForTheirBound(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	clock := &fakeClock{t: time.Now()}
+	alice := registerWithClock(t, srv, "alice", clock.now)
+	bob, _ := register(t, srv, "bob")
+	laptop := link(t, srv, bob, "bob-laptop")
+	laptop.send("alice", "hello from the laptop")
+	syncAll(t, alice)
+	alice.send("bob", "hi both")
+	syncAll(t, bob, laptop)
+	if err := bob.RemoveDevice(ctx, laptop.DeviceID()); err != nil {
+		t.Fatal(err)
+	}
+	alice.send("bob", "I write first") // archives the laptop's sessions
+	syncAll(t, alice)                  // drained, but not 7 days yet
+	clock.add(6 * 24 * time.Hour)
+	syncAll(t, alice)
+	if n := archived(t, alice); n != 1 {
+		t.Fatalf("after 6 days alice keeps %d archive records, want 1", n)
+	}
+	alice.Client.Close()
+	cfg := config(t, alice.path, alice)
+	cfg.Now = clock.now
+	c, err := client.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.Client = c
+	clock.add(2 * 24 * time.Hour)
+	syncAll(t, alice)
+	if n := archived(t, alice); n != 0 {
+		t.Errorf("after 8 days and a drained queue alice keeps %d archive records, want 0", n)
+	}
+}
