@@ -38,7 +38,7 @@ type content struct {
 
 	ChannelKey *channelKeyGrant // kindChannelKey (spec/client.md §9.3)
 
-	Failed *decryptionError // kindDecryptionError (spec/client.md §6.1)
+	Failed *decryptionError // kindDecryptionError (spec/client.md §6.3)
 }
 
 // decryptionError names an envelope its recipient could not decrypt: a

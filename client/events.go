@@ -9,7 +9,7 @@ type Event interface{ event() }
 // MessageEvent reports a message stored in a conversation: received from
 // the peer, or sent by another of this account's devices. Resent means it
 // replaces the "could not be decrypted" note with its ID: the sender sent
-// it again (spec/client.md §6.1).
+// it again (spec/client.md §6.3).
 type MessageEvent struct {
 	Message Message
 	Resent  bool
@@ -50,7 +50,7 @@ type DecryptionFailureEvent struct {
 // delivered to a device of the conversation's peer (or, with OwnDevice,
 // to another device of this account): that device could not decrypt it
 // and resending it did not help within the time it is kept
-// (spec/client.md §6.1). The message's status is StatusUndelivered, and
+// (spec/client.md §6.3). The message's status is StatusUndelivered, and
 // a note says so in the conversation.
 type UndeliveredEvent struct {
 	Peer      string

@@ -46,7 +46,7 @@ type MessageStatus uint8
 
 // Statuses. Outgoing: Sending → Sent → Delivered → Read, or Failed (the
 // server did not take it), or Undelivered (a device of the peer could not
-// decrypt it, and resending did not help in time: spec/client.md §6.1).
+// decrypt it, and resending did not help in time: spec/client.md §6.3).
 // Incoming: Unread → Read.
 const (
 	StatusSending     MessageStatus = 1

@@ -19,7 +19,7 @@ import (
 // directions, driven by a seeded PRNG. Invariant: every message sent is
 // in the end shown exactly once on every device of the recipient account
 // that existed when it was sent and still exists, or its sending device
-// reports it undelivered (spec/client.md §6.1). One case cannot be
+// reports it undelivered (spec/client.md §6.3). One case cannot be
 // repaired and is counted apart: the recipient device lost its sessions
 // (a backup) and the sending device is gone too (removed, or its account
 // recovered) before it could resend; the recipient then keeps the "could

@@ -345,7 +345,7 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 // most maxErrorReports for one envelope) in a fresh prekey session,
 // which becomes the active session on both sides (Signal's session
 // reset), so the device can send the message again (spec/client.md
-// §6.1). The note has the envelope's client ID as its ID: the resent
+// §6.3). The note has the envelope's client ID as its ID: the resent
 // message replaces it. No deduplication record is written, so that the
 // resend, which has the same client ID, is read.
 func (c *Client) undecryptable(ctx context.Context, f *api.Frame) error {
@@ -440,7 +440,7 @@ func (c *Client) pruneSeen(ctx context.Context) {
 
 // pruneDrained deletes what a drained queue makes unnecessary: archived
 // sessions old enough (spec/client.md §4.1), and sent messages kept
-// longer than outboxKeep (§6.1), which reports those still not delivered.
+// longer than outboxKeep (§6.3), which reports those still not delivered.
 // connected is when the connection that read its queue through began.
 func (c *Client) pruneDrained(ctx context.Context, connected int64) {
 	c.mu.Lock()

@@ -15,7 +15,7 @@ import (
 	"github.com/parley-chat/parley/internal/ratchet"
 )
 
-// Retry of what a recipient could not decrypt (spec/client.md §6.1). The
+// Retry of what a recipient could not decrypt (spec/client.md §6.3). The
 // recipient notes the failure and sends the sending device a
 // decryption-error content, on a fresh session; the sender keeps its
 // recent messages sealed in its outbox and, on such a content, sends the

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// FuzzDecryptionError: a decryption-error content (spec/client.md §6.1)
+// FuzzDecryptionError: a decryption-error content (spec/client.md §6.3)
 // parses only in its one canonical encoding, with a device that is not 0,
 // and no strict prefix of a valid one parses.
 func FuzzDecryptionError(f *testing.F) {

@@ -72,7 +72,7 @@ func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *Messa
 		if err := tx.putJSON(bucketMessage, messageKey(peer, rec.Timestamp, rec.ID), rec); err != nil || sendErr != nil {
 			return err
 		}
-		// Kept for a resend if a device cannot decrypt it (spec/client.md §6.1).
+		// Kept for a resend if a device cannot decrypt it (spec/client.md §6.3).
 		var err error
 		events, err = c.retain(tx, peer, ct)
 		return err
