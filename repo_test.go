@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -77,5 +78,53 @@ func TestFileLength(t *testing.T) {
 				t.Errorf("%s has %d lines (limit %d)", f, n, limit)
 			}
 		}
+	}
+}
+
+// TestKnownAnswerEncapsulationOnlyInTests keeps crypto/mlkem/mlkemtest,
+// which Go documents as for known-answer tests only, out of every binary:
+// only internal/kat may import it, and only tests may import internal/kat.
+// So no non-test package depends on it, directly or not. And no code but
+// tests passes its own KEM step to PQXDH (InitiateWith, PairWith) outside
+// the packages that define those.
+func TestKnownAnswerEncapsulationOnlyInTests(t *testing.T) {
+	const (
+		mlkemtest = "crypto/mlkem/mlkemtest"
+		kat       = "github.com/parley-chat/parley/internal/kat"
+	)
+	katDir := filepath.FromSlash("internal/kat")
+	encapsulatorDirs := []string{"internal/pqxdh", "internal/session", "internal/protocoltest"}
+	checked := 0
+	for dir, files := range goDirs(t) {
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked++
+			if !slices.Contains(encapsulatorDirs, filepath.ToSlash(dir)) {
+				src, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(string(src), "InitiateWith(") || strings.Contains(string(src), "PairWith(") {
+					t.Errorf("%s chooses the KEM step of PQXDH; only tests may", f)
+				}
+			}
+			for _, imp := range af.Imports {
+				switch path := strings.Trim(imp.Path.Value, `"`); {
+				case path == mlkemtest && dir != katDir:
+					t.Errorf("%s imports %s; only internal/kat may", f, mlkemtest)
+				case path == kat:
+					t.Errorf("%s imports %s; only tests may", f, kat)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no Go files checked")
 	}
 }

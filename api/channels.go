@@ -16,17 +16,22 @@ type CreateChannelRequest struct {
 	Profile []byte `json:"profile"`
 }
 
-// ChannelInfo describes a channel.
+// ChannelInfo describes a channel. HeadPosition and HeadHash are the
+// position and hash of its last record (spec/protocol.md §10.4): a
+// publisher's next record names HeadPosition+1 and HeadHash. OperatorKey
+// is the server's operator key, which signs takedown notices.
 type ChannelInfo struct {
-	Handle     string `json:"handle"`
-	GenesisKey []byte `json:"genesis_key"`
-	Epoch      uint32 `json:"epoch"`
-	Title      string `json:"title"`
-	About      string `json:"about"`
-	Avatar     []byte `json:"avatar,omitempty"`
-	Followers  int64  `json:"followers"`
-	Created    int64  `json:"created"` // unix ms
-	LastSeq    uint64 `json:"last_seq"`
+	Handle       string `json:"handle"`
+	GenesisKey   []byte `json:"genesis_key"`
+	HeadPosition uint64 `json:"head_position"`
+	HeadHash     []byte `json:"head_hash,omitempty"`
+	OperatorKey  []byte `json:"operator_key,omitempty"`
+	Title        string `json:"title"`
+	About        string `json:"about"`
+	Avatar       []byte `json:"avatar,omitempty"`
+	Followers    int64  `json:"followers"`
+	Created      int64  `json:"created"` // unix ms
+	LastSeq      uint64 `json:"last_seq"`
 }
 
 // ChannelList answers GET /v1/channels?q= and GET /v1/following.
@@ -35,12 +40,21 @@ type ChannelList struct {
 }
 
 // ChannelRecord is one stored record in a history page. A record an
-// operator took down has no Data and a TakenDown reason.
+// operator took down has no Data, a TakenDown reason and the operator's
+// signed Notice, which names the record's position, ID and hash, so the
+// chain stays verifiable (spec/protocol.md §10.7).
 type ChannelRecord struct {
 	Seq       uint64 `json:"seq"`
 	Data      []byte `json:"data,omitempty"`
 	Views     int64  `json:"views"`
 	TakenDown string `json:"taken_down,omitempty"`
+	Notice    []byte `json:"notice,omitempty"`
+}
+
+// ServerInfo answers GET /v1/server: the server's public operator key
+// (Ed25519), which signs takedown notices.
+type ServerInfo struct {
+	OperatorKey []byte `json:"operator_key"`
 }
 
 // ChannelRecords answers GET /v1/channels/{handle}/records. Next is the

@@ -27,13 +27,20 @@ const (
 	CodeAlreadyWritten   Code = "already_written"
 	CodeUnavailable      Code = "unavailable"
 	CodeInternal         Code = "internal"
+
+	// CodeSenderQueueFull: the sender has its whole share of a recipient
+	// device's queue (spec/api.md §6.4).
+	CodeSenderQueueFull Code = "sender_queue_full"
+
 	// Channels (spec/api.md §11).
 	CodeHandleTaken      Code = "handle_taken"
 	CodeChannelSuspended Code = "channel_suspended" // HTTP 451
 	CodeBadRecord        Code = "bad_record"
-	CodeChannelRestored  Code = "channel_restored"  // only in Channel frames
-	CodeRecordTakenDown  Code = "record_taken_down" // only in Channel frames
-	CodeRecordRestored   Code = "record_restored"   // only in Channel frames
+	CodeStaleHead        Code = "stale_head"         // HTTP 409, with head_position
+	CodeSignerNotAllowed Code = "signer_not_allowed" // HTTP 403
+	CodeChannelRestored  Code = "channel_restored"   // only in Channel frames
+	CodeRecordTakenDown  Code = "record_taken_down"  // only in Channel frames
+	CodeRecordRestored   Code = "record_restored"    // only in Channel frames
 	// Media (spec/api.md §10).
 	CodeQuotaExceeded  Code = "quota_exceeded"  // HTTP 413
 	CodeOffsetMismatch Code = "offset_mismatch" // HTTP 409, with an Upload-Offset header
@@ -50,6 +57,9 @@ type Error struct {
 	// devices the send lacked, and the ones it named that do not exist.
 	Missing []uint32 `json:"missing,omitempty"`
 	Extra   []uint32 `json:"extra,omitempty"`
+	// HeadPosition is set with CodeStaleHead: the position of the
+	// channel's last record.
+	HeadPosition uint64 `json:"head_position,omitempty"`
 }
 
 func (e *Error) Error() string {

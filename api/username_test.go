@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"testing"
+
+	"github.com/parley-chat/parley/internal/fuzztest"
 )
 
 func TestNormalizeUsername(t *testing.T) {
@@ -52,3 +54,5 @@ func FuzzNormalizeUsername(f *testing.F) {
 		}
 	})
 }
+
+func TestMain(m *testing.M) { fuzztest.Main(m) }

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/parley-chat/parley/api"
@@ -65,27 +64,6 @@ func (p *filePointer) public() *Attachment {
 		return nil
 	}
 	return &Attachment{Name: p.Name, ContentType: p.ContentType, Size: p.Size, Blob: hex.EncodeToString(p.Blob)}
-}
-
-// SafeName is Name reduced to a base name that is safe to create in a
-// directory: no path separators, control characters or leading dots, and
-// never empty, "." or "..".
-func (a *Attachment) SafeName() string {
-	name := a.Name
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == utf8.RuneError || r == ':' {
-			return '_'
-		}
-		return r
-	}, name)
-	name = strings.TrimLeft(strings.TrimSpace(name), ".")
-	if name == "" {
-		return "attachment"
-	}
-	return name
 }
 
 // File is a file to send with SendAttachment.

@@ -1,224 +1,197 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/internal/channel"
+	"github.com/parley-chat/parley/internal/keys"
+	"github.com/parley-chat/parley/internal/ratchet"
 )
 
-// Channel admins and key rotation (spec/client.md §9.3). Every record is
-// signed with the channel's key, so an admin needs it: the owner sends it
-// end to end, as a channel-key content, to the admin's devices and to its
-// own other devices. Removing an admin rotates the key with a signed
-// handover, and the new key goes to the admins who remain. A receiver
-// stores a granted key only if it is the channel's current key by the
-// chain it verifies from the pinned genesis key, so a grant can never
-// plant a key.
+// Channel admins (spec/client.md §9.3, spec/protocol.md §10.1). An admin
+// signs records with the identity key of their own account, which all
+// their devices have; the owner certifies that key in the chain with an
+// AddAdmin record signed by the owner key, and revokes exactly that key
+// with RemoveAdmin. No channel key is shared with admins, and only the
+// owner key changes who signs, so an admin can never lock out the owner.
+// An admin whose account is recovered has a new identity key, which signs
+// nothing until the owner adds the admin again.
 
-// channelKeyGrant is the content of a channel-key message.
-type channelKeyGrant struct {
-	Handle  string
-	Genesis []byte
-	Epoch   uint32
-	Seed    []byte
-}
-
-// ErrBadGrant means a received channel key is not the channel's current key.
-var ErrBadGrant = errors.New("client: a granted channel key is not the channel's current key")
-
-func (c *Client) channelKey(ctx context.Context, handle string) (*channelKeyGrant, error) {
-	var (
-		kr channelKeyRecord
-		cr channelRecord
-	)
-	err := c.view(ctx, func(tx sealedTx) error {
-		if err := tx.getJSON(bucketChannelKey, handle, &kr); err != nil {
-			return err
-		}
-		return tx.getJSON(bucketChannel, handle, &cr)
-	})
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrNotPublisher
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &channelKeyGrant{Handle: handle, Genesis: cr.Genesis, Epoch: kr.Epoch, Seed: kr.Seed}, nil
-}
-
-// grantKey sends the channel's key to every device of users, and to
-// this account's other devices.
-func (c *Client) grantKey(ctx context.Context, g *channelKeyGrant, users ...string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, u := range append(users, c.acct.Username) {
-		ct := &content{Kind: kindChannelKey, Timestamp: c.nowMillis(), ChannelKey: g}
-		c.rand.Read(ct.ID[:])
-		if err := c.deliver(ctx, u, ct, false); err != nil {
-			return fmt.Errorf("client: give the channel key to %s: %w", u, err)
-		}
-	}
-	return nil
-}
-
-// AddChannelAdmin lets username publish to a channel this account owns,
-// and gives them its key, end to end.
+// AddChannelAdmin lets username publish to a channel this device owns
+// (holds its owner key): the server lets the account post, and an AddAdmin
+// record certifies the identity key this device has pinned for username
+// (fetched and pinned first, as a first message would, if username is not
+// a contact yet). A contact whose safety number changed and is not
+// verified again is refused (ErrIdentityNotVerified). Other keys the
+// chain certified under the same username (the one before an account
+// recovery) are removed.
 func (c *Client) AddChannelAdmin(ctx context.Context, handle, username string) error {
 	handle, err := api.NormalizeUsername(handle)
 	if err != nil {
 		return ErrNoSuchUser
 	}
-	g, err := c.channelKey(ctx, handle)
+	username, err = api.NormalizeUsername(username)
+	if err != nil {
+		return ErrNoSuchUser
+	}
+	if err := c.requireOwner(ctx, handle); err != nil {
+		return err
+	}
+	key, err := c.pinnedIdentity(ctx, username)
 	if err != nil {
 		return err
 	}
 	if err := c.http.SetChannelAdmin(ctx, handle, username, true); err != nil {
 		return c.channelAPIError(err)
 	}
-	return c.grantKey(ctx, g, username)
+	if _, err := c.publish(ctx, handle, &channel.Record{Kind: channel.KindAddAdmin, Admin: &key, AdminName: username}); err != nil {
+		return err
+	}
+	// An admin added again after a recovery: the old identity key, which
+	// a lost device may still hold, signs nothing from now on.
+	admins, err := c.ChannelAdmins(ctx, handle)
+	if err != nil {
+		return err
+	}
+	for _, a := range admins {
+		if a.Username == username && a.Key != key {
+			old := a.Key
+			if _, err := c.publish(ctx, handle, &channel.Record{Kind: channel.KindRemoveAdmin, Admin: &old}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
-// RemoveChannelAdmin stops username publishing, and rotates the key so
-// that the one they hold signs nothing new.
+// RemoveChannelAdmin stops username publishing: the server stops taking
+// the account's records, and a RemoveAdmin record revokes every identity
+// key the chain certified under that name, so followers refuse any record
+// those keys sign from then on, whatever its time.
 func (c *Client) RemoveChannelAdmin(ctx context.Context, handle, username string) error {
 	handle, err := api.NormalizeUsername(handle)
 	if err != nil {
 		return ErrNoSuchUser
 	}
-	if err := c.http.SetChannelAdmin(ctx, handle, username, false); err != nil {
-		return c.channelAPIError(err)
-	}
-	return c.RotateChannelKey(ctx, handle)
-}
-
-// RotateChannelKey replaces the channel's key: a handover signed with the
-// current key names the next (spec/protocol.md §10.1). The new key goes
-// to the admins and to this account's other devices.
-func (c *Client) RotateChannelKey(ctx context.Context, handle string) error {
-	handle, err := api.NormalizeUsername(handle)
+	username, err = api.NormalizeUsername(username)
 	if err != nil {
 		return ErrNoSuchUser
 	}
-	g, err := c.channelKey(ctx, handle)
+	if err := c.requireOwner(ctx, handle); err != nil {
+		return err
+	}
+	if err := c.http.SetChannelAdmin(ctx, handle, username, false); err != nil {
+		return c.channelAPIError(err)
+	}
+	if err := c.catchUp(ctx, handle); err != nil {
+		return err
+	}
+	admins, err := c.ChannelAdmins(ctx, handle)
 	if err != nil {
 		return err
 	}
-	seed := make([]byte, ed25519.SeedSize)
-	if _, err := c.rand.Read(seed); err != nil {
-		return err
-	}
-	next := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
-	b, err := c.signRecord(ed25519.NewKeyFromSeed(g.Seed), g.Genesis, g.Epoch, &channel.Record{Kind: channel.KindHandover, NewKey: next})
-	if err != nil {
-		return err
-	}
-	// Keep the new key before the handover is public: never a key the
-	// channel depends on that this device has lost.
-	c.mu.Lock()
-	err = c.update(ctx, func(tx sealedTx) error {
-		return tx.putJSON(bucketChannelKey, handle, &channelKeyRecord{Seed: seed, Epoch: g.Epoch + 1, Previous: g.Seed})
-	})
-	c.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if _, err := c.http.PostRecord(ctx, handle, b); err != nil {
-		// The handover did not happen: go back to the key in use.
-		c.mu.Lock()
-		if rerr := c.update(ctx, func(tx sealedTx) error {
-			return tx.putJSON(bucketChannelKey, handle, &channelKeyRecord{Seed: g.Seed, Epoch: g.Epoch})
-		}); rerr != nil {
-			c.log.Error("channel key rotation failed and the old key was not restored", "channel", handle, "err", rerr)
+	for _, a := range admins {
+		if a.Username != username {
+			continue
 		}
-		c.mu.Unlock()
-		return c.channelAPIError(err)
+		k := a.Key
+		if _, err := c.publish(ctx, handle, &channel.Record{Kind: channel.KindRemoveAdmin, Admin: &k}); err != nil {
+			return err
+		}
 	}
-	admins, err := c.http.ChannelAdmins(ctx, handle)
-	if err != nil {
-		return c.channelAPIError(err)
-	}
-	return c.grantKey(ctx, &channelKeyGrant{Handle: handle, Genesis: g.Genesis, Epoch: g.Epoch + 1, Seed: seed}, admins...)
+	return nil
 }
 
-// acceptGrant stores a received channel key if it is the channel's
-// current key: the channel is pinned (or pinned now, if the server's
-// genesis key is the grant's), its records are caught up and verified,
-// and the chain's current key must be the grant's.
-func (c *Client) acceptGrant(ctx context.Context, from string, g *channelKeyGrant) error {
-	info, err := c.http.Channel(ctx, g.Handle)
+// ChannelAdmin is an admin as the channel's chain certifies it.
+type ChannelAdmin struct {
+	Username string // as the owner named them in the AddAdmin record
+	Key      keys.PublicKey
+}
+
+// ChannelAdmins lists the admins the channel's chain certifies, as this
+// device has verified it (no network).
+func (c *Client) ChannelAdmins(ctx context.Context, handle string) ([]ChannelAdmin, error) {
+	handle, err := api.NormalizeUsername(handle)
 	if err != nil {
-		return c.channelAPIError(err)
-	}
-	c.mu.Lock()
-	err = c.update(ctx, func(tx sealedTx) error {
-		var cr channelRecord
-		err := tx.getJSON(bucketChannel, g.Handle, &cr)
-		if errors.Is(err, ErrNotFound) {
-			if !bytes.Equal(info.GenesisKey, g.Genesis) {
-				return ErrBadGrant
-			}
-			return tx.putJSON(bucketChannel, g.Handle, &channelRecord{Genesis: g.Genesis})
-		}
-		if err == nil && !bytes.Equal(cr.Genesis, g.Genesis) {
-			return ErrBadGrant
-		}
-		return err
-	})
-	c.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if err := c.catchUp(ctx, g.Handle); err != nil {
-		return err
+		return nil, ErrNoSuchUser
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.update(ctx, func(tx sealedTx) error {
-		chain, _, err := c.chain(tx, g.Handle)
+	var out []ChannelAdmin
+	err = c.view(ctx, func(tx sealedTx) error {
+		var cr channelRecord
+		if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
+			return err
+		}
+		st, err := c.chainState(tx, handle, cr.Genesis)
 		if err != nil {
 			return err
 		}
-		key := ed25519.NewKeyFromSeed(g.Seed).Public().(ed25519.PublicKey)
-		if chain.Epoch() != g.Epoch || !bytes.Equal(chain.Key(g.Epoch), key) {
-			return ErrBadGrant
+		for k, name := range st.Admins() {
+			out = append(out, ChannelAdmin{Username: name, Key: k})
 		}
-		var kr channelKeyRecord
-		if err := tx.getJSON(bucketChannelKey, g.Handle, &kr); err == nil && kr.Epoch > g.Epoch {
-			return nil // this device already has a newer key
-		}
-		c.log.Info("channel key received", "channel", g.Handle, "from", from, "epoch", g.Epoch)
-		return tx.putJSON(bucketChannelKey, g.Handle, &channelKeyRecord{Seed: g.Seed, Epoch: g.Epoch})
+		return nil
 	})
+	return out, err
 }
 
-// pendingGrant is a channel key received in a message, to be checked once
-// the message is processed (checking needs the network).
-type pendingGrant struct {
-	from  string
-	grant *channelKeyGrant
+func (c *Client) requireOwner(ctx context.Context, handle string) error {
+	err := c.view(ctx, func(tx sealedTx) error {
+		_, err := tx.get(bucketChannelKey, handle)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w: only the channel's owner key changes its admins", ErrNotPublisher)
+	}
+	return err
 }
 
-// takeGrants returns and forgets the grants received so far.
-func (c *Client) takeGrants() []pendingGrant {
+// pinnedIdentity returns username's identity key as this device has it
+// pinned, never blindly the server's current one. An unknown user's key
+// is fetched and pinned the way a first message does it (sessions with
+// each device, from the prekey bundles).
+func (c *Client) pinnedIdentity(ctx context.Context, username string) (keys.PublicKey, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	g := c.grants
-	c.grants = nil
-	return g
-}
-
-// acceptGrants checks and stores received channel keys, reporting each.
-func (c *Client) acceptGrants(ctx context.Context) {
-	for _, p := range c.takeGrants() {
-		err := c.acceptGrant(ctx, p.from, p.grant)
-		if err != nil {
-			c.log.Warn("channel key refused", "channel", p.grant.Handle, "from", p.from, "err", err)
+	var r contactRecord
+	err := c.view(ctx, func(tx sealedTx) error { return tx.getJSON(bucketContact, username, &r) })
+	if err == nil {
+		if r.Blocked {
+			return keys.PublicKey{}, ErrIdentityNotVerified
 		}
-		c.emit(&ChannelKeyEvent{Channel: p.grant.Handle, From: p.from, Epoch: p.grant.Epoch, Err: err})
+		return keys.DecodePublicKey(r.Identity)
 	}
+	if !errors.Is(err, ErrNotFound) {
+		return keys.PublicKey{}, err
+	}
+	fresh := map[uint32]*ratchet.Session{}
+	if err := c.startSessions(ctx, username, 0, fresh); err != nil {
+		return keys.PublicKey{}, err
+	}
+	var key keys.PublicKey
+	err = c.update(ctx, func(tx sealedTx) error {
+		for _, d := range sortedKeys(fresh) {
+			s := fresh[d]
+			if _, err := c.observeIdentity(tx, username, s.RemoteIdentity(), d); err != nil {
+				return err
+			}
+			key = s.RemoteIdentity()
+			ds, err := loadSessions(tx, username, d)
+			if err != nil {
+				return err
+			}
+			ds.promote(s, c.nowMillis())
+			if err := ds.save(tx, username, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil && len(fresh) == 0 {
+		err = ErrNoSuchUser
+	}
+	return key, err
 }

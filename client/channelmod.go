@@ -14,10 +14,11 @@ import (
 // (spec/client.md §9.1): each post's view count, and the operator's
 // takedowns and restorations of records this device already stored. A
 // follower online learns of them at once from Channel frames. A
-// record taken down is replaced by a marker with the reason, so the post
-// shows as removed, as it does for a follower who never had it; a record
-// restored comes back only if it verifies against the channel's key
-// chain, so the server cannot slip anything in this way.
+// record taken down with a valid operator notice is replaced by the
+// notice, so the post shows as removed by the operator, as it does for a
+// follower who never had it; a record restored comes back only if it is
+// the one the chain holds at its position, so the server cannot slip
+// anything in this way.
 
 // maxHistoryPages bounds the newest-first pages refreshPosts reads.
 const maxHistoryPages = 10
@@ -79,9 +80,12 @@ func (c *Client) recentHistory(ctx context.Context, handle string, posts []Post)
 
 // reconcile brings the stored records in line with the operator's
 // takedowns and restorations in recs, and reports whether any changed.
-// Most calls (every Feed) find nothing to change: it looks first in a
-// read transaction, and writes, building the key chain only for a
-// restoration, when something does.
+// A takedown counts only with a notice signed by the server's operator
+// key that names the stored record's position and hash (spec/protocol.md
+// §10.7); a restoration only if the record is the one whose hash the
+// chain holds at its position, validly signed. Most calls (every Feed)
+// find nothing to change: it looks first in a read transaction, and
+// writes only when something does.
 func (c *Client) reconcile(ctx context.Context, handle string, recs []api.ChannelRecord) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -96,8 +100,8 @@ func (c *Client) reconcile(ctx context.Context, handle string, recs []api.Channe
 			if err != nil {
 				return err
 			}
-			reason, isMarker := bytes.CutPrefix(stored, []byte(removedPrefix))
-			if r.TakenDown != "" && (!isMarker || string(reason) != r.TakenDown) || r.TakenDown == "" && isMarker {
+			notice, isNotice := bytes.CutPrefix(stored, []byte(noticePrefix))
+			if r.TakenDown != "" && (!isNotice || !bytes.Equal(notice, r.Notice)) || r.TakenDown == "" && isNotice {
 				todo = append(todo, r)
 			}
 		}
@@ -106,28 +110,54 @@ func (c *Client) reconcile(ctx context.Context, handle string, recs []api.Channe
 	if err != nil || len(todo) == 0 {
 		return false, err
 	}
+	var operator []byte
+	for _, r := range todo {
+		if r.TakenDown != "" {
+			if operator, err = c.operatorKey(ctx); err != nil {
+				return false, err
+			}
+			break
+		}
+	}
 	changed := false
 	err = c.update(ctx, func(tx sealedTx) error {
 		changed = false
-		var chain *channel.Chain
+		var cr channelRecord
+		if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
+			return err
+		}
+		st, err := c.chainState(tx, handle, cr.Genesis)
+		if err != nil {
+			return err
+		}
 		for _, r := range todo {
 			key := chanRecKey(handle, r.Seq)
+			stored, err := tx.get(bucketChanRec, key)
+			if err != nil {
+				return err
+			}
+			pos, err := storedPosition(stored)
+			if err != nil {
+				return err
+			}
 			if r.TakenDown != "" {
-				if err := tx.put(bucketChanRec, key, []byte(removedPrefix+r.TakenDown)); err != nil {
+				n, err := channel.VerifyNotice(operator, cr.Genesis, r.Notice)
+				if h, ok := st.HashAt(pos); err == nil && (n.Position != pos || !ok || h != n.Hash) {
+					err = errors.New("the notice names another record")
+				}
+				if err != nil {
+					c.log.Warn("takedown without a valid notice ignored", "channel", handle, "seq", r.Seq, "err", err)
+					continue // keep the record: a server cannot pass a hidden delete off as a takedown
+				}
+				if err := tx.put(bucketChanRec, key, append([]byte(noticePrefix), r.Notice...)); err != nil {
 					return err
 				}
 				changed = true
 				continue
 			}
-			if chain == nil {
-				var err error
-				if chain, _, err = c.chain(tx, handle); err != nil {
-					return err
-				}
-			}
-			if _, err := chain.Verify(r.Data); err != nil {
+			if rec, err := st.Verify(r.Data); err != nil || rec.Position != pos {
 				c.log.Warn("restored channel record does not verify", "channel", handle, "seq", r.Seq, "err", err)
-				continue // keep the marker
+				continue // keep the notice
 			}
 			if err := tx.put(bucketChanRec, key, r.Data); err != nil {
 				return err
@@ -150,7 +180,7 @@ func (c *Client) handleModeration(ctx context.Context, f *api.Frame) {
 	if restored {
 		r.Data = f.Record
 	} else {
-		r.TakenDown = f.Message
+		r.TakenDown, r.Notice = f.Message, f.Record // a takedown frame carries the notice
 	}
 	if r.Seq == 0 || (!restored && r.TakenDown == "") {
 		return // malformed: nothing to apply

@@ -15,17 +15,17 @@ import (
 )
 
 // Channels (spec/client.md §9). A follower pins a channel's genesis key
-// the first time it follows and verifies every record against the key
-// chain that starts there (spec/protocol.md §10), so a server that alters
-// or forges a post is caught: ErrForgedRecord. Verified records are kept
-// in the store, and each catch-up fetches only what came after.
+// the first time it follows and applies every record to the channel's
+// hash chain that starts there (spec/protocol.md §10, channelchain.go),
+// so a server that alters, forges or replays a record is caught:
+// ErrForgedRecord. Verified records are kept in the store, and each
+// catch-up fetches only what came after.
 
 // Channel buckets.
 const (
 	bucketChannel    = "channel"    // handle → channelRecord
-	bucketChannelKey = "channelkey" // handle → channelKeyRecord (publishers)
-	bucketChanRec    = "chanrec"    // handle/seq → the signed record (raw)
-	bucketChanKeys   = "chanho"     // handle/seq → a handover record (raw): the key chain, without scanning every record
+	bucketChannelKey = "channelkey" // handle → channelKeyRecord (the owner's devices)
+	bucketChanRec    = "chanrec"    // handle/seq → the signed record (raw), or noticePrefix ‖ the operator's notice
 )
 
 // Errors of channels.
@@ -36,8 +36,9 @@ var (
 	// ErrChannelKeyChanged means a channel's genesis key is not the one
 	// pinned when it was first followed.
 	ErrChannelKeyChanged = errors.New("client: the channel's key is not the one pinned when you followed it")
-	// ErrNotPublisher means this device holds no key for the channel.
-	ErrNotPublisher = errors.New("client: this device has no signing key for the channel")
+	// ErrNotPublisher means this device holds neither the channel's owner
+	// key nor is its account an admin of the channel.
+	ErrNotPublisher = errors.New("client: this account is not the channel's owner or an admin")
 	// ErrChannelSuspended means the server's operator suspended the channel.
 	ErrChannelSuspended = errors.New("client: the channel is suspended by the server's operator")
 )
@@ -46,14 +47,16 @@ type channelRecord struct {
 	Genesis []byte `json:"genesis"`
 	LastSeq uint64 `json:"last_seq"` // every record up to here is stored and verified
 	Follows bool   `json:"follows"`
+	// Withheld is the Seq at which the last catch-up stopped because a
+	// record was missing from the chain; 0 if none.
+	Withheld uint64 `json:"withheld,omitempty"`
+	// Forked is set when a fork was seen (its evidence is in
+	// bucketChanFork): no record is taken until ResolveChannelFork.
+	Forked bool `json:"forked,omitempty"`
 }
 
 type channelKeyRecord struct {
-	Seed  []byte `json:"seed"` // Ed25519 seed of the current epoch's key
-	Epoch uint32 `json:"epoch"`
-	// Previous is the key this one replaced, kept while a rotation is in
-	// flight (the handover is signed with it).
-	Previous []byte `json:"previous,omitempty"`
+	Seed []byte `json:"seed"` // Ed25519 seed of the owner key (the genesis key)
 }
 
 // ChannelInfo describes a channel, as the server reports it.
@@ -62,12 +65,12 @@ type ChannelInfo struct {
 	Title     string
 	About     string
 	Followers int64
-	Epoch     uint32
+	Records   uint64 // the chain's length: its head's position
 	Created   time.Time
 }
 
 func channelInfo(i api.ChannelInfo) ChannelInfo {
-	return ChannelInfo{Handle: i.Handle, Title: i.Title, About: i.About, Followers: i.Followers, Epoch: i.Epoch, Created: time.UnixMilli(i.Created)}
+	return ChannelInfo{Handle: i.Handle, Title: i.Title, About: i.About, Followers: i.Followers, Records: i.HeadPosition, Created: time.UnixMilli(i.Created)}
 }
 
 // Post is a channel post as a follower sees it: its latest verified
@@ -83,8 +86,14 @@ type Post struct {
 	Pinned  bool
 	Views   int64 // as the server counts them (Feed); not signed
 	// Removed is the operator's reason if the record at Seq was taken
-	// down: the post is then only this placeholder (no ID, time or text).
+	// down, with a valid notice signed by the server's operator key: the
+	// post is then only this placeholder (no ID, time or text), "removed
+	// by the server's operator".
 	Removed string
+	// Withheld marks a placeholder at Seq for records the server did not
+	// serve (missing from the chain, or taken down without a valid
+	// notice): the feed stops there until the server serves them.
+	Withheld bool
 }
 
 func (c *Client) channelAPIError(err error) error {
@@ -95,8 +104,9 @@ func (c *Client) channelAPIError(err error) error {
 	return err
 }
 
-// CreateChannel creates a channel with a fresh signing key kept on this
-// device, and follows nothing. The handle follows username rules.
+// CreateChannel creates a channel with a fresh owner key (its genesis
+// key) kept on this device and given to the account's linked devices,
+// and follows nothing. The handle follows username rules.
 func (c *Client) CreateChannel(ctx context.Context, handle, title, about string) (ChannelInfo, error) {
 	seed := make([]byte, ed25519.SeedSize)
 	if _, err := c.rand.Read(seed); err != nil {
@@ -104,7 +114,11 @@ func (c *Client) CreateChannel(ctx context.Context, handle, title, about string)
 	}
 	key := ed25519.NewKeyFromSeed(seed)
 	genesis := key.Public().(ed25519.PublicKey)
-	profile, err := c.signRecord(key, genesis, 0, &channel.Record{Kind: channel.KindProfile, Title: title, About: about})
+	r := &channel.Record{Kind: channel.KindProfile, Title: title, About: about, Channel: genesis, Position: 1, Time: c.nowMillis()}
+	if _, err := c.rand.Read(r.ID[:]); err != nil {
+		return ChannelInfo{}, err
+	}
+	profile, err := r.Sign(key)
 	if err != nil {
 		return ChannelInfo{}, err
 	}
@@ -115,33 +129,59 @@ func (c *Client) CreateChannel(ctx context.Context, handle, title, about string)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	err = c.update(ctx, func(tx sealedTx) error {
-		if err := tx.putJSON(bucketChannelKey, info.Handle, &channelKeyRecord{Seed: seed, Epoch: 0}); err != nil {
+		if err := tx.putJSON(bucketChannelKey, info.Handle, &channelKeyRecord{Seed: seed}); err != nil {
 			return err
 		}
 		return tx.putJSON(bucketChannel, info.Handle, &channelRecord{Genesis: genesis})
 	})
-	return channelInfo(info), err
-}
-
-func (c *Client) signRecord(key ed25519.PrivateKey, genesis ed25519.PublicKey, epoch uint32, r *channel.Record) ([]byte, error) {
-	r.Channel, r.Epoch, r.Time = genesis, epoch, c.nowMillis()
-	if _, err := c.rand.Read(r.ID[:]); err != nil {
-		return nil, err
+	if err != nil {
+		return ChannelInfo{}, err
 	}
-	return r.Sign(key)
+	if _, err := c.storeRecords(ctx, info.Handle, []api.ChannelRecord{{Seq: info.LastSeq, Data: profile}}); err != nil {
+		return ChannelInfo{}, err
+	}
+	return channelInfo(info), nil
 }
 
-// Publish signs and posts text to a channel this device publishes.
+// Publish signs and posts text to a channel this account owns or is an
+// admin of.
 func (c *Client) Publish(ctx context.Context, handle, text string) (Post, error) {
 	return c.publish(ctx, handle, &channel.Record{Kind: channel.KindPost, Text: text})
 }
 
-// EditPost replaces a post's text; the earlier text stays visible.
+// ErrNoSuchPost means the channel has no (stored) post with that ID.
+var ErrNoSuchPost = errors.New("client: the channel has no such post")
+
+// EditPost replaces a post's text; the earlier text stays visible. The
+// post keeps its current media (as this device has it stored after
+// catching up; use EditPostMedia to change or drop them). A post not
+// found, deleted or taken down is not edited: ErrNoSuchPost.
 func (c *Client) EditPost(ctx context.Context, handle string, id [channel.IDSize]byte, text string) (Post, error) {
-	return c.publish(ctx, handle, &channel.Record{Kind: channel.KindEdit, Target: &id, Text: text})
+	handle, err := api.NormalizeUsername(handle)
+	if err != nil {
+		return Post{}, ErrNoSuchUser
+	}
+	if err := c.catchUp(ctx, handle); err != nil && !errors.Is(err, ErrChannelFork) {
+		return Post{}, err
+	}
+	posts, err := c.posts(ctx, handle, 0)
+	if err != nil {
+		return Post{}, err
+	}
+	for _, p := range posts {
+		if p.Removed == "" && !p.Withheld && p.ID == id {
+			return c.EditPostMedia(ctx, handle, id, text, p.Media)
+		}
+	}
+	return Post{}, ErrNoSuchPost
 }
 
-// DeletePost removes a post.
+// EditPostMedia replaces a post's text and media (nil drops them).
+func (c *Client) EditPostMedia(ctx context.Context, handle string, id [channel.IDSize]byte, text string, media [][]byte) (Post, error) {
+	return c.publish(ctx, handle, &channel.Record{Kind: channel.KindEdit, Target: &id, Text: text, Media: media})
+}
+
+// DeletePost removes a post, for good.
 func (c *Client) DeletePost(ctx context.Context, handle string, id [channel.IDSize]byte) error {
 	_, err := c.publish(ctx, handle, &channel.Record{Kind: channel.KindDelete, Target: &id})
 	return err
@@ -157,35 +197,157 @@ func (c *Client) PinPost(ctx context.Context, handle string, id [channel.IDSize]
 	return err
 }
 
+// publish signs r as the next record of the channel's chain, with the
+// owner key if this device holds it, else with the account's identity
+// key as an admin, and posts it. If another publisher took the position
+// first (stale_head), it catches up and signs again, a few times.
 func (c *Client) publish(ctx context.Context, handle string, r *channel.Record) (Post, error) {
 	handle, err := api.NormalizeUsername(handle)
 	if err != nil {
 		return Post{}, ErrNoSuchUser
 	}
+	owner, err := c.channelSigner(ctx, handle)
+	if err != nil {
+		return Post{}, err
+	}
+	r.Time = c.nowMillis()
+	if _, err := c.rand.Read(r.ID[:]); err != nil {
+		return Post{}, err
+	}
+	for try := 1; ; try++ {
+		b, err := c.signNext(ctx, handle, owner, r)
+		if err != nil {
+			return Post{}, err
+		}
+		res, err := c.http.PostRecord(ctx, handle, b)
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Code == api.CodeStaleHead && try < maxPublishTries {
+			c.log.Info("channel head moved; signing again", "channel", handle, "head", ae.HeadPosition)
+			if err := c.catchUp(ctx, handle); err != nil {
+				return Post{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Post{}, c.channelAPIError(err)
+		}
+		// The record is the chain's head now: keep it, so the next
+		// publish signs on top of it without asking the server.
+		c.mu.Lock()
+		if _, err := c.storeRecords(ctx, handle, []api.ChannelRecord{{Seq: res.Seq, Data: b}}); err != nil {
+			c.log.Warn("published channel record not stored", "channel", handle, "err", err)
+		}
+		c.mu.Unlock()
+		return Post{Channel: handle, ID: r.ID, Seq: res.Seq, Time: time.UnixMilli(r.Time), Text: r.Text, Media: r.Media}, nil
+	}
+}
+
+// channelSigner returns the owner key if this device holds it; nil means
+// this account signs as an admin, which the channel's chain (caught up
+// first) must say it is.
+func (c *Client) channelSigner(ctx context.Context, handle string) (ed25519.PrivateKey, error) {
 	var (
 		kr channelKeyRecord
 		cr channelRecord
 	)
-	if err := c.view(ctx, func(tx sealedTx) error {
-		if err := tx.getJSON(bucketChannelKey, handle, &kr); err != nil {
+	err := c.view(ctx, func(tx sealedTx) error {
+		if err := tx.getJSON(bucketChannel, handle, &cr); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		return tx.getJSON(bucketChannel, handle, &cr)
-	}); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return Post{}, ErrNotPublisher
+		return tx.getJSON(bucketChannelKey, handle, &kr)
+	})
+	if err == nil {
+		if cr.LastSeq == 0 { // a device linked since: it has the key but not the chain yet
+			if err := c.catchUp(ctx, handle); err != nil {
+				return nil, err
+			}
 		}
-		return Post{}, err
+		return ed25519.NewKeyFromSeed(kr.Seed), nil
 	}
-	b, err := c.signRecord(ed25519.NewKeyFromSeed(kr.Seed), cr.Genesis, kr.Epoch, r)
+	if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if err := c.pinChannel(ctx, handle); err != nil {
+		return nil, err
+	}
+	if err := c.catchUp(ctx, handle); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var admin bool
+	err = c.view(ctx, func(tx sealedTx) error {
+		var cr channelRecord
+		if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
+			return err
+		}
+		st, err := c.chainState(tx, handle, cr.Genesis)
+		admin = err == nil && st.IsAdmin(c.identity().Public())
+		return err
+	})
 	if err != nil {
-		return Post{}, err
+		return nil, err
 	}
-	res, err := c.http.PostRecord(ctx, handle, b)
+	if !admin {
+		return nil, ErrNotPublisher
+	}
+	return nil, nil
+}
+
+// signNext signs r at the position after the chain's head as this device
+// has it, with the owner key, or (owner nil) the identity key.
+func (c *Client) signNext(ctx context.Context, handle string, owner ed25519.PrivateKey, r *channel.Record) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var st *channel.State
+	if err := c.view(ctx, func(tx sealedTx) error {
+		var cr channelRecord
+		if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
+			return err
+		}
+		if cr.Forked {
+			return fmt.Errorf("%w (@%s)", ErrChannelFork, handle)
+		}
+		var err error
+		st, err = c.chainState(tx, handle, cr.Genesis)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	r.Channel, r.Position, r.Prev = st.Genesis(), st.Position()+1, nil
+	if r.Position > 1 {
+		h := st.HeadHash()
+		r.Prev = &h
+	}
+	if owner != nil {
+		r.Signer = nil
+		return r.Sign(owner)
+	}
+	return r.SignAdmin(c.identity().Private, c.rand)
+}
+
+// pinChannel pins a channel's genesis key as the server gives it if this
+// device has none pinned yet, without following it (trust on first use,
+// as Follow does).
+func (c *Client) pinChannel(ctx context.Context, handle string) error {
+	var cr channelRecord
+	err := c.view(ctx, func(tx sealedTx) error { return tx.getJSON(bucketChannel, handle, &cr) })
+	if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	info, err := c.http.Channel(ctx, handle)
 	if err != nil {
-		return Post{}, c.channelAPIError(err)
+		return c.channelAPIError(err)
 	}
-	return Post{Channel: handle, ID: r.ID, Seq: res.Seq, Time: time.UnixMilli(r.Time), Text: r.Text}, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.update(ctx, func(tx sealedTx) error {
+		err := tx.getJSON(bucketChannel, info.Handle, &cr)
+		if errors.Is(err, ErrNotFound) {
+			return tx.putJSON(bucketChannel, info.Handle, &channelRecord{Genesis: info.GenesisKey})
+		}
+		return err
+	})
 }
 
 // Follow follows a channel, pinning its genesis key the first time.
@@ -279,7 +441,7 @@ func (c *Client) Channels(ctx context.Context) ([]ChannelSummary, error) {
 			return nil, err
 		}
 		for _, p := range posts {
-			if p.Removed != "" {
+			if p.Removed != "" || p.Withheld {
 				continue
 			}
 			if out[i].Posts == 0 {
@@ -334,29 +496,10 @@ func (c *Client) StoredPosts(ctx context.Context, handle string, limit int) ([]P
 	return c.posts(ctx, handle, limit)
 }
 
-// chain loads the pinned genesis key and the stored handovers.
-func (c *Client) chain(tx sealedTx, handle string) (*channel.Chain, *channelRecord, error) {
-	var cr channelRecord
-	if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil, fmt.Errorf("client: follow @%s first", handle)
-		}
-		return nil, nil, err
-	}
-	chain, err := channel.NewChain(cr.Genesis)
-	if err != nil {
-		return nil, nil, err
-	}
-	err = tx.scan(bucketChanKeys, handle+"/", func(_ string, v []byte) error {
-		_, err := chain.Verify(v)
-		return err
-	})
-	return chain, &cr, err
-}
-
 // catchUp fetches and verifies every record after the last stored one.
 // A record that does not verify stops it with ErrForgedRecord, storing
-// nothing of that page.
+// nothing of that page; a record withheld stops it quietly (Feed shows a
+// placeholder); a fork stops it with ErrChannelFork.
 func (c *Client) catchUp(ctx context.Context, handle string) error {
 	return c.catchUpInto(ctx, handle, nil)
 }
@@ -366,94 +509,65 @@ func (c *Client) catchUpInto(ctx context.Context, handle string, fetched *[]api.
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
-		var after uint64
+		var cr channelRecord
 		if err := c.view(ctx, func(tx sealedTx) error {
-			var cr channelRecord
 			if err := tx.getJSON(bucketChannel, handle, &cr); err != nil {
 				if errors.Is(err, ErrNotFound) {
 					return fmt.Errorf("client: follow @%s first", handle)
 				}
 				return err
 			}
-			after = cr.LastSeq
 			return nil
 		}); err != nil {
 			return err
 		}
-		page, err := c.http.Records(ctx, handle, transport.RecordQuery{After: after, Limit: api.MaxChannelPage})
+		if cr.Forked {
+			return fmt.Errorf("%w (@%s)", ErrChannelFork, handle)
+		}
+		page, err := c.http.Records(ctx, handle, transport.RecordQuery{After: cr.LastSeq, Limit: api.MaxChannelPage})
 		if err != nil {
 			return c.channelAPIError(err)
 		}
 		if len(page.Records) == 0 {
 			return nil
 		}
-		if err := c.storeRecords(ctx, handle, page.Records); err != nil {
+		stop, err := c.storeRecords(ctx, handle, page.Records)
+		if err != nil {
 			return err
 		}
 		if fetched != nil {
 			*fetched = append(*fetched, page.Records...)
 		}
-		if page.Next == 0 {
+		if stop || page.Next == 0 {
 			return nil
 		}
 	}
 }
 
-// storeRecords verifies records (ascending) and stores them, moving
-// LastSeq on, in one transaction.
-func (c *Client) storeRecords(ctx context.Context, handle string, recs []api.ChannelRecord) error {
-	return c.update(ctx, func(tx sealedTx) error {
-		chain, cr, err := c.chain(tx, handle)
-		if err != nil {
-			return err
-		}
-		for _, r := range recs {
-			if r.Seq <= cr.LastSeq {
-				continue
-			}
-			if r.TakenDown != "" {
-				// Kept as a marker: the operator removed it, the reason is shown.
-				if err := tx.put(bucketChanRec, chanRecKey(handle, r.Seq), []byte(removedPrefix+r.TakenDown)); err != nil {
-					return err
-				}
-			} else {
-				rec, err := chain.Verify(r.Data)
-				if err != nil {
-					return fmt.Errorf("%w (@%s, seq %d: %v)", ErrForgedRecord, handle, r.Seq, err)
-				}
-				if err := tx.put(bucketChanRec, chanRecKey(handle, r.Seq), r.Data); err != nil {
-					return err
-				}
-				if rec.Kind == channel.KindHandover {
-					if err := tx.put(bucketChanKeys, chanRecKey(handle, r.Seq), r.Data); err != nil {
-						return err
-					}
-				}
-			}
-			cr.LastSeq = r.Seq
-		}
-		return tx.putJSON(bucketChannel, handle, cr)
-	})
-}
-
-// removedPrefix marks a stored record the operator took down.
-const removedPrefix = "removed:"
-
 func chanRecKey(handle string, seq uint64) string { return handle + "/" + fmt.Sprintf("%020d", seq) }
 
 // posts folds the stored records into posts (channel.Fold), newest first,
 // with a placeholder (Removed set) at the Seq of each record the operator
-// took down.
+// took down, and one (Withheld) at the newest end if the server withheld
+// records.
 func (c *Client) posts(ctx context.Context, handle string, limit int) ([]Post, error) {
 	var (
 		recs    []channel.Sequenced
 		removed []Post // placeholders of taken-down records, ascending
+		cr      channelRecord
 	)
 	err := c.view(ctx, func(tx sealedTx) error {
+		if err := tx.getJSON(bucketChannel, handle, &cr); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
 		return tx.scan(bucketChanRec, handle+"/", func(k string, v []byte) error {
 			seq, _ := strconv.ParseUint(k[len(handle)+1:], 10, 64)
-			if reason, ok := bytes.CutPrefix(v, []byte(removedPrefix)); ok {
-				removed = append(removed, Post{Channel: handle, Seq: seq, Removed: string(reason)})
+			if n, ok := bytes.CutPrefix(v, []byte(noticePrefix)); ok {
+				nt, err := channel.ParseNotice(n)
+				if err != nil {
+					return err
+				}
+				removed = append(removed, Post{Channel: handle, Seq: seq, Removed: nt.Reason})
 				return nil
 			}
 			r, err := channel.Parse(v)
@@ -468,7 +582,10 @@ func (c *Client) posts(ctx context.Context, handle string, limit int) ([]Post, e
 		return nil, err
 	}
 	folded := channel.Fold(recs)
-	out := make([]Post, 0, len(folded)+len(removed))
+	out := make([]Post, 0, len(folded)+len(removed)+1)
+	if cr.Withheld != 0 {
+		out = append(out, Post{Channel: handle, Seq: cr.Withheld, Withheld: true})
+	}
 	for _, p := range folded { // newest first
 		for len(removed) > 0 && removed[len(removed)-1].Seq > p.Seq {
 			out = append(out, removed[len(removed)-1])
@@ -487,8 +604,8 @@ func (c *Client) posts(ctx context.Context, handle string, limit int) ([]Post, e
 }
 
 // handleChannelFrame processes a live Channel frame: a state change is
-// reported; a record is verified and stored if it is the next one, and a
-// gap triggers a catch-up.
+// reported; a record is verified and stored if it is the next one, and
+// otherwise a catch-up follows.
 func (c *Client) handleChannelFrame(ctx context.Context, f *api.Frame) {
 	switch f.Code {
 	case api.CodeChannelSuspended, api.CodeChannelRestored:
@@ -528,27 +645,53 @@ func (c *Client) handleChannelFrame(ctx context.Context, f *api.Frame) {
 	}
 }
 
-// storeNext verifies and stores a live frame's record if it is the next
-// one the device lacks, without asking the server (so a post to many
-// followers costs the server no request per follower), and reports
-// whether it did. A gap, or an unknown channel, is left to a catch-up.
+// storeNext verifies and stores a live frame's record if its position is
+// the one after the chain's head, without asking the server (so a post
+// to many followers costs the server no request per follower), and
+// reports whether it did. Anything else (a gap, an unknown channel, a
+// record already there) is left to a catch-up, which also classifies a
+// conflicting record (a fork or a forgery).
 func (c *Client) storeNext(ctx context.Context, f *api.Frame) (bool, error) {
 	if len(f.Record) == 0 {
 		return false, nil
 	}
+	r, err := channel.Parse(f.Record)
+	if err != nil {
+		return false, fmt.Errorf("%w (@%s, seq %d: %v)", ErrForgedRecord, f.Channel, f.Seq, err)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var cr channelRecord
-	if err := c.view(ctx, func(tx sealedTx) error { return tx.getJSON(bucketChannel, f.Channel, &cr) }); err != nil {
+	var (
+		cr   channelRecord
+		next bool
+	)
+	if err := c.view(ctx, func(tx sealedTx) error {
+		if err := tx.getJSON(bucketChannel, f.Channel, &cr); err != nil {
+			return err
+		}
+		if cr.Forked || f.Seq <= cr.LastSeq {
+			return nil
+		}
+		// The next record is stored from the frame; one for a position
+		// already filled is classified as storeRecords does (a replay,
+		// a forgery, or a fork kept as evidence).
+		st, err := c.chainState(tx, f.Channel, cr.Genesis)
+		next = err == nil && r.Position <= st.Position()+1
+		return err
+	}); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return false, nil
 		}
 		return false, err
 	}
-	if f.Seq != cr.LastSeq+1 {
+	if !next {
 		return false, nil
 	}
-	return true, c.storeRecords(ctx, f.Channel, []api.ChannelRecord{{Seq: f.Seq, Data: f.Record}})
+	stop, err := c.storeRecords(ctx, f.Channel, []api.ChannelRecord{{Seq: f.Seq, Data: f.Record}})
+	if err != nil || stop {
+		return true, err
+	}
+	return true, nil
 }
 
 // countViews tells the server that the posts among recs, which Feed has

@@ -22,6 +22,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/parley-chat/parley/internal/channel"
 	"io"
 	"log/slog"
 	"net/http"
@@ -90,9 +91,11 @@ type Client struct {
 	ownDevAt time.Time
 	resetAt  map[string]time.Time // last session reset per peer device
 	prunedAt time.Time
-	grants   []pendingGrant          // channel keys received, checked after processing
 	resends  []resendJob             // resends asked for by the envelope being processed (retry.go)
 	reports  map[string]reportBudget // decryption-error contents sent per peer device (retry.go)
+	// chains caches each channel's verified chain state (channelchain.go),
+	// rebuilt from the store when missing; guarded by mu like the rest.
+	chains map[string]*channel.State
 }
 
 // Open opens the account in cfg.Store with cfg.Passphrase. A wrong
@@ -123,7 +126,7 @@ func newClient(cfg Config) (*Client, error) {
 	if cfg.Store == nil {
 		return nil, fmt.Errorf("client: Config.Store is required")
 	}
-	c := &Client{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, rand: cfg.Rand, emitF: cfg.Events, resetAt: map[string]time.Time{}}
+	c := &Client{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, rand: cfg.Rand, emitF: cfg.Events, resetAt: map[string]time.Time{}, chains: map[string]*channel.State{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}

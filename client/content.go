@@ -2,7 +2,6 @@ package client
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/internal/attachment"
+	"github.com/parley-chat/parley/internal/keys"
 	"github.com/parley-chat/parley/internal/wire"
 )
 
@@ -36,7 +36,10 @@ type content struct {
 
 	Attachment *filePointer // kindText, kindSyncSent: a file (spec/client.md §8)
 
-	ChannelKey *channelKeyGrant // kindChannelKey (spec/client.md §9.3)
+	// kindSyncVerified: Destination's identity key, as the sending device
+	// pinned it, and whether it is now verified (spec/client.md §6.1).
+	VerifiedKey []byte
+	Verified    bool
 
 	Failed *decryptionError // kindDecryptionError (spec/client.md §6.3)
 }
@@ -71,9 +74,10 @@ const (
 	kindSyncSent contentKind = 4 // to one's own devices: "I sent this to Destination"
 	kindReset    contentKind = 5 // an empty message that starts a fresh session
 	// 6–15 reserved (edits, deletes, timers).
-	kindChannelKey contentKind = 16 // a channel's signing key, for an admin or one's own devices
-	kindSyncRead   contentKind = 17 // to one's own devices: "I read these messages from Destination"
-	// 18 is left for the verification sync.
+	// 16 was kindChannelKey, a channel key for an admin; not reused.
+	kindSyncRead contentKind = 17 // to one's own devices: "I read these messages from Destination"
+	// to one's own devices: "I verified (or unverified) Destination's key VerifiedKey"
+	kindSyncVerified    contentKind = 18
 	kindDecryptionError contentKind = 19 // "I could not decrypt your envelope Failed.ID": please resend it
 )
 
@@ -109,12 +113,14 @@ const (
 	cAttachName protowire.Number = 24
 	cAttachType protowire.Number = 25
 
-	cChanHandle  protowire.Number = 26 // kindChannelKey: the channel
-	cChanGenesis protowire.Number = 27 // its genesis public key
-	cChanEpoch   protowire.Number = 28 // the epoch of the key
-	cChanSeed    protowire.Number = 29 // the Ed25519 seed of that epoch's key
+	// Fields 26-29 carried the channel-key grant of kind 16, which
+	// admins no longer need (they sign with their identity keys,
+	// spec/protocol.md §10.1); they are not reused.
 
-	// 30–32 are left for the verification sync.
+	cVerifiedKey   protowire.Number = 30 // kindSyncVerified: the contact's encoded identity key
+	cVerifiedState protowire.Number = 31 // kindSyncVerified: 1 verified, 0 not
+
+	// 32 is free.
 	cFailedID     protowire.Number = 33 // kindDecryptionError: the failed envelope's client_id
 	cFailedDevice protowire.Number = 34 // the device that sent it
 	cFailedTime   protowire.Number = 35 // when the server stored it
@@ -150,14 +156,16 @@ func (c *content) marshal() []byte {
 		}
 		e.Uint(cTyping, v)
 	}
-	if c.Kind == kindSyncSent || c.Kind == kindSyncRead {
+	if c.Kind == kindSyncSent || c.Kind == kindSyncRead || c.Kind == kindSyncVerified {
 		e.Bytes(cDestination, []byte(c.Destination))
 	}
-	if k := c.ChannelKey; k != nil && c.Kind == kindChannelKey {
-		e.Bytes(cChanHandle, []byte(k.Handle))
-		e.Bytes(cChanGenesis, k.Genesis)
-		e.Uint(cChanEpoch, uint64(k.Epoch))
-		e.Bytes(cChanSeed, k.Seed)
+	if c.Kind == kindSyncVerified {
+		e.Bytes(cVerifiedKey, c.VerifiedKey)
+		var v uint64
+		if c.Verified {
+			v = 1
+		}
+		e.Uint(cVerifiedState, v)
 	}
 	if f := c.Failed; f != nil && c.Kind == kindDecryptionError {
 		e.Bytes(cFailedID, f.ID[:])
@@ -204,16 +212,7 @@ func parseContent(b []byte) (*content, error) {
 		}
 	case kindTyping:
 		c.Typing = d.Uint(cTyping, 1) == 1
-	case kindReset:
-	case kindChannelKey:
-		k := &channelKeyGrant{Handle: string(d.Bytes(cChanHandle, api.MinUsername, api.MaxUsername))}
-		k.Genesis = bytes.Clone(d.Bytes(cChanGenesis, ed25519.PublicKeySize, ed25519.PublicKeySize))
-		k.Epoch = uint32(d.Uint(cChanEpoch, 1<<32-1))
-		k.Seed = bytes.Clone(d.Bytes(cChanSeed, ed25519.SeedSize, ed25519.SeedSize))
-		if h, err := api.NormalizeUsername(k.Handle); d.Err() == nil && (err != nil || h != k.Handle) {
-			return nil, fmt.Errorf("%w: channel handle", errContent)
-		}
-		c.ChannelKey = k
+	case kindReset, kindSyncVerified: // the latter's fields follow the destination
 	case kindDecryptionError:
 		f := &decryptionError{}
 		copy(f.ID[:], d.Bytes(cFailedID, len(f.ID), len(f.ID)))
@@ -226,13 +225,20 @@ func parseContent(b []byte) (*content, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", errContent, c.Kind)
 	}
-	if c.Kind == kindSyncSent || c.Kind == kindSyncRead {
+	if c.Kind == kindSyncSent || c.Kind == kindSyncRead || c.Kind == kindSyncVerified {
 		raw := string(d.Bytes(cDestination, 1, api.MaxUsername))
 		dest, err := api.NormalizeUsername(raw)
 		if d.Err() == nil && (err != nil || dest != raw) { // senders write it normalised: one encoding
 			return nil, fmt.Errorf("%w: destination", errContent)
 		}
 		c.Destination = dest
+	}
+	if c.Kind == kindSyncVerified {
+		c.VerifiedKey = bytes.Clone(d.Bytes(cVerifiedKey, keys.EncodedPublicKeySize, keys.EncodedPublicKeySize))
+		c.Verified = d.Uint(cVerifiedState, 1) == 1
+		if _, err := keys.DecodePublicKey(c.VerifiedKey); d.Err() == nil && err != nil {
+			return nil, fmt.Errorf("%w: verified identity key", errContent)
+		}
 	}
 	if c.Kind == kindText || c.Kind == kindSyncSent {
 		if blob, ok := d.OptBytes(cAttachBlob, sha256.Size, sha256.Size); ok {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/internal/attachment"
 	"github.com/parley-chat/parley/internal/keys"
 )
@@ -28,13 +29,23 @@ func sampleContents() []*content {
 		{Kind: kindSyncSent, ID: id, Timestamp: 4, Text: "to bob", Destination: "bob"},
 		{Kind: kindReset, ID: id, Timestamp: 5},
 		{Kind: kindSyncRead, ID: id, Timestamp: 7, ReceiptIDs: []MessageID{id}, Destination: "bob"},
-		{Kind: kindChannelKey, ID: id, Timestamp: 6, ChannelKey: &channelKeyGrant{Handle: "news", Genesis: make([]byte, 32), Epoch: 2, Seed: make([]byte, 32)}},
 		{Kind: kindText, ID: id, Timestamp: 6, Text: "a caption", Attachment: file},
 		{Kind: kindText, ID: id, Timestamp: 7, ReplyTo: &reply, Attachment: empty},
 		{Kind: kindSyncSent, ID: id, Timestamp: 8, Destination: "bob", Attachment: file},
+		{Kind: kindSyncVerified, ID: id, Timestamp: 9, Destination: "bob", VerifiedKey: identityKeySample(), Verified: true},
+		{Kind: kindSyncVerified, ID: id, Timestamp: 10, Destination: "carol", VerifiedKey: identityKeySample()},
 		{Kind: kindDecryptionError, ID: id, Timestamp: 9, Failed: &decryptionError{ID: reply, Device: 3, Time: 1795737600001}},
 		{Kind: kindDecryptionError, ID: id, Timestamp: 9, Failed: &decryptionError{ID: reply, Device: 1<<32 - 1}},
 	}
+}
+
+// identityKeySample is an encoded identity key (0x05 ‖ 32 bytes).
+func identityKeySample() []byte {
+	var k keys.PublicKey
+	for i := range k {
+		k[i] = byte(i + 1)
+	}
+	return k.Encode()
 }
 
 func TestContentRoundTrip(t *testing.T) {
@@ -43,6 +54,9 @@ func TestContentRoundTrip(t *testing.T) {
 		got, err := parseContent(b)
 		if err != nil {
 			t.Fatalf("kind %d: %v", c.Kind, err)
+		}
+		if c.Kind == kindSyncVerified && (got.Destination != c.Destination || got.Verified != c.Verified || !bytes.Equal(got.VerifiedKey, c.VerifiedKey)) {
+			t.Errorf("verification sync parsed as %+v", got)
 		}
 		if again := got.marshal(); !bytes.Equal(again, b) {
 			t.Errorf("kind %d: re-encoding differs", c.Kind)
@@ -70,6 +84,9 @@ func TestContentRefusesNonsense(t *testing.T) {
 		"attachment without a name":            {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), ContentType: "a/b"}},
 		"attachment without a type":            {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "x"}},
 		"attachment name not UTF-8":            {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "\xff", ContentType: "a/b"}},
+		"verified key not X25519":              {Kind: kindSyncVerified, Destination: "bob", VerifiedKey: append([]byte{0x0a}, make([]byte, 32)...)},
+		"verified key too short":               {Kind: kindSyncVerified, Destination: "bob", VerifiedKey: make([]byte, 32)},
+		"verified without a name":              {Kind: kindSyncVerified, VerifiedKey: identityKeySample()},
 		"attachment too large":                 {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "x", ContentType: "a/b", Size: attachment.MaxSize + 1}},
 		"decryption error without what failed": {Kind: kindDecryptionError},
 		"decryption error from device 0":       {Kind: kindDecryptionError, Failed: &decryptionError{ID: MessageID{1}}},
@@ -113,6 +130,42 @@ func FuzzContent(f *testing.F) {
 		}
 		if !bytes.Equal(c.marshal(), b) {
 			t.Fatalf("parse/marshal of %x differs", b)
+		}
+	})
+}
+
+// FuzzVerificationSync: the decoder of verification syncs (kind 18,
+// spec/client.md §6.1), seeded with valid ones and their edits, never
+// panics; what it accepts names a normalised contact and a well-formed
+// X25519 identity key, re-encodes to the same bytes, and no strict
+// prefix of it is accepted.
+func FuzzVerificationSync(f *testing.F) {
+	for _, c := range sampleContents() {
+		if c.Kind == kindSyncVerified {
+			b := c.marshal()
+			f.Add(b)
+			f.Add(b[:len(b)-1])
+			f.Add(append(bytes.Clone(b), 0))
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := parseContent(b)
+		if err != nil || c.Kind != kindSyncVerified {
+			return
+		}
+		if _, err := keys.DecodePublicKey(c.VerifiedKey); err != nil {
+			t.Fatalf("accepted a sync with a bad key %x", c.VerifiedKey)
+		}
+		if n, err := api.NormalizeUsername(c.Destination); err != nil || n != c.Destination {
+			t.Fatalf("accepted a sync naming %q", c.Destination)
+		}
+		if !bytes.Equal(c.marshal(), b) {
+			t.Fatalf("parse/marshal of %x differs", b)
+		}
+		for n := range len(b) {
+			if _, err := parseContent(b[:n]); err == nil {
+				t.Fatalf("prefix of %d/%d bytes parsed", n, len(b))
+			}
 		}
 	})
 }

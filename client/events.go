@@ -84,11 +84,34 @@ type ChannelStateEvent struct {
 }
 
 // ChannelForgeryEvent reports that the server served a record of a
-// followed channel that does not verify: it was not stored.
+// followed channel that does not verify, or repeats one already in the
+// chain (a replay): it was not stored.
 type ChannelForgeryEvent struct {
 	Channel string
 	Seq     uint64
 }
+
+// ChannelForkEvent reports a fork of a followed channel: two different
+// records at one position, both validly signed by keys that could sign
+// there (spec/protocol.md §10.5). Both are kept as evidence
+// (Client.ChannelFork) and the channel takes no further records until the
+// user resolves it (Client.ResolveChannelFork) or unfollows.
+type ChannelForkEvent struct {
+	Channel  string
+	Position uint64
+}
+
+// ChannelGapEvent reports that the server withheld records of a followed
+// channel: a record is missing from the chain, or was marked taken down
+// without a valid operator notice. Feed shows a placeholder (Post.Withheld)
+// and the next catch-up tries again.
+type ChannelGapEvent struct {
+	Channel string
+	Seq     uint64
+}
+
+func (*ChannelForkEvent) event() {}
+func (*ChannelGapEvent) event()  {}
 
 // ChannelModerationEvent reports that the operator took down (or
 // restored) a stored record of a followed channel; Feed now shows it as
@@ -105,18 +128,6 @@ func (*ChannelModerationEvent) event() {}
 func (*ChannelPostEvent) event()    {}
 func (*ChannelStateEvent) event()   {}
 func (*ChannelForgeryEvent) event() {}
-
-// ChannelKeyEvent reports a channel's signing key received from From:
-// this device may now publish to Channel (Err nil), or the key was
-// refused because it is not the channel's current key.
-type ChannelKeyEvent struct {
-	Channel string
-	From    string
-	Epoch   uint32
-	Err     error
-}
-
-func (*ChannelKeyEvent) event() {}
 
 // ReadElsewhereEvent reports that messages from Peer were read on another
 // of this account's devices, so they are read here too.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client/transport"
+	"github.com/parley-chat/parley/internal/channel"
 )
 
 // Hooks for the external tests (package client_test), which need a real
@@ -42,6 +43,16 @@ func (c *Client) SignedPreKeyIDsForTest(ctx context.Context) ([]string, error) {
 
 // ChannelFrameForTest processes a live Channel frame as a connection does.
 func (c *Client) ChannelFrameForTest(ctx context.Context, f *api.Frame) { c.handleChannelFrame(ctx, f) }
+
+// SignAsAdminForTest signs a channel record with the account's identity
+// key, as an admin's device does, whatever the chain says: a former
+// admin's key in the hands of an attacker.
+func (c *Client) SignAsAdminForTest(r *channel.Record) ([]byte, error) {
+	return r.SignAdmin(c.identity().Private, c.rand)
+}
+
+// MaxSafeName is the longest name, in bytes, that SafeName returns.
+const MaxSafeName = maxSafeName
 
 // SendDecryptionErrorForTest sends to a decryption-error content naming
 // the envelope id of device.

@@ -61,16 +61,15 @@ type provisionMessage struct {
 }
 
 // provisionChannel is a channel the account knows: its pinned genesis key,
-// whether the account follows it, and, if the account publishes to it,
-// its current signing key (spec/client.md §9.3), so the new device can
-// verify and post at once rather than after the next key rotation.
+// whether the account follows it, and, if the account owns it, its owner
+// key (spec/client.md §9.3), so the new device can verify and post at
+// once. (An admin needs nothing: they sign with the account's identity
+// key, which every device has.)
 type provisionChannel struct {
-	Handle   string `json:"handle"`
-	Genesis  []byte `json:"genesis"`
-	Follows  bool   `json:"follows"`
-	Seed     []byte `json:"seed,omitempty"`
-	Epoch    uint32 `json:"epoch,omitempty"`
-	Previous []byte `json:"previous,omitempty"`
+	Handle  string `json:"handle"`
+	Genesis []byte `json:"genesis"`
+	Follows bool   `json:"follows"`
+	Seed    []byte `json:"seed,omitempty"` // the owner key's seed
 }
 
 type provisionContact struct {
@@ -207,10 +206,10 @@ func storeProvisionedChannels(tx sealedTx, chans []provisionChannel) error {
 		if err := tx.putJSON(bucketChannel, handle, &channelRecord{Genesis: pc.Genesis, Follows: pc.Follows}); err != nil {
 			return err
 		}
-		if len(pc.Seed) != ed25519.SeedSize || (pc.Previous != nil && len(pc.Previous) != ed25519.SeedSize) {
+		if len(pc.Seed) != ed25519.SeedSize {
 			continue
 		}
-		kr := channelKeyRecord{Seed: pc.Seed, Epoch: pc.Epoch, Previous: pc.Previous}
+		kr := channelKeyRecord{Seed: pc.Seed}
 		if err := tx.putJSON(bucketChannelKey, handle, &kr); err != nil {
 			return err
 		}
@@ -231,7 +230,7 @@ func provisionedChannels(tx sealedTx) ([]provisionChannel, error) {
 		var kr channelKeyRecord
 		switch err := tx.getJSON(bucketChannelKey, handle, &kr); {
 		case err == nil:
-			pc.Seed, pc.Epoch, pc.Previous = kr.Seed, kr.Epoch, kr.Previous
+			pc.Seed = kr.Seed
 		case !errors.Is(err, ErrNotFound):
 			return err
 		}

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -9,7 +10,10 @@ import (
 
 	"github.com/parley-chat/parley/client"
 	"github.com/parley-chat/parley/client/sqlitestore"
+	"github.com/parley-chat/parley/client/transport"
 	"github.com/parley-chat/parley/internal/pqxdh"
+	"github.com/parley-chat/parley/parleytest"
+	"github.com/parley-chat/parley/server/httpapi"
 )
 
 // clock is a settable time source.
@@ -50,11 +54,26 @@ func TestPreKeysReplenishedAndRotated(t *testing.T) {
 		t.Fatalf("after registration: %+v %v", counts, err)
 	}
 
-	// Others use up 80 one-time keys of each kind: Alice tops up.
+	// Others use up 80 one-time keys of each kind: Alice tops up. One
+	// requester takes at most httpapi.OneTimeBurst of them (spec/api.md
+	// §6.3), so Bob and 15 others fetch 5 bundles each.
 	bt := bob.TransportForTest()
+	fetchers := []*transport.Client{bt}
+	for i := range 15 {
+		req, _, err := parleytest.Registration(fmt.Sprint("fetcher", i), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := transport.New(srv.URL, nil)
+		creds, err := base.Register(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fetchers = append(fetchers, base.As(creds))
+	}
 	var first []byte
 	for i := range 80 {
-		bs, err := bt.Bundles(ctx, "alice", 0)
+		bs, err := fetchers[i/httpapi.OneTimeBurst].Bundles(ctx, "alice", 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -89,7 +89,6 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 			if err := c.handle(ctx, f, &receipts); err != nil {
 				return err // not acknowledged: it comes again on the next connection
 			}
-			c.acceptGrants(ctx)
 			if f.Seq != 0 {
 				if err := sock.Ack(ctx, f.Seq); err != nil {
 					return err
@@ -136,11 +135,9 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 		receipts []MessageID
 		dup      bool
 	)
-	nGrants := len(c.grants) // grants of this envelope count only if it commits
-	c.resends = c.resends[:0]
+	c.resends = c.resends[:0] // resends of this envelope count only if it commits
 	err := c.update(ctx, func(tx sealedTx) error {
 		events, receipts, dup = nil, nil, false
-		c.grants = c.grants[:nGrants]
 		c.resends = c.resends[:0]
 		if f.Seq != 0 {
 			if _, err := tx.get(bucketSeen, seenKey(sender, dev, f.ClientID)); err == nil {
@@ -205,7 +202,6 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 		return err
 	})
 	if err != nil {
-		c.grants = c.grants[:nGrants]
 		c.resends = c.resends[:0]
 	}
 	var bad errUndecryptable
@@ -323,8 +319,14 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 		if len(changed) > 0 {
 			events = append(events, &ReadElsewhereEvent{Peer: ct.Destination, IDs: changed})
 		}
-	case ct.Kind == kindChannelKey && ct.ChannelKey != nil:
-		c.grants = append(c.grants, pendingGrant{from: sender, grant: ct.ChannelKey})
+	case ct.Kind == kindSyncVerified && self:
+		ev, err := c.applyVerifiedSync(tx, dev, ct)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ev != nil {
+			events = append(events, ev)
+		}
 	case ct.Kind == kindDecryptionError && ct.Failed.Device == c.acct.DeviceID:
 		evs, err := c.decryptionErrorReceived(tx, sender, dev, ct.Failed)
 		if err != nil {

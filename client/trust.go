@@ -1,8 +1,10 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/parley-chat/parley/api"
@@ -106,11 +108,18 @@ func (c *Client) Unverify(ctx context.Context, peer string) error {
 	return c.setVerified(ctx, peer, r.Identity, false)
 }
 
+// ErrVerificationNotSynced means a verification mark was set (or cleared)
+// on this device, but the account's other devices could not be told: the
+// error wraps why. Doing it again tells them.
+var ErrVerificationNotSynced = errors.New("client: the mark was set on this device, but the account's other devices were not told")
+
+// setVerified sets the mark on this device, then sends the account's
+// other devices a verification sync naming the key (spec/client.md §6.1).
 func (c *Client) setVerified(ctx context.Context, peer string, identity []byte, verified bool) error {
 	peer, _ = api.NormalizeUsername(peer)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.update(ctx, func(tx sealedTx) error {
+	err := c.update(ctx, func(tx sealedTx) error {
 		var r contactRecord
 		if err := tx.getJSON(bucketContact, peer, &r); err != nil {
 			return err
@@ -121,6 +130,70 @@ func (c *Client) setVerified(ctx context.Context, peer string, identity []byte, 
 		r.Verified, r.Blocked = verified, false
 		return tx.putJSON(bucketContact, peer, &r)
 	})
+	if err != nil {
+		return err
+	}
+	ct := &content{Kind: kindSyncVerified, Timestamp: c.nowMillis(), Destination: peer, VerifiedKey: identity, Verified: verified}
+	c.rand.Read(ct.ID[:])
+	if err := c.deliver(ctx, c.acct.Username, ct, false); err != nil {
+		return fmt.Errorf("%w: %w", ErrVerificationNotSynced, err)
+	}
+	return nil
+}
+
+// VerifiedElsewhereEvent reports a verification sync from another of
+// this account's devices (Device): Peer was marked verified (or not) and
+// the mark now holds here too, or, if Refused, that device named another
+// identity key for Peer than the one this device has pinned, so nothing
+// changed here and a note was added to the conversation.
+type VerifiedElsewhereEvent struct {
+	Peer     string
+	Device   uint32
+	Verified bool
+	Refused  bool
+}
+
+func (*VerifiedElsewhereEvent) event() {}
+
+// applyVerifiedSync applies a verification sync from this account's
+// device dev (spec/client.md §6.1). It returns the event to report, or
+// nil if nothing changed.
+func (c *Client) applyVerifiedSync(tx sealedTx, dev uint32, ct *content) (Event, error) {
+	peer := ct.Destination
+	if peer == c.acct.Username {
+		return nil, nil
+	}
+	ev := &VerifiedElsewhereEvent{Peer: peer, Device: dev, Verified: ct.Verified}
+	var r contactRecord
+	err := tx.getJSON(bucketContact, peer, &r)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if !ct.Verified {
+			return nil, nil // no mark here to clear
+		}
+		// No key pinned here yet: the one the own device verified is
+		// pinned, verified, as a first key seen would be.
+		r = contactRecord{Identity: bytes.Clone(ct.VerifiedKey), Verified: true, Added: c.nowMillis()}
+		return ev, tx.putJSON(bucketContact, peer, &r)
+	case err != nil:
+		return nil, err
+	case !bytes.Equal(r.Identity, ct.VerifiedKey):
+		ev.Refused = true
+		what := "verified"
+		if !ct.Verified {
+			what = "not verified"
+		}
+		var id MessageID
+		c.rand.Read(id[:])
+		_, err := storeMessage(tx, &messageRecord{ID: id, Peer: peer, From: peer, Kind: KindIdentityChanged,
+			Text:      fmt.Sprintf("Your device %d marked %s %s for another safety number than this device has; nothing changed here. Compare the safety number on this device.", dev, peer, what),
+			Timestamp: c.nowMillis(), Status: StatusRead})
+		return ev, err
+	case r.Verified == ct.Verified && !r.Blocked:
+		return nil, nil
+	}
+	r.Verified, r.Blocked = ct.Verified, false
+	return ev, tx.putJSON(bucketContact, peer, &r)
 }
 
 // observeIdentity records peer's identity key as seen in a bundle or a

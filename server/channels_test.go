@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -18,12 +20,17 @@ import (
 	"github.com/parley-chat/parley/server"
 )
 
-// publisher signs records for one channel, as a client does.
+// publisher signs records for one channel, as a client does: each at
+// the position after the chain's head, which it reads from the server
+// (the last head it read if the server does not answer).
 type publisher struct {
-	t     testing.TB
-	key   ed25519.PrivateKey
-	gen   ed25519.PublicKey
-	epoch uint32
+	t      testing.TB
+	key    ed25519.PrivateKey
+	gen    ed25519.PublicKey
+	c      *transport.Client // set by create
+	handle string
+	pos    uint64
+	prev   [channel.HashSize]byte
 }
 
 func newPublisher(t testing.TB) *publisher {
@@ -34,11 +41,38 @@ func newPublisher(t testing.TB) *publisher {
 	return &publisher{t: t, key: key, gen: pub}
 }
 
+// next fills in r's place in the chain.
+func (p *publisher) next(r *channel.Record) {
+	if p.c != nil {
+		if info, err := p.c.Channel(context.Background(), p.handle); err == nil {
+			p.pos = info.HeadPosition
+			copy(p.prev[:], info.HeadHash)
+		}
+	}
+	r.Channel, r.Position, r.Prev, r.Time = p.gen, p.pos+1, nil, time.Now().UnixMilli()
+	if r.Position > 1 {
+		prev := p.prev
+		r.Prev = &prev
+	}
+	rand.Read(r.ID[:])
+}
+
+// sign signs r with the owner key.
 func (p *publisher) sign(r *channel.Record) []byte {
 	p.t.Helper()
-	r.Channel, r.Epoch, r.Time = p.gen, p.epoch, time.Now().UnixMilli()
-	rand.Read(r.ID[:])
+	p.next(r)
 	b, err := r.Sign(p.key)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return b
+}
+
+// signAs signs r as an admin, with their identity key.
+func (p *publisher) signAs(u *user, r *channel.Record) []byte {
+	p.t.Helper()
+	p.next(r)
+	b, err := r.SignAdmin(u.id.Private, nil)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -52,6 +86,7 @@ func (p *publisher) create(u *user, handle string) api.ChannelInfo {
 	if err != nil {
 		p.t.Fatalf("create channel: %v", err)
 	}
+	p.c, p.handle = u.c, info.Handle
 	return info
 }
 
@@ -73,7 +108,7 @@ func TestChannelLifecycle(t *testing.T) {
 	anon := transport.New(srv.URL, nil)
 	p := newPublisher(t)
 	info := p.create(owner, "News")
-	if info.Handle != "news" || info.Title != "The News" || info.Epoch != 0 || info.LastSeq == 0 {
+	if info.Handle != "news" || info.Title != "The News" || info.HeadPosition != 1 || info.LastSeq == 0 || len(info.OperatorKey) != 32 {
 		t.Fatalf("created: %+v", info)
 	}
 	_, err := owner.c.CreateChannel(ctx, api.CreateChannelRequest{Handle: "news",
@@ -109,7 +144,9 @@ func TestChannelLifecycle(t *testing.T) {
 	forged[len(forged)-70] ^= 1
 	_, err = owner.c.PostRecord(ctx, "news", forged)
 	wantCode(t, err, api.CodeBadSignature)
-	_, err = owner.c.PostRecord(ctx, "news", newPublisher(t).sign(&channel.Record{Kind: channel.KindPost, Text: "other key"}))
+	other := newPublisher(t)
+	other.pos, other.prev = p.pos, p.prev
+	_, err = owner.c.PostRecord(ctx, "news", other.sign(&channel.Record{Kind: channel.KindPost, Text: "other key"}))
 	wantCode(t, err, api.CodeBadRecord)
 	_, err = owner.c.PostRecord(ctx, "news", []byte("junk"))
 	wantCode(t, err, api.CodeBadRecord)
@@ -118,11 +155,26 @@ func TestChannelLifecycle(t *testing.T) {
 	if err != nil || !again.Duplicate || again.Seq != res.Seq {
 		t.Fatalf("retry: %+v %v", again, err)
 	}
-	// An admin posts; an edit must target a post.
+	// An admin posts, signing with their identity key once the owner key
+	// certified it; an edit must target a post.
 	if err := owner.c.SetChannelAdmin(ctx, "news", "fan", true); err != nil {
 		t.Fatal(err)
 	}
-	p.post(fan, "news", "by the admin")
+	_, err = fan.c.PostRecord(ctx, "news", p.signAs(fan, &channel.Record{Kind: channel.KindPost, Text: "not certified yet"}))
+	wantCode(t, err, api.CodeSignerNotAllowed)
+	fanKey := fan.id.Public()
+	if _, err := owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindAddAdmin, Admin: &fanKey, AdminName: "fan"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fan.c.PostRecord(ctx, "news", p.signAs(fan, &channel.Record{Kind: channel.KindPost, Text: "by the admin"})); err != nil {
+		t.Fatal(err)
+	}
+	// The admin's account cannot post the owner's records, nor the owner
+	// an admin's.
+	_, err = fan.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindPost, Text: "as the owner"}))
+	wantCode(t, err, api.CodeSignerNotAllowed)
+	_, err = owner.c.PostRecord(ctx, "news", p.signAs(fan, &channel.Record{Kind: channel.KindPost, Text: "as the fan"}))
+	wantCode(t, err, api.CodeSignerNotAllowed)
 	rec, _ := channel.Parse(first)
 	edit := p.sign(&channel.Record{Kind: channel.KindEdit, Target: &rec.ID, Text: "first post (edited)"})
 	if _, err := owner.c.PostRecord(ctx, "news", edit); err != nil {
@@ -141,34 +193,21 @@ func TestChannelLifecycle(t *testing.T) {
 		t.Fatalf("newest is %v", r.Kind)
 	}
 	rest, _ := anon.Records(ctx, "news", transport.RecordQuery{Newest: true, Before: page.Next})
-	if len(rest.Records) != 2 || rest.Next != 0 {
+	if len(rest.Records) != 3 || rest.Next != 0 {
 		t.Fatalf("second page: %d records, next %d", len(rest.Records), rest.Next)
 	}
 	asc, _ := anon.Records(ctx, "news", transport.RecordQuery{After: info.LastSeq})
-	if len(asc.Records) != 3 || asc.Records[0].Seq != res.Seq {
+	if len(asc.Records) != 4 || asc.Records[0].Seq != res.Seq {
 		t.Fatalf("ascending: %+v", asc)
 	}
 
-	// Views are counted without saying who.
+	// Views are counted without saying who, once per requester (views_test.go).
 	if err := anon.AddViews(ctx, "news", [][]byte{rec.ID[:], rec.ID[:]}); err != nil {
 		t.Fatal(err)
 	}
 	asc, _ = anon.Records(ctx, "news", transport.RecordQuery{After: info.LastSeq, Limit: 1})
-	if asc.Records[0].Views != 2 {
+	if asc.Records[0].Views != 1 {
 		t.Fatalf("views = %d", asc.Records[0].Views)
-	}
-
-	// Key rotation: a handover, then only the new key posts.
-	next, nextKey, _ := ed25519.GenerateKey(rand.Reader)
-	if _, err := owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindHandover, NewKey: next})); err != nil {
-		t.Fatal(err)
-	}
-	_, err = owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindPost, Text: "old key"}))
-	wantCode(t, err, api.CodeBadRecord)
-	p.key, p.epoch = nextKey, 1
-	p.post(owner, "news", "new key")
-	if got, _ := anon.Channel(ctx, "news"); got.Epoch != 1 {
-		t.Fatalf("epoch %d", got.Epoch)
 	}
 
 	// Search, unfollow, report.
@@ -279,7 +318,11 @@ func TestChannelFanOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain, _ := channel.NewChain(p.gen)
+	hist, err := owner.c.Records(ctx, "news", transport.RecordQuery{Limit: 1})
+	if err != nil || len(hist.Records) != 1 {
+		t.Fatalf("the profile: %v", err)
+	}
+	profile := hist.Records[0].Data
 	var got sync.WaitGroup
 	bad := make(chan error, n)
 	for i := range socks {
@@ -299,7 +342,10 @@ func TestChannelFanOut(t *testing.T) {
 			case f.Seq != res.Seq || f.Channel != "news" || string(f.Record) != string(data):
 				bad <- fmt.Errorf("frame %+v", f)
 			default:
-				if r, err := chain.Verify(f.Record); err != nil {
+				st, _ := channel.NewState(p.gen) // a follower's view of the chain
+				if _, err := st.Apply(profile); err != nil {
+					bad <- err
+				} else if r, err := st.Apply(f.Record); err != nil {
 					bad <- err
 				} else if len(r.Media) != 2 || r.Text != "hello, everyone" {
 					bad <- fmt.Errorf("record %+v", r)
@@ -410,4 +456,71 @@ func TestChannelSuspension(t *testing.T) {
 func TestAdminAPIOffWithoutToken(t *testing.T) {
 	srv := parleytest.Start(t, server.Config{})
 	wantCode(t, transport.New(srv.URL, nil).Admin("", "x").Suspend(context.Background(), "news", "r"), api.CodeNotFound)
+}
+
+// TestChannelAuthority: the server applies each record to the chain's
+// head as a follower would. A co-admin cannot change who signs (the
+// attack of issue 10: an admin handing the channel to himself); a record
+// signed on a stale head is a 409 with the head's position; a removed
+// admin's next record is refused.
+func TestChannelAuthority(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	ctx := context.Background()
+	owner := register(t, srv, "owner", 0)
+	bob := register(t, srv, "bob", 0)
+	mallory := register(t, srv, "mallory", 0)
+	p := newPublisher(t)
+	p.create(owner, "news")
+	bobKey, malloryKey := bob.id.Public(), mallory.id.Public()
+	if err := owner.c.SetChannelAdmin(ctx, "news", "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindAddAdmin, Admin: &bobKey, AdminName: "bob"})); err != nil {
+		t.Fatal(err)
+	}
+
+	// The co-admin certifies a key of his own, and removes... himself
+	// from being removable: both refused, nothing stored.
+	before, _ := owner.c.Channel(ctx, "news")
+	for _, r := range []*channel.Record{
+		{Kind: channel.KindAddAdmin, Admin: &malloryKey, AdminName: "mallory"},
+		{Kind: channel.KindRemoveAdmin, Admin: &bobKey},
+	} {
+		_, err := bob.c.PostRecord(ctx, "news", p.signAs(bob, r))
+		wantCode(t, err, api.CodeSignerNotAllowed)
+	}
+	if after, _ := owner.c.Channel(ctx, "news"); after.HeadPosition != before.HeadPosition {
+		t.Fatalf("a refused record moved the head: %d → %d", before.HeadPosition, after.HeadPosition)
+	}
+
+	// Stale head: a record for a position already taken.
+	stale := p.signAs(bob, &channel.Record{Kind: channel.KindPost, Text: "stale"})
+	if _, err := owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindPost, Text: "first"})); err != nil {
+		t.Fatal(err)
+	}
+	_, err := bob.c.PostRecord(ctx, "news", stale)
+	wantCode(t, err, api.CodeStaleHead)
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.HeadPosition != 3 || ae.Status != http.StatusConflict {
+		t.Fatalf("stale head: %+v", err)
+	}
+
+	// The owner removes bob: his next record is refused, signed as he
+	// may; and the server stops taking his account's records at all.
+	if _, err := owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindRemoveAdmin, Admin: &bobKey})); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bob.c.PostRecord(ctx, "news", p.signAs(bob, &channel.Record{Kind: channel.KindPost, Text: "still here", Time: 1}))
+	wantCode(t, err, api.CodeSignerNotAllowed)
+	if err := owner.c.SetChannelAdmin(ctx, "news", "bob", false); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bob.c.PostRecord(ctx, "news", p.signAs(bob, &channel.Record{Kind: channel.KindPost, Text: "still here"}))
+	wantCode(t, err, api.CodeForbidden)
+
+	// The operator key is published, and stays the same.
+	si, err := transport.New(srv.URL, nil).ServerInfo(ctx)
+	if info, _ := owner.c.Channel(ctx, "news"); err != nil || len(si.OperatorKey) != 32 || !bytes.Equal(si.OperatorKey, info.OperatorKey) {
+		t.Fatalf("operator key: %x, %v", si.OperatorKey, err)
+	}
 }

@@ -48,13 +48,22 @@ type Config struct {
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 
-	MaxDevices   int           // devices per account (default 6)
-	MaxQueue     int           // envelopes queued per device (default 50,000)
-	QueueTTL     time.Duration // how long an envelope waits (default 30 days)
-	InviteOnly   bool          // registration needs an invite code
-	RegisterRate float64       // registrations per second per IP (default 1/min)
-	PingInterval time.Duration // WebSocket keepalive (default 30 s)
-	WriteTimeout time.Duration // a WebSocket write may block this long before the consumer is cut (default 15 s)
+	MaxDevices int // devices per account (default 6)
+	MaxQueue   int // envelopes queued per device (default 50,000)
+	// MaxQueueBytes, SenderQueue, SenderQueueBytes, SendRate and SendBurst
+	// are the per-device byte bound, one sender's share of a device queue
+	// and the per-account send rate in bytes per second with its burst
+	// (spec/api.md §6.4, §2.3); 0 takes httpapi's defaults.
+	MaxQueueBytes    int64
+	SenderQueue      int
+	SenderQueueBytes int64
+	SendRate         float64
+	SendBurst        int
+	QueueTTL         time.Duration // how long an envelope waits (default 30 days)
+	InviteOnly       bool          // registration needs an invite code
+	RegisterRate     float64       // registrations per second per IP (default 1/min)
+	PingInterval     time.Duration // WebSocket keepalive (default 30 s)
+	WriteTimeout     time.Duration // a WebSocket write may block this long before the consumer is cut (default 15 s)
 	// ReadHeaderTimeout bounds how long a client may take to send request
 	// headers (default 10 s), against slowloris.
 	ReadHeaderTimeout time.Duration
@@ -140,6 +149,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.api = httpapi.New(httpapi.Options{
 		Store: s.store, Logger: log, Metrics: httpapi.NewMetrics(s.registry),
 		MaxDevices: cfg.MaxDevices, MaxQueue: cfg.MaxQueue, QueueTTL: cfg.QueueTTL,
+		MaxQueueBytes: cfg.MaxQueueBytes, SenderQueue: cfg.SenderQueue, SenderQueueBytes: cfg.SenderQueueBytes, SendRate: cfg.SendRate, SendBurst: cfg.SendBurst,
 		InviteOnly: cfg.InviteOnly, RegisterRate: cfg.RegisterRate, PingInterval: cfg.PingInterval, WriteTimeout: cfg.WriteTimeout,
 		AdminToken: cfg.AdminToken, PublicURL: cfg.PublicURL, FFmpeg: ffmpeg,
 		Blobs: blobs, MaxUpload: cfg.MaxUpload, StorageQuota: cfg.StorageQuota,

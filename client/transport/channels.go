@@ -3,12 +3,12 @@ package transport
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 
 	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/api/jsonbody"
 )
 
 // Channels (spec/api.md §11).
@@ -34,6 +34,13 @@ func (c *Client) SearchChannels(ctx context.Context, query string) ([]api.Channe
 	return out.Channels, err
 }
 
+// ServerInfo reads the server's operator key (GET /v1/server).
+func (c *Client) ServerInfo(ctx context.Context) (api.ServerInfo, error) {
+	var out api.ServerInfo
+	err := c.do(ctx, http.MethodGet, "/v1/server", nil, &out)
+	return out, err
+}
+
 // Following lists the channels the account follows.
 func (c *Client) Following(ctx context.Context) ([]api.ChannelInfo, error) {
 	var out api.ChannelList
@@ -49,7 +56,7 @@ func (c *Client) PostRecord(ctx context.Context, handle string, record []byte) (
 	}
 	defer resp.Body.Close()
 	var out api.PostResult
-	return out, json.NewDecoder(resp.Body).Decode(&out)
+	return out, jsonbody.DecodeResponse(resp.Body, &out)
 }
 
 // RecordQuery selects a page of records: after a Seq, ascending (After 0

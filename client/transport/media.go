@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/api/jsonbody"
 )
 
 // Media (spec/api.md §10): resumable uploads and blob downloads.
@@ -60,7 +60,7 @@ func (c *Client) UploadChunk(ctx context.Context, id string, offset int64, body 
 		return st, err
 	}
 	var out api.UploadStatus
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	if err := jsonbody.DecodeResponse(resp.Body, &out); err != nil {
 		return api.UploadStatus{}, err
 	}
 	return out, nil

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/api/jsonbody"
 )
 
 // Client calls one server, optionally as one device.
@@ -108,13 +109,13 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any, aut
 		io.Copy(io.Discard, resp.Body)
 		return nil
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return jsonbody.DecodeResponse(resp.Body, out)
 }
 
 func decodeError(resp *http.Response) error {
 	e := &api.Error{Status: resp.StatusCode}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if json.Unmarshal(b, e) != nil || e.Code == "" {
+	if jsonbody.DecodeResponse(bytes.NewReader(b), e) != nil || e.Code == "" {
 		e.Code, e.Message = api.CodeInternal, fmt.Sprintf("HTTP %d", resp.StatusCode)
 	}
 	return e

@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -33,7 +35,8 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
-		Cmds:                map[string]func(*testscript.TestScript, bool, []string){"randfile": randFile, "setmatch": setMatch},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){"randfile": randFile, "setmatch": setMatch,
+			"setquoted": setQuoted, "nocontrol": noControl},
 		Setup: func(env *testscript.Env) error {
 			url, stop, err := startServer(filepath.Join(env.WorkDir, ".server"))
 			if err != nil {
@@ -74,6 +77,41 @@ func setMatch(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("no match for %q in %s", args[1], args[2])
 	}
 	ts.Setenv(args[0], m[1])
+}
+
+// setQuoted: setquoted VAR STRING sets $VAR to STRING read as a Go string
+// literal without its quotes, so a script can hold escape sequences:
+// setquoted EVIL '\x1b]52;c;eA==\x07'.
+func setQuoted(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: setquoted VAR STRING")
+	}
+	s, err := strconv.Unquote(`"` + strings.ReplaceAll(args[1], `"`, `\"`) + `"`)
+	ts.Check(err)
+	ts.Setenv(args[0], s)
+}
+
+// noControl: nocontrol FILE fails if FILE (stdout, stderr or a file)
+// holds anything a terminal acts on or that reorders text: a C0 control
+// but the newline, DEL, a C1 control, a bidirectional control, or bytes
+// that are not UTF-8.
+func noControl(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: nocontrol FILE")
+	}
+	text := ts.ReadFile(args[0])
+	if !utf8.ValidString(text) {
+		ts.Fatalf("%s is not UTF-8", args[0])
+	}
+	for i, r := range text {
+		switch {
+		case r == '\n':
+		case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f,
+			r == 0x061c, r == 0x200e, r == 0x200f, r == 0x2028, r == 0x2029,
+			r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+			ts.Fatalf("%s holds U+%04X at byte %d: %q", args[0], r, i, text)
+		}
+	}
 }
 
 // startServer runs a parleyd in this process, as parleytest.Start does for

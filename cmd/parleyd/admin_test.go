@@ -31,7 +31,7 @@ func TestAdminCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	r := &channel.Record{Channel: pub, Time: time.Now().UnixMilli(), Kind: channel.KindProfile, Title: "News"}
+	r := &channel.Record{Channel: pub, Position: 1, Time: time.Now().UnixMilli(), Kind: channel.KindProfile, Title: "News"}
 	rand.Read(r.ID[:])
 	profile, _ := r.Sign(key)
 	if _, err := c.As(creds).CreateChannel(ctx, api.CreateChannelRequest{Handle: "news", Profile: profile}); err != nil {

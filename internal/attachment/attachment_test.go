@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+
+	"github.com/parley-chat/parley/internal/fuzztest"
 )
 
 // testKey is a fixed key, so that seeds and failures are reproducible.
@@ -273,26 +275,29 @@ func TestKeys(t *testing.T) {
 // FuzzDecrypt: arbitrary bytes fail cleanly with ErrDecrypt, never panic;
 // in order and at random agree; and whatever decrypts is exactly what
 // encrypting its plaintext under that key gives (no other ciphertext
-// opens). Seeded with valid ciphertexts of every shape. The multi-chunk
-// seeds are 64 KiB: run it with a short -fuzzminimizetime (say 2s), or
-// the fuzzer spends a minute minimising each new input and executes
-// nothing meanwhile.
+// opens). Seeded with valid ciphertexts of every shape. The key is made
+// once. The multi-chunk seeds are 64 KiB: TestMain bounds how long the
+// fuzzer minimises each new input (fuzztest.Main), or it would spend a
+// minute on each and execute nothing meanwhile.
 func FuzzDecrypt(f *testing.F) {
+	key := testKey(8)
 	for _, n := range []int{0, 1, 100, ChunkSize, ChunkSize + 1} {
-		f.Add(encrypt(f, plaintext(n, uint64(n)), testKey(8)))
+		f.Add(encrypt(f, plaintext(n, uint64(n)), key))
 	}
 	f.Add([]byte{})
 	f.Add(make([]byte, Overhead))
 	f.Fuzz(func(t *testing.T, ct []byte) {
-		pt, err := decryptBoth(t, ct, testKey(8))
+		pt, err := decryptBoth(t, ct, key)
 		if err != nil {
 			if !errors.Is(err, ErrDecrypt) {
 				t.Fatalf("error %v, want ErrDecrypt", err)
 			}
 			return
 		}
-		if again := encrypt(t, pt, testKey(8)); !bytes.Equal(again, ct) {
+		if again := encrypt(t, pt, key); !bytes.Equal(again, ct) {
 			t.Fatalf("%d bytes decrypt but are not the encryption of their plaintext", len(ct))
 		}
 	})
 }
+
+func TestMain(m *testing.M) { fuzztest.Main(m) }

@@ -1,7 +1,11 @@
 package channel
 
+import (
+	"slices"
+)
+
 // Post is a post as readers see it after folding its edits, deletion and
-// pins (spec/protocol.md §10.2): the latest text and media, with the
+// pins (spec/protocol.md §10.6): the latest text and media, with the
 // earlier texts.
 type Post struct {
 	Record *Record // the original post
@@ -19,18 +23,40 @@ type Sequenced struct {
 	Record *Record
 }
 
-// Fold applies records, in ascending Seq order, and returns the posts
-// that are not deleted, newest first. Edits, deletions and pins of posts
-// not among the records are ignored.
+// Fold applies verified records in their signed position order (the
+// server's Seq plays no part) and returns the posts that are not deleted,
+// newest first. A deletion is a tombstone: nothing later brings the post
+// back or changes it, and a record repeating a position already folded is
+// ignored. Edits, deletions and pins of posts not among the records are
+// ignored.
 func Fold(records []Sequenced) []*Post {
+	recs := slices.Clone(records)
+	slices.SortStableFunc(recs, func(a, b Sequenced) int {
+		switch {
+		case a.Record.Position < b.Record.Position:
+			return -1
+		case a.Record.Position > b.Record.Position:
+			return 1
+		}
+		return 0
+	})
 	var (
-		order []*Post
-		byID  = map[[IDSize]byte]*Post{}
+		order   []*Post
+		byID    = map[[IDSize]byte]*Post{}
+		deleted = map[[IDSize]byte]bool{}
+		last    uint64
 	)
-	for _, s := range records {
+	for _, s := range recs {
 		r := s.Record
+		if r.Position <= last {
+			continue // one record per position
+		}
+		last = r.Position
 		switch r.Kind {
 		case KindPost:
+			if deleted[r.ID] || byID[r.ID] != nil {
+				continue
+			}
 			p := &Post{Record: r, Seq: s.Seq, Text: r.Text, Media: r.Media}
 			byID[r.ID] = p
 			order = append(order, p)
@@ -40,9 +66,8 @@ func Fold(records []Sequenced) []*Post {
 				p.Text, p.Media, p.Edited = r.Text, r.Media, r.Time
 			}
 		case KindDelete:
-			if p := byID[*r.Target]; p != nil {
-				delete(byID, *r.Target)
-			}
+			deleted[*r.Target] = true
+			delete(byID, *r.Target)
 		case KindPin, KindUnpin:
 			if p := byID[*r.Target]; p != nil {
 				p.Pinned = r.Kind == KindPin

@@ -1,98 +1,147 @@
 // Package channel signs and verifies the records of a public channel
 // (spec/protocol.md §10): posts, edits, deletions, pins, profile changes
-// and key handovers. Every record is signed with the channel's Ed25519 key
-// of its epoch, and a follower checks each one against the chain of keys
-// that starts at the channel's genesis key, which it pinned when it first
-// followed. So a server that alters, forges or misattributes a record is
-// caught; a server can still withhold records, or serve them late.
+// and changes of who may sign. The records form a hash chain: each names
+// its position (1, 2, 3, ...) and the hash of the record before it, and is
+// signed either by the channel's owner key (the genesis Ed25519 key, the
+// channel's ID) or by the identity key of an admin the owner certified in
+// the chain. A follower checks each record against the State it built from
+// the genesis key it pinned when it first followed.
+//
+// What it protects: a server cannot alter, forge, reorder or replay a
+// record, nor hide one without leaving a gap; two validly signed records
+// at one position (a fork, which needs a signer's help) are detected as
+// soon as a follower sees both. Only the owner key changes who may sign.
+// What it does not: a server can withhold records or serve them late, and
+// can show a follower who has never seen the real chain one branch of a
+// fork until the follower sees the other.
 //
 // The package does no I/O and builds for js/wasm.
 package channel
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/parley-chat/parley/internal/keys"
 	"github.com/parley-chat/parley/internal/wire"
 )
 
 // Kind is what a record does.
 type Kind uint8
 
-// Record kinds (spec/protocol.md §10.2).
+// Record kinds (spec/protocol.md §10.2). Kind 6 was the handover of
+// format version 1; it is not used any more.
 const (
-	KindPost     Kind = 1 // a new post: text and media
-	KindEdit     Kind = 2 // replaces Target's text and media; the old version stays visible
-	KindDelete   Kind = 3 // removes Target
-	KindPin      Kind = 4 // pins Target
-	KindUnpin    Kind = 5 // unpins Target
-	KindHandover Kind = 6 // from the next record on, NewKey signs (epoch+1)
-	KindProfile  Kind = 7 // sets the title, description and avatar
-	maxKind           = KindProfile
+	KindPost        Kind = 1 // a new post: text and media
+	KindEdit        Kind = 2 // replaces Target's text and media; the old version stays visible
+	KindDelete      Kind = 3 // removes Target for good
+	KindPin         Kind = 4 // pins Target
+	KindUnpin       Kind = 5 // unpins Target
+	KindProfile     Kind = 7 // sets the title, description and avatar
+	KindAddAdmin    Kind = 8 // owner only: Admin's identity key may sign from the next record on
+	KindRemoveAdmin Kind = 9 // owner only: Admin's identity key signs nothing from the next record on
+	maxKind              = KindRemoveAdmin
 )
 
 const (
-	// Version is the record format's version byte.
-	Version = 1
+	// Version is the record format's version byte (spec/protocol.md §10.2).
+	Version = 2
 	// recordType is the record's type byte (spec/protocol.md §7.2).
 	recordType = 6
 	// SignatureContext is prepended to what the signature covers, so a
-	// channel key's signature can never be mistaken for another protocol's.
-	SignatureContext = "Parley_Channel_Record_v1"
+	// channel signature can never be mistaken for another protocol's.
+	SignatureContext = "Parley_Channel_Record_v2"
+	// HashLabel is prepended to an encoded record (signature included) to
+	// hash it: the prev field of the next record (spec/protocol.md §10.2).
+	HashLabel = "Parley_Channel_Record_Hash_v2"
 
-	IDSize      = 16
-	MaxText     = 64 << 10
-	MaxMedia    = 10
-	MaxTitle    = 128
-	MaxAbout    = 1024
-	mediaMaxLen = 1024
+	IDSize       = 16
+	HashSize     = sha256.Size
+	MaxText      = 64 << 10
+	MaxMedia     = 10
+	MaxTitle     = 128
+	MaxAbout     = 1024
+	MaxAdminName = 32
+	mediaMaxLen  = 1024
+	// maxPosition bounds the position field, far above any real channel.
+	maxPosition = 1 << 62
 
-	fChannel  protowire.Number = 1
-	fEpoch    protowire.Number = 2
-	fID       protowire.Number = 3
-	fTime     protowire.Number = 4
-	fKind     protowire.Number = 5
-	fTarget   protowire.Number = 6
-	fText     protowire.Number = 7
-	fMedia    protowire.Number = 8
-	fNewKey   protowire.Number = 9
-	fTitle    protowire.Number = 10
-	fAbout    protowire.Number = 11
-	fAvatar   protowire.Number = 12
-	maxFields                  = fAvatar
+	fChannel   protowire.Number = 1
+	fPosition  protowire.Number = 2
+	fPrev      protowire.Number = 3
+	fSigner    protowire.Number = 4
+	fID        protowire.Number = 5
+	fTime      protowire.Number = 6
+	fKind      protowire.Number = 7
+	fTarget    protowire.Number = 8
+	fText      protowire.Number = 9
+	fMedia     protowire.Number = 10
+	fAdmin     protowire.Number = 11
+	fAdminName protowire.Number = 12
+	fTitle     protowire.Number = 13
+	fAbout     protowire.Number = 14
+	fAvatar    protowire.Number = 15
 )
 
-// Errors.
+// Errors. Apply's sentinels say why a record does not extend the chain;
+// callers branch on them.
 var (
 	ErrMalformed = errors.New("channel: malformed record")
-	// ErrSignature means a record is not signed by its channel's key of
-	// its epoch: it was forged or altered.
+	// ErrSignature means a record's signature does not verify with the key
+	// it names: it was forged or altered.
 	ErrSignature = errors.New("channel: bad signature")
 	// ErrWrongChannel means a record names another channel.
 	ErrWrongChannel = errors.New("channel: record of another channel")
-	// ErrEpoch means a record is signed with a key the chain does not
-	// have yet, or with a retired key after its retirement.
-	ErrEpoch = errors.New("channel: record signed with a key not valid for it")
+	// ErrGap means a record's position is beyond the next one: records
+	// between were withheld or are still to come.
+	ErrGap = errors.New("channel: records missing before this one")
+	// ErrReplay means a record already in the chain was served again.
+	ErrReplay = errors.New("channel: record already in the chain (replayed)")
+	// ErrReorder means a record is for a position the chain has already
+	// filled with another record (see State.Conflict: a fork or a forgery).
+	ErrReorder = errors.New("channel: record for a position already taken")
+	// ErrPrev means a record at the next position does not name the hash of
+	// the chain's head: it continues another branch.
+	ErrPrev = errors.New("channel: record does not continue the chain")
+	// ErrUnauthorized means a record's signer may not sign records of
+	// this channel (not the owner key, not a current admin).
+	ErrUnauthorized = errors.New("channel: signer is not the owner or a current admin")
+	// ErrAuthority means the signer may sign, but not this kind: only the
+	// owner key adds or removes admins.
+	ErrAuthority = errors.New("channel: only the owner key may change who signs")
+	// ErrTarget means an edit, deletion, pin or unpin names no earlier
+	// post of the channel, or a record ID is used twice.
+	ErrTarget = errors.New("channel: target is not an earlier post")
+	// ErrFork means two different, validly signed records claim one
+	// position (the error is a *ForkError).
+	ErrFork = errors.New("channel: two signed records at one position (fork)")
 )
 
 // Record is one signed channel record.
 type Record struct {
-	Channel ed25519.PublicKey // the genesis key: the channel's permanent ID
-	Epoch   uint32            // which key signed it: 0 is the genesis key
-	ID      [IDSize]byte
-	Time    int64 // publisher's clock, unix milliseconds
-	Kind    Kind
+	Channel  ed25519.PublicKey // the genesis key: the channel's permanent ID
+	Position uint64            // 1 for the genesis profile, then +1 per record
+	Prev     *[HashSize]byte   // Hash of the record at Position-1; nil at position 1
+	// Signer is nil for a record signed by the owner key, else the raw
+	// X25519 identity key of the admin who signed it (XEdDSA).
+	Signer *keys.PublicKey
+	ID     [IDSize]byte
+	Time   int64 // publisher's clock, unix milliseconds; informative only
+	Kind   Kind
 
-	Target *[IDSize]byte // Edit, Delete, Pin, Unpin
-	Text   string        // Post, Edit
-	Media  [][]byte      // Post, Edit: encoded Media descriptors, at most MaxMedia
-	NewKey ed25519.PublicKey
-	Title  string // Profile
-	About  string // Profile
-	Avatar []byte // Profile: an encoded Media descriptor of an image, optional
+	Target    *[IDSize]byte   // Edit, Delete, Pin, Unpin
+	Text      string          // Post, Edit
+	Media     [][]byte        // Post, Edit: encoded Media descriptors, at most MaxMedia
+	Admin     *keys.PublicKey // AddAdmin, RemoveAdmin: the admin's identity key
+	AdminName string          // AddAdmin: the admin's username, for display
+	Title     string          // Profile
+	About     string          // Profile
+	Avatar    []byte          // Profile: an encoded Media descriptor of an image, optional
 
 	// Signed is what the signature covers (without the context), and
 	// Signature the signature; Parse and Sign set both.
@@ -100,11 +149,33 @@ type Record struct {
 	Signature []byte
 }
 
+// Encoded returns the record as it goes on the wire: Signed ‖ Signature.
+func (r *Record) Encoded() []byte {
+	return append(append(make([]byte, 0, len(r.Signed)+len(r.Signature)), r.Signed...), r.Signature...)
+}
+
+// Hash is SHA-256(HashLabel ‖ encoded record), the value the next record
+// names as prev (spec/protocol.md §10.2).
+func Hash(encoded []byte) [HashSize]byte {
+	h := sha256.New()
+	h.Write([]byte(HashLabel))
+	h.Write(encoded)
+	var out [HashSize]byte
+	h.Sum(out[:0])
+	return out
+}
+
 // appendBody appends the header and the canonical protobuf body.
 func (r *Record) appendBody(b []byte) []byte {
 	e := wire.Encoder{B: append(b, Version, recordType)}
 	e.Bytes(fChannel, r.Channel)
-	e.Uint(fEpoch, uint64(r.Epoch))
+	e.Uint(fPosition, r.Position)
+	if r.Prev != nil {
+		e.Bytes(fPrev, r.Prev[:])
+	}
+	if r.Signer != nil {
+		e.Bytes(fSigner, r.Signer[:])
+	}
 	e.Bytes(fID, r.ID[:])
 	e.Uint(fTime, uint64(r.Time))
 	e.Uint(fKind, uint64(r.Kind))
@@ -117,8 +188,11 @@ func (r *Record) appendBody(b []byte) []byte {
 		for _, m := range r.Media {
 			e.Bytes(fMedia, m)
 		}
-	case KindHandover:
-		e.Bytes(fNewKey, r.NewKey)
+	case KindAddAdmin, KindRemoveAdmin:
+		e.Bytes(fAdmin, r.Admin[:])
+		if r.Kind == KindAddAdmin {
+			e.Bytes(fAdminName, []byte(r.AdminName))
+		}
 	case KindProfile:
 		e.Bytes(fTitle, []byte(r.Title))
 		e.Bytes(fAbout, []byte(r.About))
@@ -129,23 +203,54 @@ func (r *Record) appendBody(b []byte) []byte {
 	return e.B
 }
 
-// Sign fills in Signed and Signature with key, which must be the channel's
-// key of r.Epoch, and returns the encoded record.
-func (r *Record) Sign(key ed25519.PrivateKey) ([]byte, error) {
+// Sign signs r with the channel's owner key (r.Signer must be nil),
+// filling in Signed and Signature, and returns the encoded record.
+func (r *Record) Sign(owner ed25519.PrivateKey) ([]byte, error) {
+	if r.Signer != nil {
+		return nil, fmt.Errorf("%w: an owner record names no signer", ErrMalformed)
+	}
 	if err := r.check(); err != nil {
 		return nil, err
 	}
 	r.Signed = r.appendBody(nil)
-	r.Signature = ed25519.Sign(key, signedMessage(r.Signed))
-	return append(append([]byte{}, r.Signed...), r.Signature...), nil
+	r.Signature = ed25519.Sign(owner, signedMessage(r.Signed))
+	return r.Encoded(), nil
+}
+
+// SignAdmin signs r with an admin's identity key (XEdDSA, spec/protocol.md
+// §2.3), setting r.Signer to its public key, and returns the encoded record.
+// rand supplies the signature's 64 random bytes (crypto/rand when nil).
+func (r *Record) SignAdmin(identity keys.PrivateKey, rand io.Reader) ([]byte, error) {
+	pub := identity.Public()
+	r.Signer = &pub
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	r.Signed = r.appendBody(nil)
+	sig, err := identity.Sign(signedMessage(r.Signed), rand)
+	if err != nil {
+		return nil, err
+	}
+	r.Signature = sig
+	return r.Encoded(), nil
 }
 
 func signedMessage(body []byte) []byte {
 	return append([]byte(SignatureContext), body...)
 }
 
-// Parse decodes an encoded record without checking its signature (Chain
-// does that). Only the canonical encoding is accepted.
+// verifySignature checks the signature against the key the record names:
+// the owner key, or the admin identity key in Signer.
+func (r *Record) verifySignature(owner ed25519.PublicKey) bool {
+	if r.Signer == nil {
+		return ed25519.Verify(owner, signedMessage(r.Signed), r.Signature)
+	}
+	return r.Signer.Verify(signedMessage(r.Signed), r.Signature)
+}
+
+// Parse decodes an encoded record without checking its signature or its
+// place in the chain (State does that). Only the canonical encoding of
+// format version 2 is accepted.
 func Parse(b []byte) (*Record, error) {
 	if len(b) < 2+ed25519.SignatureSize || b[0] != Version || b[1] != recordType {
 		return nil, fmt.Errorf("%w: header or length", ErrMalformed)
@@ -154,13 +259,18 @@ func Parse(b []byte) (*Record, error) {
 	d := wire.NewDecoder(body[2:])
 	r := &Record{Signed: body, Signature: sig}
 	r.Channel = d.Bytes(fChannel, ed25519.PublicKeySize, ed25519.PublicKeySize)
-	r.Epoch = uint32(d.Uint(fEpoch, 1<<32-1))
+	r.Position = d.Uint(fPosition, maxPosition)
+	if p, ok := d.OptBytes(fPrev, HashSize, HashSize); ok {
+		r.Prev = (*[HashSize]byte)(p)
+	}
+	if s, ok := d.OptBytes(fSigner, keys.PublicKeySize, keys.PublicKeySize); ok {
+		r.Signer = (*keys.PublicKey)(s)
+	}
 	copy(r.ID[:], d.Bytes(fID, IDSize, IDSize))
 	r.Time = int64(d.Uint(fTime, 1<<62))
 	r.Kind = Kind(d.Uint(fKind, uint64(maxKind)))
 	if t, ok := d.OptBytes(fTarget, IDSize, IDSize); ok {
-		r.Target = new([IDSize]byte)
-		copy(r.Target[:], t)
+		r.Target = (*[IDSize]byte)(t)
 	}
 	switch r.Kind {
 	case KindPost, KindEdit:
@@ -168,8 +278,13 @@ func Parse(b []byte) (*Record, error) {
 		for d.More(fMedia) && len(r.Media) < MaxMedia {
 			r.Media = append(r.Media, d.Bytes(fMedia, 1, mediaMaxLen))
 		}
-	case KindHandover:
-		r.NewKey = d.Bytes(fNewKey, ed25519.PublicKeySize, ed25519.PublicKeySize)
+	case KindAddAdmin, KindRemoveAdmin:
+		if a := d.Bytes(fAdmin, keys.PublicKeySize, keys.PublicKeySize); len(a) == keys.PublicKeySize {
+			r.Admin = (*keys.PublicKey)(a)
+		}
+		if r.Kind == KindAddAdmin {
+			r.AdminName = string(d.Bytes(fAdminName, 1, MaxAdminName))
+		}
 	case KindProfile:
 		r.Title = string(d.Bytes(fTitle, 1, MaxTitle))
 		r.About = string(d.Bytes(fAbout, 0, MaxAbout))
@@ -192,15 +307,26 @@ func (r *Record) check() error {
 		return fmt.Errorf("%w: channel key", ErrMalformed)
 	}
 	needsTarget := r.Kind == KindEdit || r.Kind == KindDelete || r.Kind == KindPin || r.Kind == KindUnpin
+	adminKind := r.Kind == KindAddAdmin || r.Kind == KindRemoveAdmin
 	switch {
-	case r.Kind == 0 || r.Kind > maxKind:
+	case r.Kind == 0 || r.Kind == 6 || r.Kind > maxKind:
 		return fmt.Errorf("%w: kind %d", ErrMalformed, r.Kind)
+	case r.Position == 0 || r.Position > maxPosition:
+		return fmt.Errorf("%w: position", ErrMalformed)
+	case (r.Position == 1) != (r.Prev == nil):
+		return fmt.Errorf("%w: prev is absent exactly at position 1", ErrMalformed)
+	case r.Position == 1 && (r.Kind != KindProfile || r.Signer != nil):
+		return fmt.Errorf("%w: position 1 is the owner's profile", ErrMalformed)
 	case needsTarget != (r.Target != nil):
 		return fmt.Errorf("%w: target", ErrMalformed)
+	case adminKind != (r.Admin != nil):
+		return fmt.Errorf("%w: admin key", ErrMalformed)
+	case r.Kind == KindAddAdmin && (r.AdminName == "" || len(r.AdminName) > MaxAdminName):
+		return fmt.Errorf("%w: admin name", ErrMalformed)
+	case r.Kind != KindAddAdmin && r.AdminName != "":
+		return fmt.Errorf("%w: admin name", ErrMalformed)
 	case len(r.Media) > MaxMedia || len(r.Text) > MaxText:
 		return fmt.Errorf("%w: too large", ErrMalformed)
-	case r.Kind == KindHandover && len(r.NewKey) != ed25519.PublicKeySize:
-		return fmt.Errorf("%w: new key", ErrMalformed)
 	case r.Kind == KindProfile && (r.Title == "" || len(r.Title) > MaxTitle || len(r.About) > MaxAbout):
 		return fmt.Errorf("%w: profile", ErrMalformed)
 	case r.Time < 0:

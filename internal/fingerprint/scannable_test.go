@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"testing"
+
+	"github.com/parley-chat/parley/internal/fuzztest"
 )
 
 // checkPrefixesRejected fails if ParseScannable accepts any strict prefix of b.
@@ -132,3 +134,5 @@ func FuzzParseScannable(f *testing.F) {
 		checkPrefixesRejected(t, b)
 	})
 }
+
+func TestMain(m *testing.M) { fuzztest.Main(m) }

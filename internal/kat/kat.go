@@ -1,5 +1,6 @@
-// Package kat reads and writes the known-answer vector files in spec/vectors.
-// Only tests and the vector generator use it.
+// Package kat reads and writes the known-answer vector files in spec/vectors,
+// and holds the deterministic ML-KEM encapsulation Parley's vectors are made
+// with (Encapsulator). Only tests and the vector generator use it.
 //
 // A file is a list of sections. A section starts with a line "[name]" and
 // holds "key = value" lines; a value may continue on following lines that

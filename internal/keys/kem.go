@@ -2,8 +2,6 @@ package keys
 
 import (
 	"crypto/mlkem"
-	"crypto/mlkem/mlkemtest"
-	"crypto/rand"
 	"fmt"
 	"io"
 )
@@ -43,20 +41,12 @@ func (k KEMPublicKey) Encode() []byte {
 	return append(b, k.ek.Bytes()...)
 }
 
-// Encapsulate returns a fresh shared secret and its ciphertext. With rand
-// nil or crypto/rand.Reader it uses crypto/mlkem's own randomness; any other
-// reader supplies the 32-byte message m of FIPS 203 ML-KEM.Encaps_internal,
-// which only deterministic test vectors use.
-func (k KEMPublicKey) Encapsulate(r io.Reader) (sharedKey, ciphertext []byte, err error) {
-	if r == nil || r == rand.Reader {
-		sharedKey, ciphertext = k.ek.Encapsulate()
-		return sharedKey, ciphertext, nil
-	}
-	var m [32]byte
-	if _, err := io.ReadFull(r, m[:]); err != nil {
-		return nil, nil, fmt.Errorf("keys: encapsulating: %w", err)
-	}
-	return mlkemtest.Encapsulate1024(k.ek, m[:])
+// Encapsulate returns a fresh shared secret and its ciphertext (FIPS 203
+// §7.2, ML-KEM.Encaps). The randomness is always crypto/mlkem's own: no
+// caller can supply or steer the message m of ML-KEM.Encaps_internal. Only
+// known-answer tests encapsulate deterministically, through internal/kat.
+func (k KEMPublicKey) Encapsulate() (sharedKey, ciphertext []byte) {
+	return k.ek.Encapsulate()
 }
 
 // KEMPrivateKey is an ML-KEM-1024 decapsulation key.

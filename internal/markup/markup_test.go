@@ -3,6 +3,8 @@ package markup
 import (
 	"strings"
 	"testing"
+
+	"github.com/parley-chat/parley/internal/fuzztest"
 )
 
 func TestHTML(t *testing.T) {
@@ -30,9 +32,16 @@ func TestPlain(t *testing.T) {
 }
 
 // FuzzHTML: whatever the text, the output has no tag but the ones the
-// markup makes, and no javascript: link.
+// markup makes, and no javascript: link. Seeded with every case of
+// TestHTML and a few that mix the markup.
 func FuzzHTML(f *testing.F) {
 	f.Add("**b** _i_ [l](https://x.org) https://y.org <i>")
+	for _, s := range []string{"plain", "**bold** and _italic_", "see [the site](https://example.org/a?b=1&c=2)",
+		"go to https://example.org.", "<script>alert(1)</script>", `[x](javascript:alert(1))`,
+		`[<b>](https://e.org/"onmouseover=x)`, "snake_case_name stays", "two\nlines",
+		"**_[nested](https://e.org)_**", "[a](https://e.org)[b](http://f.org) **", "_**x_**", "[](https://e.org) [x]() https://"} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		out := string(HTML(s))
 		rest := out
@@ -56,3 +65,5 @@ func FuzzHTML(f *testing.F) {
 		}
 	})
 }
+
+func TestMain(m *testing.M) { fuzztest.Main(m) }

@@ -143,12 +143,25 @@ type Initiation struct {
 	KEMCiphertext []byte         // CT, sent in the prekey message
 }
 
+// Encapsulator is PQKEM-ENC (PQXDH §2.2): ML-KEM-1024.Encaps (FIPS 203
+// §7.2) of a fresh shared secret to the key encoded as EncodeKEM(PQPK_B),
+// 0x0A ‖ ek (spec §2.1).
+type Encapsulator func(encodedKey []byte) (sharedKey, ciphertext []byte, err error)
+
 // Initiate runs the initiator's side of PQXDH (§3.3) against a verified
 // bundle. If expected is not nil, the bundle's identity key must equal it:
 // the caller passes the key it has seen before, or nil after the user has
-// accepted a new one. rand (crypto/rand when nil) supplies EK_A and the KEM
-// randomness.
+// accepted a new one. rand (crypto/rand when nil) supplies EK_A; the KEM
+// step always uses crypto/mlkem's own randomness, whatever rand is.
 func Initiate(ours keys.IdentityKeyPair, expected *keys.PublicKey, bundle *Bundle, rand io.Reader) (*Initiation, error) {
+	return InitiateWith(ours, expected, bundle, rand, nil)
+}
+
+// InitiateWith is Initiate with the KEM step done by encaps; nil means
+// keys.KEMPublicKey.Encapsulate, which is what production code uses. Only
+// known-answer tests pass another: the deterministic encapsulation of
+// internal/kat, to reproduce the vectors in spec/vectors.
+func InitiateWith(ours keys.IdentityKeyPair, expected *keys.PublicKey, bundle *Bundle, rand io.Reader, encaps Encapsulator) (*Initiation, error) {
 	if expected != nil && *expected != bundle.IdentityKey {
 		return nil, ErrUntrustedIdentity
 	}
@@ -158,8 +171,10 @@ func Initiate(ours keys.IdentityKeyPair, expected *keys.PublicKey, bundle *Bundl
 		return nil, err
 	}
 	// §3.3: (CT, SS) = PQKEM-ENC(PQPKB).
-	ss, ct, err := bundle.KEMPreKey.Encapsulate(rand)
-	if err != nil {
+	var ss, ct []byte
+	if encaps == nil {
+		ss, ct = bundle.KEMPreKey.Encapsulate()
+	} else if ss, ct, err = encaps(bundle.KEMPreKey.Encode()); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAgreement, err)
 	}
 	var opk *keys.PublicKey

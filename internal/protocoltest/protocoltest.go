@@ -68,7 +68,13 @@ func (p *Party) Bundle() []byte {
 // Pair starts a session from a to b and completes it with one message
 // each way, so both sides are past the prekey stage.
 func Pair(r io.Reader, a, b *Party) (as, bs *ratchet.Session, err error) {
-	if as, err = session.Initiate(a.Identity, nil, b.Bundle(), r); err != nil {
+	return PairWith(r, a, b, nil)
+}
+
+// PairWith is Pair with the KEM step done by encaps (session.InitiateWith);
+// the ratchet vectors pass internal/kat's deterministic encapsulation.
+func PairWith(r io.Reader, a, b *Party, encaps pqxdh.Encapsulator) (as, bs *ratchet.Session, err error) {
+	if as, err = session.InitiateWith(a.Identity, nil, b.Bundle(), r, encaps); err != nil {
 		return nil, nil, err
 	}
 	as.SetRand(r)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-chat/parley/internal/fuzztest"
 	"github.com/parley-chat/parley/internal/kat"
 	"github.com/parley-chat/parley/internal/ratchet"
 	"github.com/parley-chat/parley/internal/wire"
@@ -51,15 +52,28 @@ func vectorSeeds(f *testing.F, prefix string) [][]byte {
 	return out
 }
 
+// parseRatchetMessage is wire.ParseRatchetMessage for the prefix checks.
+func parseRatchetMessage(b []byte) error {
+	_, err := wire.ParseRatchetMessage(b)
+	return err
+}
+
+// parseState is ratchet.Unmarshal for the prefix checks.
+func parseState(b []byte) error {
+	_, err := ratchet.Unmarshal(b)
+	return err
+}
+
 // FuzzRatchetMessage feeds arbitrary bytes to the ratchet message decoder
-// and to a live session: no panic, canonical re-encoding, every strict
-// prefix rejected, and the session unchanged by any failed decryption.
+// and to a live session: no panic, canonical re-encoding, strict prefixes
+// rejected (every prefix of every seed; in the fuzz function those
+// fuzztest.PrefixLengths picks), and the session unchanged by any failed
+// decryption. The session is made once; each input decrypts with a fresh
+// copy of its state.
 func FuzzRatchetMessage(f *testing.F) {
 	bob, msgs := fuzzFixture()
-	for _, m := range msgs {
-		f.Add(m)
-	}
-	for _, m := range vectorSeeds(f, "message.") {
+	for _, m := range append(msgs, vectorSeeds(f, "message.")...) {
+		fuzztest.RefusesEveryPrefix(f, m, parseRatchetMessage)
 		f.Add(m)
 	}
 	state := bob.Marshal()
@@ -68,11 +82,7 @@ func FuzzRatchetMessage(f *testing.F) {
 			if !bytes.Equal(m.Marshal(), b) {
 				t.Fatal("re-encoding differs from the input")
 			}
-			for n := range len(b) {
-				if _, err := wire.ParseRatchetMessage(b[:n]); err == nil {
-					t.Fatalf("strict prefix of %d bytes accepted", n)
-				}
-			}
+			fuzztest.RefusesPrefixes(t, b, parseRatchetMessage)
 		}
 		s, err := ratchet.Unmarshal(state)
 		if err != nil {
@@ -89,17 +99,20 @@ func FuzzRatchetMessage(f *testing.F) {
 	})
 }
 
-// FuzzSessionState feeds arbitrary bytes to the session-state decoder.
+// FuzzSessionState feeds arbitrary bytes to the session-state decoder: no
+// panic, canonical re-encoding, strict prefixes rejected (every prefix of
+// every seed; in the fuzz function those fuzztest.PrefixLengths picks).
 func FuzzSessionState(f *testing.F) {
 	bob, msgs := fuzzFixture()
-	f.Add(bob.Marshal())
+	seeds := [][]byte{bob.Marshal()}
 	// A state with skipped keys and one with a pending prekey header.
 	s, _ := ratchet.Unmarshal(bob.Marshal())
 	if _, err := s.Decrypt(msgs[len(msgs)-1]); err != nil {
 		f.Fatal(err)
 	}
-	f.Add(s.Marshal())
-	for _, st := range vectorSeeds(f, "receiver_state") {
+	seeds = append(seeds, s.Marshal())
+	for _, st := range append(seeds, vectorSeeds(f, "receiver_state")...) {
+		fuzztest.RefusesEveryPrefix(f, st, parseState)
 		f.Add(st)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -113,11 +126,7 @@ func FuzzSessionState(f *testing.F) {
 		if !bytes.Equal(s.Marshal(), b) {
 			t.Fatal("re-encoding differs from the input")
 		}
-		for n := range len(b) {
-			if _, err := ratchet.Unmarshal(b[:n]); err == nil {
-				t.Fatalf("strict prefix of %d bytes accepted", n)
-			}
-		}
+		fuzztest.RefusesPrefixes(t, b, parseState)
 	})
 }
 
@@ -127,3 +136,5 @@ type nilTB struct{ testing.TB }
 func (nilTB) Helper()                   {}
 func (nilTB) Fatal(args ...any)         { panic(args) }
 func (nilTB) Fatalf(f string, a ...any) { panic(f) }
+
+func TestMain(m *testing.M) { fuzztest.Main(m) }

@@ -4,16 +4,26 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/parley-chat/parley/internal/fuzztest"
 	"github.com/parley-chat/parley/internal/kat"
 	"github.com/parley-chat/parley/internal/protocoltest"
 	"github.com/parley-chat/parley/internal/session"
 	"github.com/parley-chat/parley/internal/wire"
 )
 
+// parsePreKeyMessage is wire.ParsePreKeyMessage for the prefix checks.
+func parsePreKeyMessage(b []byte) error {
+	_, err := wire.ParsePreKeyMessage(b)
+	return err
+}
+
 // FuzzPreKeyMessage feeds arbitrary bytes to the prekey message decoder
-// and to a responder: no panic, canonical re-encoding, every strict prefix
-// rejected, and nothing consumed from the prekey store unless the message
-// decrypts.
+// and to a responder: no panic, canonical re-encoding, strict prefixes
+// rejected (every prefix of every seed; in the fuzz function those
+// fuzztest.PrefixLengths picks), and nothing consumed from the prekey
+// store unless the message decrypts. The parties and the first messages
+// are made once, before fuzzing; each input gets a fresh copy of Bob's
+// store.
 func FuzzPreKeyMessage(f *testing.F) {
 	r := protocoltest.Rand(5)
 	alice, err := protocoltest.NewParty(r, false)
@@ -28,12 +38,13 @@ func FuzzPreKeyMessage(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	var seeds [][]byte
 	for _, text := range []string{"", "hello"} {
 		m, err := s.Encrypt([]byte(text))
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(m)
+		seeds = append(seeds, m)
 	}
 	secs, err := kat.Load("../../spec/vectors/parley-pqxdh.txt")
 	if err != nil {
@@ -41,19 +52,19 @@ func FuzzPreKeyMessage(f *testing.F) {
 	}
 	for _, sec := range secs {
 		if m, err := sec.Hex("prekey_message"); err == nil {
-			f.Add(m)
+			seeds = append(seeds, m)
 		}
+	}
+	for _, m := range seeds {
+		fuzztest.RefusesEveryPrefix(f, m, parsePreKeyMessage)
+		f.Add(m)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if m, err := wire.ParsePreKeyMessage(b); err == nil {
 			if !bytes.Equal(m.Marshal(), b) {
 				t.Fatal("re-encoding differs from the input")
 			}
-			for n := range len(b) {
-				if _, err := wire.ParsePreKeyMessage(b[:n]); err == nil {
-					t.Fatalf("strict prefix of %d bytes accepted", n)
-				}
-			}
+			fuzztest.RefusesPrefixes(t, b, parsePreKeyMessage)
 		}
 		store := protocoltest.NewMemStore()
 		for id, k := range bob.Store.Signed {
@@ -72,3 +83,5 @@ func FuzzPreKeyMessage(f *testing.F) {
 		}
 	})
 }
+
+func TestMain(m *testing.M) { fuzztest.Main(m) }

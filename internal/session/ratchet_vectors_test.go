@@ -114,7 +114,7 @@ func genRatchetVectors() ([]*kat.Section, error) {
 		if err != nil {
 			return nil, err
 		}
-		alice, bob, err := protocoltest.Pair(r, a, b)
+		alice, bob, err := protocoltest.PairWith(r, a, b, kat.Encapsulator(r))
 		if err != nil {
 			return nil, err
 		}

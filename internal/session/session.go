@@ -33,11 +33,18 @@ var (
 // (PQXDH §3.3). expected is the identity key the caller trusts for this
 // peer, or nil for a first contact or a key the user has just accepted.
 func Initiate(ours keys.IdentityKeyPair, expected *keys.PublicKey, bundle []byte, rand io.Reader) (*ratchet.Session, error) {
+	return InitiateWith(ours, expected, bundle, rand, nil)
+}
+
+// InitiateWith is Initiate with the KEM step done by encaps (see
+// pqxdh.InitiateWith): nil in production, internal/kat's deterministic
+// encapsulation in known-answer tests.
+func InitiateWith(ours keys.IdentityKeyPair, expected *keys.PublicKey, bundle []byte, rand io.Reader, encaps pqxdh.Encapsulator) (*ratchet.Session, error) {
 	b, err := pqxdh.ParseBundle(bundle)
 	if err != nil {
 		return nil, err
 	}
-	init, err := pqxdh.Initiate(ours, expected, b, rand)
+	init, err := pqxdh.InitiateWith(ours, expected, b, rand, encaps)
 	if err != nil {
 		return nil, err
 	}

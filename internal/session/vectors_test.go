@@ -62,7 +62,7 @@ func genPQXDH(name string, seed uint64, withOPK bool, expect string) (*kat.Secti
 		bundle = w.Marshal()
 	}
 	s.SetHex("bundle", bundle)
-	sess, err := session.Initiate(a.Identity, nil, bundle, r)
+	sess, err := session.InitiateWith(a.Identity, nil, bundle, r, kat.Encapsulator(r))
 	if expect == "bad signature" {
 		if !errors.Is(err, pqxdh.ErrBadSignature) {
 			return nil, fmt.Errorf("%s: bad bundle gave %v", name, err)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"testing"
+
+	"github.com/parley-chat/parley/internal/fuzztest"
 )
 
 // FuzzVerify checks that Verify never panics, never modifies its input, and
@@ -78,3 +80,5 @@ func flipBit(b []byte, i int) []byte {
 	flipped[i/8] ^= 1 << (i % 8)
 	return flipped
 }
+
+func TestMain(m *testing.M) { fuzztest.Main(m) }

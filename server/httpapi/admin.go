@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/internal/channel"
 	"github.com/parley-chat/parley/server/store"
 )
 
@@ -57,6 +58,11 @@ func (h *Handler) moderate(action string) handlerFunc {
 			}
 			e.RecordID = (*[16]byte)(id)
 		}
+		if action == store.ActionTakedown {
+			if e.Notice, err = h.takedownNotice(r, c, *e.RecordID, req.Reason); err != nil {
+				return err
+			}
+		}
 		if _, err := h.store.Moderate(r.Context(), e); err != nil {
 			return err
 		}
@@ -73,7 +79,9 @@ func (h *Handler) moderate(action string) handlerFunc {
 			if err != nil {
 				return err
 			}
-			f.Seq, f.Code = rec.Seq, api.CodeRecordTakenDown
+			// A takedown frame carries the operator's signed notice in
+			// Record (spec/api.md §11.6); a restoration, the record.
+			f.Seq, f.Code, f.Record = rec.Seq, api.CodeRecordTakenDown, e.Notice
 			if action == store.ActionRestorePost {
 				f.Code, f.Record = api.CodeRecordRestored, rec.Data
 			}
@@ -84,6 +92,26 @@ func (h *Handler) moderate(action string) handlerFunc {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+}
+
+// takedownNotice signs the operator's notice for taking a record down
+// (spec/protocol.md §10.7). Records that change who signs the channel
+// cannot be taken down: followers need them to verify the records after.
+func (h *Handler) takedownNotice(r *http.Request, c store.Channel, id [16]byte, reason string) ([]byte, error) {
+	rec, err := h.store.ChannelRecordByID(r.Context(), c.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	if k := channel.Kind(rec.Kind); k == channel.KindAddAdmin || k == channel.KindRemoveAdmin || rec.Position == 0 {
+		return nil, badRequest("A record that changes the channel's admins cannot be taken down; suspend the channel instead.")
+	}
+	key, err := h.operatorKey(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	n := &channel.Notice{Channel: c.GenesisKey, Position: rec.Position, RecordID: rec.RecordID, Reason: reason, Time: h.opts.Now().UnixMilli()}
+	copy(n.Hash[:], rec.Hash)
+	return n.Sign(key)
 }
 
 // reports is GET /v1/admin/reports: the newest 200.

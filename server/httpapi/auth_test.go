@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/internal/fuzztest"
 )
 
 // FuzzParseBasic: any Authorization header parses without panicking, and
@@ -46,3 +47,5 @@ func FuzzParseBasic(f *testing.F) {
 		}
 	})
 }
+
+func TestMain(m *testing.M) { fuzztest.Main(m) }

@@ -14,7 +14,8 @@ import (
 // those who have the bytes or were given the name know, and private-chat
 // attachments are encrypted by the clients. http.ServeContent answers
 // ranges, If-Range and the conditional requests against the ETag, which
-// is the digest itself: a blob's bytes never change.
+// is the digest itself: a blob's bytes never change. The Range header is
+// checked and bounded first (sanitizeRange).
 func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request) error {
 	if h.opts.Blobs == nil {
 		return errNoMedia
@@ -49,6 +50,7 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request) error {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	// Whatever the content type, a blob opened as a page runs nothing.
 	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	sanitizeRange(r, b.Size, `"`+sum+`"`, b.Created)
 	http.ServeContent(readFromWriter(w), r, "", b.Created, f)
 	return nil
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -16,10 +17,10 @@ import (
 	"github.com/parley-chat/parley/server/store"
 )
 
-// Channels (spec/api.md §11). The server checks every record against the
-// channel's key chain before it stores it, so it never serves a record a
-// follower would refuse; followers check again, so a server that lies is
-// caught.
+// Channels (spec/api.md §11). The server applies every record to the
+// channel's chain (chain.go) before it stores it, so it never serves a
+// record a follower would refuse; followers check again, so a server that
+// lies is caught.
 
 var (
 	errHandleTaken = apiError(http.StatusConflict, api.CodeHandleTaken, "That channel handle is taken.")
@@ -52,14 +53,17 @@ func (h *Handler) channelNamed(r *http.Request, allowSuspended bool) (store.Chan
 }
 
 func (h *Handler) channelInfo(ctx context.Context, c store.Channel) (api.ChannelInfo, error) {
-	info := api.ChannelInfo{Handle: c.Handle, GenesisKey: c.GenesisKey, Epoch: c.Epoch, Title: c.Title, About: c.About,
+	info := api.ChannelInfo{Handle: c.Handle, GenesisKey: c.GenesisKey, Title: c.Title, About: c.About,
 		Avatar: c.Avatar, Followers: c.Followers, Created: c.Created.UnixMilli()}
 	last, err := h.store.ChannelRecords(ctx, c.ID, store.RecordQuery{Limit: 1, Desc: true})
 	if err != nil {
 		return info, err
 	}
 	if len(last) > 0 {
-		info.LastSeq = last[0].Seq
+		info.LastSeq, info.HeadPosition, info.HeadHash = last[0].Seq, last[0].Position, last[0].Hash
+	}
+	if info.OperatorKey, err = h.operatorPublic(ctx); err != nil {
+		return info, err
 	}
 	return info, nil
 }
@@ -82,16 +86,16 @@ func (h *Handler) createChannel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badRecord("The profile is not a valid channel record.")
 	}
-	chain, err := channel.NewChain(parsed.Channel)
+	state, err := channel.NewState(parsed.Channel)
 	if err != nil {
 		return badRecord("The profile names no valid channel key.")
 	}
-	rec, err := chain.Verify(req.Profile)
+	rec, err := state.Apply(req.Profile)
 	if err != nil {
-		return recordError(err)
-	}
-	if rec.Kind != channel.KindProfile || rec.Epoch != 0 {
-		return badRecord("A channel starts with a profile record signed by its genesis key (epoch 0).")
+		if parsed.Position != 1 {
+			return badRecord("A channel starts with a profile record at position 1, signed by its genesis key.")
+		}
+		return recordError(err, 0)
 	}
 	shas, err := h.checkMedia(r.Context(), rec)
 	if err != nil {
@@ -120,21 +124,9 @@ func (h *Handler) createChannel(w http.ResponseWriter, r *http.Request) error {
 }
 
 func storedRecord(rec *channel.Record, data []byte, now time.Time) store.ChannelRecord {
-	return store.ChannelRecord{RecordID: rec.ID, Kind: uint8(rec.Kind), Target: rec.Target, Epoch: rec.Epoch, Time: rec.Time,
+	h := channel.Hash(data)
+	return store.ChannelRecord{RecordID: rec.ID, Kind: uint8(rec.Kind), Target: rec.Target, Position: rec.Position, Hash: h[:], Time: rec.Time,
 		Data: data, Created: now, Title: rec.Title, About: rec.About, Avatar: rec.Avatar}
-}
-
-func recordError(err error) error {
-	if errors.Is(err, channel.ErrSignature) {
-		return apiError(http.StatusBadRequest, api.CodeBadSignature, "The record's signature does not verify with the channel's key.")
-	}
-	if errors.Is(err, channel.ErrEpoch) {
-		return badRecord("The record is signed with a key that is not the channel's current one.")
-	}
-	if errors.Is(err, channel.ErrWrongChannel) {
-		return badRecord("The record belongs to another channel.")
-	}
-	return badRecord("The body is not a valid channel record.")
 }
 
 // getChannel is GET /v1/channels/{handle}.
@@ -186,26 +178,8 @@ func (h *Handler) following(w http.ResponseWriter, r *http.Request) error {
 	return h.writeChannels(w, r, cs)
 }
 
-// chain builds the channel's key chain from its handovers.
-func (h *Handler) chain(ctx context.Context, c store.Channel) (*channel.Chain, error) {
-	chain, err := channel.NewChain(c.GenesisKey)
-	if err != nil {
-		return nil, err
-	}
-	hos, err := h.store.ChannelRecords(ctx, c.ID, store.RecordQuery{Kind: uint8(channel.KindHandover)})
-	if err != nil {
-		return nil, err
-	}
-	for _, ho := range hos {
-		if _, err := chain.Verify(ho.Data); err != nil {
-			return nil, errors.New("stored handover does not verify: " + err.Error())
-		}
-	}
-	return chain, nil
-}
-
 // postRecord is POST /v1/channels/{handle}/records (§11.3): the owner or
-// an admin publishes a signed record.
+// an admin publishes a signed record, which must extend the chain's head.
 func (h *Handler) postRecord(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c, err := h.channelNamed(r, false)
@@ -226,18 +200,27 @@ func (h *Handler) postRecord(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errTooLarge
 	}
-	chain, err := h.chain(ctx, c)
+	parsed, err := channel.Parse(body)
+	if err != nil {
+		return badRecord("The body is not a valid channel record.")
+	}
+	if err := checkSigner(c, caller.account, parsed); err != nil {
+		return err
+	}
+	// A retry of a record already stored is idempotent.
+	if prior, err := h.store.ChannelRecordByID(ctx, c.ID, parsed.ID); err == nil && bytes.Equal(prior.Data, body) {
+		writeJSON(w, http.StatusOK, api.PostResult{Seq: prior.Seq, Duplicate: true})
+		return nil
+	} else if err != nil && !isNotFound(err) {
+		return err
+	}
+	state, err := h.headState(ctx, c)
 	if err != nil {
 		return err
 	}
-	rec, err := chain.Verify(body)
+	rec, err := state.Apply(body)
 	if err != nil {
-		return recordError(err)
-	}
-	// Only the current key publishes: a retired key's records may be
-	// valid history, but new ones are refused here (spec §11.3).
-	if want := c.Epoch; rec.Epoch != want && !(rec.Kind == channel.KindHandover && rec.Epoch+1 == chain.Epoch()) {
-		return badRecord("The record is signed with a retired key; sign it with the channel's current key.")
+		return recordError(err, state.Position())
 	}
 	if rec.Target != nil {
 		t, err := h.store.ChannelRecordByID(ctx, c.ID, *rec.Target)
@@ -256,8 +239,14 @@ func (h *Handler) postRecord(w http.ResponseWriter, r *http.Request) error {
 	sr.ChannelID = c.ID
 	stored, err := h.store.AppendChannelRecord(ctx, sr)
 	if errors.Is(err, store.ErrExists) {
+		if !bytes.Equal(stored.Data, body) {
+			return badRecord("The record's ID is already used in this channel.")
+		}
 		writeJSON(w, http.StatusOK, api.PostResult{Seq: stored.Seq, Duplicate: true})
 		return nil
+	}
+	if errors.Is(err, store.ErrStaleHead) {
+		return staleHead(state.Position()) // another publisher won the position
 	}
 	if err != nil {
 		return err
@@ -325,7 +314,7 @@ func (h *Handler) listRecords(w http.ResponseWriter, r *http.Request) error {
 	for i, rec := range rs {
 		out.Records[i] = api.ChannelRecord{Seq: rec.Seq, Data: rec.Data, Views: rec.Views, TakenDown: rec.TakedownReason}
 		if rec.TakedownReason != "" {
-			out.Records[i].Data = nil
+			out.Records[i].Data, out.Records[i].Notice = nil, rec.TakedownNotice
 		}
 	}
 	if len(rs) == sq.Limit {
@@ -391,7 +380,7 @@ func (h *Handler) setAdmin(admin bool) handlerFunc {
 }
 
 // listAdmins is GET /v1/channels/{handle}/admins: the owner reads the
-// admins, to share a new key with them after a rotation.
+// admins (by account; the chain names their identity keys).
 func (h *Handler) listAdmins(w http.ResponseWriter, r *http.Request) error {
 	c, err := h.channelNamed(r, false)
 	if err != nil {
@@ -405,37 +394,6 @@ func (h *Handler) listAdmins(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, api.ChannelAdmins{Admins: append([]string{}, names...)})
-	return nil
-}
-
-// addViews is POST /v1/channels/{handle}/views: anonymous, per-IP
-// rate-limited counts; nothing records who viewed what.
-func (h *Handler) addViews(w http.ResponseWriter, r *http.Request) error {
-	if !h.views.allowIP(r, h.opts.Now()) {
-		return apiError(http.StatusTooManyRequests, api.CodeRateLimited, "Too many requests; slow down.")
-	}
-	c, err := h.channelNamed(r, false)
-	if err != nil {
-		return err
-	}
-	var req api.ViewsRequest
-	if err := readJSON(w, r, &req); err != nil {
-		return err
-	}
-	if len(req.IDs) > api.MaxChannelPage {
-		return badRequest("At most %d IDs per request.", api.MaxChannelPage)
-	}
-	ids := make([][16]byte, 0, len(req.IDs))
-	for _, b := range req.IDs {
-		if len(b) != 16 {
-			return badRequest("A record ID is 16 bytes.")
-		}
-		ids = append(ids, [16]byte(b))
-	}
-	if err := h.store.AddViews(r.Context(), c.ID, ids); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -29,11 +29,23 @@ const (
 
 // Options configures the API.
 type Options struct {
-	Store         store.Store
-	Logger        *slog.Logger // nil discards
-	Metrics       *Metrics     // nil makes unregistered metrics
-	MaxDevices    int          // per account; 0 means 6
-	MaxQueue      int          // envelopes per device queue; 0 means 50,000
+	Store      store.Store
+	Logger     *slog.Logger // nil discards
+	Metrics    *Metrics     // nil makes unregistered metrics
+	MaxDevices int          // per account; 0 means 6
+	MaxQueue   int          // envelopes per device queue; 0 means 50,000
+	// MaxQueueBytes bounds the content bytes queued per device; 0 means
+	// DefaultMaxQueueBytes. SenderQueue and SenderQueueBytes bound one
+	// sender account's share of another account's device queue; 0 means
+	// DefaultSenderQueue and DefaultSenderQueueBytes (spec/api.md §6.4).
+	MaxQueueBytes    int64
+	SenderQueue      int
+	SenderQueueBytes int64
+	// SendRate is the bytes per second an account may store in queues
+	// (content plus SendOverhead per envelope), with a burst of SendBurst;
+	// 0 means DefaultSendRate and DefaultSendBurst.
+	SendRate      float64
+	SendBurst     int
 	QueueTTL      time.Duration
 	InviteOnly    bool
 	RegisterRate  float64 // registrations per second per IP; 0 means 1/minute
@@ -67,12 +79,16 @@ type Handler struct {
 	hub     *Hub
 	limiter *keyLimiter // per IP: registration, provisioning
 	fetches *keyLimiter // per account: bundle fetches
+	oneTime *keyLimiter // per (requester, target) account: fetches that take one-time prekeys
+	sends   *keyLimiter // per account: bytes stored in queues
 	mux     *http.ServeMux
 	sockets sync.WaitGroup // open WebSocket handlers
 	dir     *directory
 
 	followers followerCache // channel followers, for fan-out
-	views     *keyLimiter   // per IP: channel view counts
+	operator  operatorKeys  // signs takedown notices
+	views     *keyLimiter   // per IP: channel view requests
+	viewed    *viewCounter  // which views count (views.go)
 
 	media   media       // uploads and blobs (media.go)
 	posters posterMaker // posters of videos (posters.go)
@@ -99,6 +115,21 @@ func New(o Options) *Handler {
 	}
 	if o.MaxQueue == 0 {
 		o.MaxQueue = 50_000
+	}
+	if o.MaxQueueBytes == 0 {
+		o.MaxQueueBytes = DefaultMaxQueueBytes
+	}
+	if o.SenderQueue == 0 {
+		o.SenderQueue = DefaultSenderQueue
+	}
+	if o.SenderQueueBytes == 0 {
+		o.SenderQueueBytes = DefaultSenderQueueBytes
+	}
+	if o.SendRate == 0 {
+		o.SendRate = DefaultSendRate
+	}
+	if o.SendBurst == 0 {
+		o.SendBurst = DefaultSendBurst
 	}
 	if o.QueueTTL == 0 {
 		o.QueueTTL = 30 * 24 * time.Hour
@@ -140,11 +171,14 @@ func New(o Options) *Handler {
 		hub:     NewHub(),
 		limiter: newKeyLimiter(o.RegisterRate, o.RegisterBurst),
 		fetches: newKeyLimiter(o.BundleRate, o.BundleBurst),
+		oneTime: newOneTimeLimiter(),
+		sends:   newKeyLimiter(o.SendRate, o.SendBurst),
 		mux:     http.NewServeMux(),
 	}
 	h.dir = newDirectory(h.store, 100_000)
 	h.followers.m = map[int64][]int64{}
 	h.views = newKeyLimiter(20, 200)
+	h.viewed = newViewCounter()
 	h.routes()
 	return h
 }
@@ -179,6 +213,7 @@ func (h *Handler) routes() {
 	h.handle("GET /v1/uploads/{id}", h.auth(h.getUpload)) // and HEAD
 	h.handle("GET /v1/blobs/{sha256}", h.getBlob)         // and HEAD; no credentials
 	h.handle("GET /v1/blobs/{sha256}/poster", h.getPoster)
+	h.handle("GET /v1/server", h.serverInfo)
 	h.handle("POST /v1/channels", h.auth(h.createChannel))
 	h.handle("GET /v1/channels", h.searchChannels)
 	h.handle("GET /v1/channels/{handle}", h.getChannel)

@@ -29,8 +29,10 @@ const ephemeralBuffer = 16
 
 // conn is what the hub knows of a connected device's WebSocket.
 type conn struct {
-	kick   func() // "there may be something to write"; never blocks
-	cancel func() // closes the connection; never blocks
+	kick func() // "there may be something to write"; never blocks
+	// cancel stops the connection's deliveries, waiting for a write in
+	// progress to end (at once: it is cut), and closes it.
+	cancel func()
 
 	// Envelopes committed for the device, in Seq order (the store calls
 	// push in commit order). When push is full, overflow is set and the
@@ -63,7 +65,8 @@ type Hub struct {
 // NewHub returns an empty hub.
 func NewHub() *Hub { return &Hub{conns: map[deviceKey]*conn{}, byAccount: map[int64][]uint32{}} }
 
-// attach registers c for k, closing any previous connection of k.
+// attach registers c for k, closing any previous connection of k: when it
+// returns, the previous connection delivers nothing more.
 func (h *Hub) attach(k deviceKey, c *conn) {
 	h.mu.Lock()
 	old := h.conns[k]

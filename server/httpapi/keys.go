@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/internal/keys"
@@ -108,10 +109,37 @@ func (h *Handler) keyCounts(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// Per-requester shares of one target's one-time prekeys (spec/api.md §6.3).
+const (
+	// OneTimeBurst is how many fetches of one target account may take
+	// one-time prekeys at once for one requesting account.
+	OneTimeBurst = 5
+	// OneTimeEvery is how often one more such fetch is allowed after that.
+	OneTimeEvery = time.Hour
+	// oneTimePairs bounds the (requester, target) pairs remembered; when
+	// they are all in use, new pairs get base bundles until some expire.
+	oneTimePairs = 1 << 20
+)
+
+// newOneTimeLimiter is the token bucket per (requester, target) pair for
+// fetches that take one-time prekeys. Its buckets are kept until they would
+// have refilled anyway, so forgetting one gives nothing back.
+func newOneTimeLimiter() *keyLimiter {
+	l := newKeyLimiter(1/OneTimeEvery.Seconds(), OneTimeBurst)
+	l.idle = OneTimeBurst * OneTimeEvery
+	l.maxKeys = oneTimePairs
+	return l
+}
+
 // fetchBundles is GET /v1/keys/{username}[?device=N]: one bundle per
-// device, each consuming one-time prekeys atomically.
+// device, each consuming one-time prekeys atomically, while the caller is
+// within its share of the target's one-time prekeys; past it, base bundles
+// (the signed and last-resort prekeys) that consume nothing. A fetch of
+// one's own account always takes one-time prekeys.
 func (h *Handler) fetchBundles(w http.ResponseWriter, r *http.Request) error {
-	if !h.fetches.allow(strconv.FormatInt(callerOf(r).account.ID, 10), h.opts.Now()) {
+	caller := callerOf(r).account.ID
+	now := h.opts.Now()
+	if !h.fetches.allow(strconv.FormatInt(caller, 10), now) {
 		return errRateLimited
 	}
 	name, err := api.NormalizeUsername(r.PathValue("username"))
@@ -142,9 +170,15 @@ func (h *Handler) fetchBundles(w http.ResponseWriter, r *http.Request) error {
 		}
 		devs = only
 	}
+	oneTime := acct.ID == caller ||
+		h.oneTime.allow(strconv.FormatInt(caller, 10)+">"+strconv.FormatInt(acct.ID, 10), now)
+	take := h.store.TakeBundle
+	if !oneTime {
+		take = h.store.BaseBundle
+	}
 	out := api.Bundles{Username: acct.Username}
 	for _, d := range devs {
-		b, err := h.store.TakeBundle(r.Context(), acct.ID, d.ID)
+		b, err := take(r.Context(), acct.ID, d.ID)
 		if errors.Is(err, store.ErrNoSignedPreKey) || errors.Is(err, store.ErrNoKEMPreKey) {
 			continue // a device that never uploaded keys cannot be reached yet
 		}

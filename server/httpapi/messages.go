@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/server/store"
@@ -51,7 +52,14 @@ func (h *Handler) send(ctx context.Context, from *principal, recipient string, c
 		}
 		copy(out[i].ClientID[:], clientID)
 	}
-	dups, err := h.store.Enqueue(ctx, out, h.opts.MaxQueue)
+	if !h.sends.allowN(strconv.FormatInt(from.account.ID, 10), now, sendCost(out)) {
+		return false, apiError(http.StatusTooManyRequests, api.CodeRateLimited, "You are sending too much too fast; retry later.")
+	}
+	dups, err := h.store.Enqueue(ctx, out, h.queueLimits())
+	if errors.Is(err, store.ErrSenderQueueFull) {
+		return false, apiError(http.StatusTooManyRequests, api.CodeSenderQueueFull,
+			"You have as many messages waiting for a recipient device as one sender may; retry once it has read them.")
+	}
 	if errors.Is(err, store.ErrQueueFull) {
 		return false, apiError(http.StatusTooManyRequests, api.CodeQueueFull, "A recipient device's queue is full; retry later.")
 	}
@@ -63,6 +71,33 @@ func (h *Handler) send(ctx context.Context, from *principal, recipient string, c
 		h.hub.notify(deviceKey{acct.ID, e.DeviceID})
 	}
 	return len(dups) > 0 && !slices.Contains(dups, false), nil
+}
+
+// Queue and send limits (spec/api.md §2.3, §6.4).
+const (
+	DefaultMaxQueueBytes    = 1 << 30  // content bytes queued per device
+	DefaultSenderQueue      = 5_000    // envelopes of one sender in one device's queue
+	DefaultSenderQueueBytes = 64 << 20 // bytes of one sender in one device's queue
+	DefaultSendRate         = 1 << 20  // bytes per second one account may store
+	DefaultSendBurst        = 64 << 20
+	// SendOverhead is what an envelope costs in the send rate beyond its
+	// content: its row, so that empty envelopes are not free.
+	SendOverhead = 256
+)
+
+// queueLimits are the store's bounds for a send.
+func (h *Handler) queueLimits() store.QueueLimits {
+	return store.QueueLimits{MaxQueue: h.opts.MaxQueue, MaxBytes: h.opts.MaxQueueBytes,
+		SenderMax: h.opts.SenderQueue, SenderMaxBytes: h.opts.SenderQueueBytes}
+}
+
+// sendCost is what storing envs costs in the sender's send rate.
+func sendCost(envs []store.Envelope) int {
+	n := 0
+	for _, e := range envs {
+		n += len(e.Content) + SendOverhead
+	}
+	return n
 }
 
 // staleDevices compares the envelopes' devices with the recipient's. A

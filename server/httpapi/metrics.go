@@ -69,9 +69,9 @@ func (s *timedStore) observe(op string, start time.Time) {
 	s.m.storeLatency.WithLabelValues(op).Observe(time.Since(start).Seconds())
 }
 
-func (s *timedStore) Enqueue(ctx context.Context, envs []store.Envelope, maxQueue int) ([]bool, error) {
+func (s *timedStore) Enqueue(ctx context.Context, envs []store.Envelope, lim store.QueueLimits) ([]bool, error) {
 	defer s.observe("enqueue", time.Now())
-	return s.Store.Enqueue(ctx, envs, maxQueue)
+	return s.Store.Enqueue(ctx, envs, lim)
 }
 
 func (s *timedStore) Pending(ctx context.Context, acct int64, dev uint32, after uint64, limit int, now time.Time) ([]store.Envelope, error) {
@@ -87,6 +87,11 @@ func (s *timedStore) Ack(ctx context.Context, acct int64, dev uint32, seqs []uin
 func (s *timedStore) TakeBundle(ctx context.Context, acct int64, dev uint32) (store.Bundle, error) {
 	defer s.observe("take_bundle", time.Now())
 	return s.Store.TakeBundle(ctx, acct, dev)
+}
+
+func (s *timedStore) BaseBundle(ctx context.Context, acct int64, dev uint32) (store.Bundle, error) {
+	defer s.observe("base_bundle", time.Now())
+	return s.Store.BaseBundle(ctx, acct, dev)
 }
 
 func (s *timedStore) DeviceByName(ctx context.Context, name string, dev uint32) (store.Account, store.Device, error) {

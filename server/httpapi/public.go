@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"encoding/xml"
@@ -50,22 +51,45 @@ type pageData struct {
 	Handle, Title, About string
 	URL, FeedURL         string
 	Image, Avatar        string
+	Absolute             bool // the URLs are absolute (Options.PublicURL is set)
 	Followers            int64
 	Posts                []pagePost
 }
 
-// baseURL is the public URL of this server: Options.PublicURL, or what
-// the request was addressed to.
-func (h *Handler) baseURL(r *http.Request) string {
-	if h.opts.PublicURL != "" {
-		return strings.TrimRight(h.opts.PublicURL, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
+// baseURL is what the page's and the feed's URLs start with
+// (spec/api.md §11.7): Options.PublicURL, or "" when it is not set, which
+// makes them path-absolute references ("/c/news"), resolved by the reader
+// against the URL it fetched. Nothing comes from the request: a Host
+// header is the client's word, and a page built from it could be stored by
+// a shared cache and served to others with links to the client's host.
+func (h *Handler) baseURL() string {
+	return strings.TrimRight(h.opts.PublicURL, "/")
 }
+
+// feedID is the Atom ID (RFC 4287 §4.2.6) of a channel's feed, or of one
+// of its posts when post is not "": the page URL (with #post-ID) when the
+// server knows its public URL; else, since an Atom ID must be an absolute
+// IRI and the server does not know its own, a name-based urn:uuid (RFC
+// 9562 §5.8, version 8 from SHA-256, as in its Appendix B.2) of the
+// handle and the post, which stays the same whatever host a reader used.
+func (h *Handler) feedID(pageURL, handle, post string) string {
+	if h.baseURL() != "" {
+		if post == "" {
+			return pageURL
+		}
+		return pageURL + "#post-" + post
+	}
+	sum := sha256.Sum256([]byte(atomIDLabel + handle + "\x00" + post))
+	u := sum[:16]
+	u[6] = u[6]&0x0f | 0x80 // version 8
+	u[8] = u[8]&0x3f | 0x80 // variant 10
+	x := hex.EncodeToString(u)
+	return "urn:uuid:" + x[:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]
+}
+
+// atomIDLabel separates the name-based Atom IDs from any other use of the
+// hash.
+const atomIDLabel = "parley atom id\x00"
 
 func blobURL(base string, sum [32]byte) string {
 	return base + "/v1/blobs/" + hex.EncodeToString(sum[:])
@@ -73,9 +97,9 @@ func blobURL(base string, sum [32]byte) string {
 
 // page gathers what the page and the feed show.
 func (h *Handler) page(ctx context.Context, r *http.Request, c store.Channel) (*pageData, error) {
-	base := h.baseURL(r)
+	base := h.baseURL()
 	d := &pageData{Handle: c.Handle, Title: c.Title, About: c.About, Followers: c.Followers,
-		URL: base + "/c/" + c.Handle, FeedURL: base + "/c/" + c.Handle + "/feed.atom"}
+		URL: base + "/c/" + c.Handle, FeedURL: base + "/c/" + c.Handle + "/feed.atom", Absolute: base != ""}
 	if c.Avatar != nil {
 		if m, err := channel.ParseMedia(c.Avatar); err == nil {
 			d.Avatar = blobURL(base, m.SHA256)
@@ -214,7 +238,7 @@ func (h *Handler) feed(w http.ResponseWriter, r *http.Request) error {
 	if c == nil {
 		return err
 	}
-	f := atomFeed{ID: d.URL, Title: d.Title, Sub: d.About, Updated: c.Created.UTC().Format(time.RFC3339),
+	f := atomFeed{ID: h.feedID(d.URL, d.Handle, ""), Title: d.Title, Sub: d.About, Updated: c.Created.UTC().Format(time.RFC3339),
 		Links:  []atomLink{{Rel: "self", Type: "application/atom+xml", Href: d.FeedURL}, {Rel: "alternate", Type: "text/html", Href: d.URL}},
 		Author: atomAuthor{Name: "@" + d.Handle}}
 	for _, p := range d.Posts {
@@ -233,7 +257,7 @@ func (h *Handler) feed(w http.ResponseWriter, r *http.Request) error {
 				body += `<p><img src="` + template.HTMLEscapeString(m.URL) + `" alt=""></p>`
 			}
 		}
-		e := atomEntry{ID: d.URL + "#post-" + p.ID, Title: title, Published: p.ISOTime, Updated: p.Updated.Format(time.RFC3339),
+		e := atomEntry{ID: h.feedID(d.URL, d.Handle, p.ID), Title: title, Published: p.ISOTime, Updated: p.Updated.Format(time.RFC3339),
 			Link: atomLink{Rel: "alternate", Type: "text/html", Href: d.URL + "#post-" + p.ID}, Content: atomContent{Type: "html", Body: body}}
 		if e.Updated > f.Updated {
 			f.Updated = e.Updated

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 
 	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/api/jsonbody"
 	"github.com/parley-chat/parley/server/store"
 )
 
@@ -56,22 +56,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// readJSON decodes a size-limited body, refusing unknown fields.
+// readJSON decodes a size-limited body exactly (spec/api.md §2.1, through
+// jsonbody.DecodeRequest): case-sensitive names, no duplicate or unknown names,
+// nothing after the value. A refusal is bad_request with a sentence saying
+// what is wrong.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	body := http.MaxBytesReader(w, r.Body, api.MaxBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return errTooLarge
-		}
-		return errBadJSON
+	err := jsonbody.DecodeRequest(body, v)
+	var (
+		tooLarge *http.MaxBytesError
+		bad      *jsonbody.Error
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooLarge):
+		return errTooLarge
+	case errors.As(err, &bad):
+		return apiError(http.StatusBadRequest, api.CodeBadRequest, bad.Reason)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errBadJSON
-	}
-	return nil
+	return errBadJSON
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

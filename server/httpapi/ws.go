@@ -52,8 +52,9 @@ type wsSession struct {
 	d        delivery
 	caughtUp bool
 
-	closeOnce sync.Once
-	pinger    *time.Timer
+	closeOnce      sync.Once
+	unregisterOnce sync.Once
+	pinger         *time.Timer
 }
 
 // inFlight counts envelopes delivered on this socket and not yet acked.
@@ -82,12 +83,6 @@ func (s *wsSession) acked(seqs []uint64) {
 // new ones as they arrive; sends and acks from the client on the same
 // socket; pings to keep it alive.
 func (h *Handler) websocket(w http.ResponseWriter, r *http.Request) error {
-	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout}
-	c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
-	if err != nil {
-		return nil // Accept has answered the request
-	}
-	c.SetReadLimit(api.MaxFrame)
 	// The socket outlives this handler: returning frees the deep stack of
 	// the HTTP handler chain, and the reader starts on a fresh goroutine
 	// whose stack stays small while it waits. Its context keeps the
@@ -95,17 +90,41 @@ func (h *Handler) websocket(w http.ResponseWriter, r *http.Request) error {
 	// handler returns.
 	ctx := context.WithoutCancel(r.Context())
 	p := callerOf(r)
-	s := &wsSession{h: h, c: c, out: hw.conn, p: p, key: deviceKey{p.account.ID, p.device.ID},
-		ctx: ctx, delivered: map[uint64]struct{}{}}
+	s := &wsSession{h: h, p: p, key: deviceKey{p.account.ID, p.device.ID}, ctx: ctx, delivered: map[uint64]struct{}{}}
 	s.d.s = s
 	s.idle.L = &s.wmu
-	s.hub = newConn(s.close, s.kick)
+	s.hub = newConn(s.stop, s.kick)
 	h.sockets.Add(1) // before attach, so that Drain waits for what it closes
+	h.metrics.connections.Inc()
+	// attach stops the device's previous socket before it returns, and
+	// before the upgrade is answered; this one delivers nothing before
+	// serve. So a client that has its answer has the device's only
+	// registered socket, and two sockets of one device never deliver at
+	// the same time (spec/api.md §7.3).
 	h.hub.attach(s.key, s.hub)
+	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout}
+	c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		h.hub.detach(s.key, s.hub)
+		s.unregister()
+		h.sockets.Done()
+		return nil // Accept has answered the request
+	}
+	c.SetReadLimit(api.MaxFrame)
+	s.wmu.Lock()
+	s.c, s.out = c, hw.conn
+	replaced := s.ended // a newer socket, a removal or Drain stopped it already
+	s.wmu.Unlock()
+	if replaced {
+		c.Close(websocket.StatusGoingAway, "")
+		h.sockets.Done()
+		return nil
+	}
 	// A removal that ran between authentication and attach could not kick
 	// this socket: check again now that removals can see it.
 	if _, _, err := h.store.DeviceByName(ctx, p.account.Username, p.device.ID); err != nil {
 		h.hub.detach(s.key, s.hub)
+		s.unregister()
 		c.Close(websocket.StatusPolicyViolation, "device removed")
 		h.sockets.Done()
 		return nil
@@ -119,9 +138,8 @@ func (h *Handler) websocket(w http.ResponseWriter, r *http.Request) error {
 
 // serve runs the socket until it ends: it is the reader.
 func (s *wsSession) serve() {
+	defer s.unregister()
 	defer s.h.hub.detach(s.key, s.hub)
-	s.h.metrics.connections.Inc()
-	defer s.h.metrics.connections.Dec()
 
 	s.wmu.Lock()
 	s.pinger = time.AfterFunc(s.h.opts.PingInterval, s.ping)
@@ -141,8 +159,40 @@ func (s *wsSession) serve() {
 	s.wmu.Unlock()
 }
 
-// close ends the socket with a close handshake (the hub calls it when the
-// device is removed, replaced or the server drains). It does not wait.
+// stop ends the session for the hub, when the device is removed or
+// replaced by a newer socket, or the server drains: when it returns, the
+// session delivers nothing more (no writer runs or will start) and no
+// longer counts as connected, though its close handshake may still be
+// under way. A writer caught mid-pass (perhaps blocked on a slow or dead
+// peer) is cut at once, without a handshake, rather than waited for up
+// to the write timeout; an idle session gets a close frame (1001).
+func (s *wsSession) stop() {
+	s.wmu.Lock()
+	s.ended = true
+	busy, accepted := s.running, s.c != nil
+	s.wmu.Unlock()
+	if !accepted {
+		s.unregister() // the handler closes it once the upgrade is done
+		return
+	}
+	if busy {
+		s.fail()
+	}
+	s.wmu.Lock()
+	for s.running {
+		s.idle.Wait()
+	}
+	s.wmu.Unlock()
+	s.unregister()
+	s.close()
+}
+
+// unregister takes the session out of the connection count, once.
+func (s *wsSession) unregister() {
+	s.unregisterOnce.Do(s.h.metrics.connections.Dec)
+}
+
+// close ends the socket with a close handshake. It does not wait.
 func (s *wsSession) close() {
 	s.closeOnce.Do(func() {
 		go s.c.Close(websocket.StatusGoingAway, "")

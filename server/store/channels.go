@@ -9,6 +9,10 @@ import (
 // ErrHandleTaken is returned by CreateChannel for a handle in use.
 var ErrHandleTaken = errors.New("store: channel handle taken")
 
+// ErrStaleHead is returned by AppendChannelRecord for a record whose
+// position is not the one after the channel's last stored record.
+var ErrStaleHead = errors.New("store: record position is not the channel's next")
+
 // Channel is a public broadcast channel (spec/api.md §11). The server
 // keeps its records, signed by the channel's keys (spec/protocol.md §10),
 // and a few fields derived from them.
@@ -16,8 +20,7 @@ type Channel struct {
 	ID         int64
 	Handle     string // normalised like a username
 	OwnerID    int64  // the account that created it
-	GenesisKey []byte // Ed25519, 32 bytes: the channel's permanent ID
-	Epoch      uint32 // the current signing key's epoch
+	GenesisKey []byte // Ed25519, 32 bytes: the channel's permanent ID and owner key
 	Title      string
 	About      string
 	Avatar     []byte // media descriptor, or nil
@@ -38,13 +41,16 @@ type ChannelRecord struct {
 	RecordID  [16]byte
 	Kind      uint8
 	Target    *[16]byte
-	Epoch     uint32
-	Time      int64 // the publisher's clock, unix ms
+	Position  uint64 // the record's signed position in the channel's chain
+	Hash      []byte // channel.Hash of Data, 32 bytes
+	Time      int64  // the publisher's clock, unix ms
 	Data      []byte
 	Created   time.Time
 	Views     int64
-	// TakedownReason is set when an operator took the record down.
+	// TakedownReason is set when an operator took the record down, and
+	// TakedownNotice is then the operator's signed notice.
 	TakedownReason string
+	TakedownNotice []byte
 
 	// For a profile record: the channel's new title, about and avatar.
 	Title, About string
@@ -78,6 +84,9 @@ type AuditEntry struct {
 	ChannelID int64
 	RecordID  *[16]byte // for takedown and restore_post
 	Reason    string
+	// Notice is the operator's signed takedown notice, stored with the
+	// record for a takedown (not kept in the log).
+	Notice []byte
 }
 
 // Report is a user's report of a channel or one of its records.
@@ -98,10 +107,11 @@ type ChannelStore interface {
 	CreateChannel(ctx context.Context, c Channel, profile ChannelRecord) (Channel, ChannelRecord, error)
 	ChannelByHandle(ctx context.Context, handle string) (Channel, error)
 	ChannelByID(ctx context.Context, id int64) (Channel, error)
-	// AppendChannelRecord stores r and applies it: a handover advances
-	// the channel's epoch, a profile replaces its title, about and
-	// avatar. A record ID already stored for the channel is ErrExists
-	// and the stored record is returned (a retry is idempotent).
+	// AppendChannelRecord stores r and applies it: a profile replaces the
+	// channel's title, about and avatar. A record ID already stored for
+	// the channel is ErrExists and the stored record is returned (a retry
+	// is idempotent); otherwise r.Position must be the last stored
+	// record's + 1, checked in the same transaction, else ErrStaleHead.
 	AppendChannelRecord(ctx context.Context, r ChannelRecord) (ChannelRecord, error)
 	ChannelRecords(ctx context.Context, channelID int64, q RecordQuery) ([]ChannelRecord, error)
 	ChannelRecordByID(ctx context.Context, channelID int64, recordID [16]byte) (ChannelRecord, error)
@@ -128,4 +138,9 @@ type ChannelStore interface {
 	AuditLog(ctx context.Context, limit int) ([]AuditEntry, error)
 	AddReport(ctx context.Context, r Report) (Report, error)
 	Reports(ctx context.Context, limit int) ([]Report, error)
+
+	// OperatorKey returns the server's operator key (an Ed25519 seed,
+	// spec/protocol.md §10.7), storing fresh as the key if there is none
+	// yet: the first call makes it, every later call returns it.
+	OperatorKey(ctx context.Context, fresh []byte) ([]byte, error)
 }

@@ -21,6 +21,7 @@ var (
 	ErrUsernameTaken   = errors.New("store: username taken")
 	ErrTooManyDevices  = errors.New("store: device limit reached")
 	ErrQueueFull       = errors.New("store: device queue full")
+	ErrSenderQueueFull = errors.New("store: sender's share of the device queue full")
 	ErrTokenInvalid    = errors.New("store: token unknown, used or expired")
 	ErrNoSignedPreKey  = errors.New("store: device has no signed prekey")
 	ErrNoKEMPreKey     = errors.New("store: device has no KEM prekey")
@@ -128,6 +129,22 @@ type Envelope struct {
 	Expires       time.Time
 }
 
+// QueueLimits bound what Enqueue stores for each destination device
+// (spec/api.md §6.4). Bytes are content bytes (len(Envelope.Content)).
+type QueueLimits struct {
+	// MaxQueue bounds the envelopes queued for one device; below 1 it
+	// refuses every envelope that is not a duplicate.
+	MaxQueue int
+	// MaxBytes bounds the bytes queued for one device; 0 means no bound.
+	MaxBytes int64
+	// SenderMax and SenderMaxBytes bound one sender account's share of
+	// another account's device queue: the envelopes and bytes that sender
+	// has queued there. A sender's envelopes for its own account's devices
+	// have no share bound. 0 means no bound.
+	SenderMax      int
+	SenderMaxBytes int64
+}
+
 // Store is parleyd's durable state.
 //
 // What holds for every method:
@@ -196,6 +213,14 @@ type Store interface {
 	// those. If ctx ends, the keys may be used up without reaching the
 	// caller (see Store); a wasted one-time key is harmless.
 	TakeBundle(ctx context.Context, accountID int64, deviceID uint32) (Bundle, error)
+	// BaseBundle returns a bundle for the device that uses up nothing: its
+	// signed prekey and its last-resort KEM prekey (LastResort true), and
+	// no one-time prekey of either kind, even if some are left. It is for a
+	// requester past its share of the device's one-time prekeys
+	// (spec/api.md §6.3). It reads in one transaction, as TakeBundle does,
+	// and fails the same way (ErrNotFound, ErrNoSignedPreKey, or
+	// ErrNoKEMPreKey when the device has no last-resort KEM prekey).
+	BaseBundle(ctx context.Context, accountID int64, deviceID uint32) (Bundle, error)
 
 	// Enqueue stores envelopes durably (fsync'd), all or none, and
 	// reports which were duplicates: len(dup) == len(envs).
@@ -212,15 +237,18 @@ type Store interface {
 	// envelope still counts until then) or removed with its device, the
 	// same key makes a new envelope with a new Seq.
 	//
-	// Queue bound: the call fails whole with ErrQueueFull, storing
-	// nothing, if it would take any destination's queue past maxQueue
-	// envelopes (QueueDepth); duplicates are not stored and do not count,
-	// and maxQueue < 1 refuses every envelope that is not a duplicate.
+	// Queue bounds (lim): the call fails whole, storing nothing, with
+	// ErrSenderQueueFull if it would take a sender's share of a device of
+	// another account past lim.SenderMax envelopes or lim.SenderMaxBytes
+	// bytes, else with ErrQueueFull if it would take any destination's
+	// queue past lim.MaxQueue envelopes (QueueDepth) or lim.MaxBytes bytes.
+	// Duplicates are not stored and count for nothing; expired envelopes
+	// count until DeleteExpired removes them.
 	//
 	// An envelope for an unknown device fails the whole call with
 	// ErrNotFound. If ctx ends, the envelopes may still be stored (see
 	// Store): callers retry with the same ClientIDs.
-	Enqueue(ctx context.Context, envs []Envelope, maxQueue int) (dup []bool, err error)
+	Enqueue(ctx context.Context, envs []Envelope, lim QueueLimits) (dup []bool, err error)
 	// Pending returns up to limit envelopes queued for a device with Seq
 	// greater than after, in Seq order, that have not expired at now. An
 	// unknown device has none; a limit below 1 returns none.

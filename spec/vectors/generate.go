@@ -6,3 +6,4 @@ package vectors
 
 //go:generate go test ../../internal/session -run Vectors -update
 //go:generate go test ../../internal/senderkey -run Vectors -update
+//go:generate go test ../../internal/channel -run Vectors -update

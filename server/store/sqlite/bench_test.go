@@ -91,7 +91,7 @@ func benchEnqueue(b *testing.B, callers int) {
 		for pb.Next() {
 			n := next.Add(1)
 			e := []store.Envelope{benchEnvelope(devs[n%uint64(len(devs))], n, content, now)}
-			if _, err := s.Enqueue(ctx, e, 1<<30); err != nil {
+			if _, err := s.Enqueue(ctx, e, store.QueueLimits{MaxQueue: 1 << 30}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -121,7 +121,7 @@ func BenchmarkPendingAck(b *testing.B) {
 		for j := i; j < min(i+page, b.N); j++ {
 			envs = append(envs, benchEnvelope(dev, uint64(j), content, now))
 		}
-		if _, err := s.Enqueue(ctx, envs, 1<<30); err != nil {
+		if _, err := s.Enqueue(ctx, envs, store.QueueLimits{MaxQueue: 1 << 30}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/parley-chat/parley/server/store"
 )
 
-const channelColumns = `c.id, c.handle, c.owner_id, c.genesis_key, c.epoch, c.title, c.about, c.avatar, c.created,
+const channelColumns = `c.id, c.handle, c.owner_id, c.genesis_key, c.title, c.about, c.avatar, c.created,
 	coalesce(c.suspend_reason, ''), (SELECT count(*) FROM channel_follows f WHERE f.channel_id = c.id)`
 
 func scanChannel(row interface{ Scan(...any) error }) (store.Channel, error) {
@@ -18,12 +18,12 @@ func scanChannel(row interface{ Scan(...any) error }) (store.Channel, error) {
 		c       store.Channel
 		created int64
 	)
-	err := row.Scan(&c.ID, &c.Handle, &c.OwnerID, &c.GenesisKey, &c.Epoch, &c.Title, &c.About, &c.Avatar, &created, &c.SuspendReason, &c.Followers)
+	err := row.Scan(&c.ID, &c.Handle, &c.OwnerID, &c.GenesisKey, &c.Title, &c.About, &c.Avatar, &created, &c.SuspendReason, &c.Followers)
 	c.Created = time.UnixMilli(created)
 	return c, err
 }
 
-const recordColumns = `seq, channel_id, record_id, kind, target, epoch, time, data, created, views, coalesce(takedown_reason, '')`
+const recordColumns = `seq, channel_id, record_id, kind, target, position, hash, time, data, created, views, coalesce(takedown_reason, ''), takedown_notice`
 
 func scanRecord(row interface{ Scan(...any) error }) (store.ChannelRecord, error) {
 	var (
@@ -31,7 +31,7 @@ func scanRecord(row interface{ Scan(...any) error }) (store.ChannelRecord, error
 		id, target []byte
 		created    int64
 	)
-	err := row.Scan(&r.Seq, &r.ChannelID, &id, &r.Kind, &target, &r.Epoch, &r.Time, &r.Data, &created, &r.Views, &r.TakedownReason)
+	err := row.Scan(&r.Seq, &r.ChannelID, &id, &r.Kind, &target, &r.Position, &r.Hash, &r.Time, &r.Data, &created, &r.Views, &r.TakedownReason, &r.TakedownNotice)
 	copy(r.RecordID[:], id)
 	if target != nil {
 		r.Target = new([16]byte)
@@ -75,8 +75,8 @@ func (s *Store) CreateChannel(ctx context.Context, c store.Channel, profile stor
 
 func insertRecord(t *wtx, r store.ChannelRecord) (store.ChannelRecord, error) {
 	created := r.Created.UnixMilli()
-	res, err := t.exec(`INSERT INTO channel_records (channel_id, record_id, kind, target, epoch, time, data, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ChannelID, r.RecordID[:], r.Kind, targetArg(r.Target), r.Epoch, r.Time, r.Data, created)
+	res, err := t.exec(`INSERT INTO channel_records (channel_id, record_id, kind, target, epoch, position, hash, time, data, created)
+		VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`, r.ChannelID, r.RecordID[:], r.Kind, targetArg(r.Target), r.Position, r.Hash, r.Time, r.Data, created)
 	if err != nil {
 		return r, err
 	}
@@ -118,13 +118,22 @@ func (s *Store) AppendChannelRecord(ctx context.Context, r store.ChannelRecord) 
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
+		// The chain's next position, in this transaction: two publishers
+		// racing for one position cannot both win (spec/api.md §11.3).
+		// (The last record by Seq holds the highest position: positions
+		// are only ever appended in order.)
+		var last uint64
+		err = t.queryRow("SELECT position FROM channel_records WHERE channel_id = ? ORDER BY seq DESC LIMIT 1", r.ChannelID).Scan(&last)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if r.Position != last+1 {
+			return store.ErrStaleHead
+		}
 		if out, err = insertRecord(t, r); err != nil {
 			return err
 		}
-		switch r.Kind {
-		case 6: // handover (spec/protocol.md §10.1)
-			_, err = t.exec("UPDATE channels SET epoch = ? WHERE id = ?", r.Epoch+1, r.ChannelID)
-		case 7: // profile
+		if r.Kind == 7 { // profile
 			_, err = t.exec("UPDATE channels SET title = ?, about = ?, avatar = ? WHERE id = ?", r.Title, r.About, r.Avatar, r.ChannelID)
 		}
 		return err
@@ -262,7 +271,7 @@ func (s *Store) SearchChannels(ctx context.Context, query string, limit int) ([]
 	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(query))
 	return s.channels(ctx, "search channels", "SELECT "+channelColumns+` FROM channels c
 		WHERE c.suspend_reason IS NULL AND (c.handle LIKE ? ESCAPE '\' OR lower(c.title) LIKE ? ESCAPE '\')
-		ORDER BY 11 DESC, c.handle LIMIT ?`, like+"%", "%"+like+"%", limit)
+		ORDER BY 10 DESC, c.handle LIMIT ?`, like+"%", "%"+like+"%", limit)
 }
 
 // SetChannelAdmin implements store.ChannelStore.
@@ -339,11 +348,12 @@ func (s *Store) Moderate(ctx context.Context, a store.AuditEntry) (store.AuditEn
 			if a.RecordID == nil {
 				return store.ErrNotFound
 			}
-			var reason any
+			var reason, notice any
 			if a.Action == store.ActionTakedown {
-				reason = a.Reason
+				reason, notice = a.Reason, a.Notice
 			}
-			res, err = t.exec("UPDATE channel_records SET takedown_reason = ? WHERE channel_id = ? AND record_id = ?", reason, a.ChannelID, a.RecordID[:])
+			res, err = t.exec("UPDATE channel_records SET takedown_reason = ?, takedown_notice = ? WHERE channel_id = ? AND record_id = ?",
+				reason, notice, a.ChannelID, a.RecordID[:])
 		default:
 			return errors.New("unknown moderation action " + a.Action)
 		}
@@ -438,4 +448,16 @@ func (s *Store) Reports(ctx context.Context, limit int) ([]store.Report, error) 
 		out = append(out, r)
 	}
 	return out, s.wrap(op, rows.Err())
+}
+
+// OperatorKey implements store.ChannelStore.
+func (s *Store) OperatorKey(ctx context.Context, fresh []byte) ([]byte, error) {
+	var key []byte
+	err := s.write(ctx, "operator key", len(fresh), func(t *wtx) error {
+		if _, err := t.exec("INSERT INTO server_keys (name, key) VALUES ('operator', ?) ON CONFLICT DO NOTHING", fresh); err != nil {
+			return err
+		}
+		return t.queryRow("SELECT key FROM server_keys WHERE name = 'operator'").Scan(&key)
+	})
+	return key, err
 }

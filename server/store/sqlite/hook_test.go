@@ -49,13 +49,13 @@ func TestOnEnqueueInCommitOrder(t *testing.T) {
 					Type: 1, Content: []byte{byte(i)}, Created: now, Expires: now.Add(time.Hour)}
 				rand.Read(e.ClientID[:])
 				envs := []store.Envelope{e}
-				if _, err := s.Enqueue(t.Context(), envs, 1<<20); err != nil {
+				if _, err := s.Enqueue(t.Context(), envs, store.QueueLimits{MaxQueue: 1 << 20}); err != nil {
 					t.Error(err)
 					return
 				}
 				stored <- envs[0].Seq
 				// A duplicate is not stored again and not pushed again.
-				if _, err := s.Enqueue(t.Context(), []store.Envelope{e}, 1<<20); err != nil {
+				if _, err := s.Enqueue(t.Context(), []store.Envelope{e}, store.QueueLimits{MaxQueue: 1 << 20}); err != nil {
 					t.Error(err)
 				}
 			}
@@ -63,7 +63,7 @@ func TestOnEnqueueInCommitOrder(t *testing.T) {
 	}
 	// A failing call (unknown device) pushes nothing.
 	bad := store.Envelope{DestAccount: devs[0].AccountID, DestDevice: 99, SenderAccount: devs[0].AccountID, Created: now, Expires: now.Add(time.Hour)}
-	if _, err := s.Enqueue(t.Context(), []store.Envelope{bad}, 1<<20); err == nil {
+	if _, err := s.Enqueue(t.Context(), []store.Envelope{bad}, store.QueueLimits{MaxQueue: 1 << 20}); err == nil {
 		t.Fatal("enqueue to an unknown device succeeded")
 	}
 	wg.Wait()

@@ -19,15 +19,16 @@ const expireChunk = 1000
 // Enqueue implements store.Store. The envelopes of one call commit together
 // or not at all, in a batch with other callers' (see writer.go).
 //
-// The queue bound is checked against the destination device's
-// devices.queued counter, kept in the same transaction, so it costs one
-// primary-key update per stored envelope: the counter is incremented after
-// each insert, and the request fails (and rolls back) as soon as it exceeds
-// maxQueue. A duplicate is caught by the messages_dedup index (ON CONFLICT
+// The queue bounds are checked against the destination device's
+// devices.queued and queued_bytes counters and the sender's row in
+// queue_shares, kept in the same transaction, so they cost one primary-key
+// update and one upsert per stored envelope: the counters are incremented
+// after each insert, and the request fails (and rolls back) as soon as one
+// exceeds its bound. A duplicate is caught by the messages_dedup index (ON CONFLICT
 // DO NOTHING) before the counter is touched. An unknown device is a foreign
 // key violation. Seqs are collected aside and copied into envs only once the
 // batch has committed, so envs is untouched on error.
-func (s *Store) Enqueue(ctx context.Context, envs []store.Envelope, maxQueue int) ([]bool, error) {
+func (s *Store) Enqueue(ctx context.Context, envs []store.Envelope, lim store.QueueLimits) ([]bool, error) {
 	if len(envs) == 0 {
 		if err := s.readable("enqueue"); err != nil {
 			return nil, err
@@ -53,7 +54,7 @@ func (s *Store) Enqueue(ctx context.Context, envs []store.Envelope, maxQueue int
 	err := s.w.doThen(ctx, size, func(t *wtx) error {
 		for i := range envs {
 			var err error
-			seqs[i], dup[i], err = enqueueOne(t, &envs[i], maxQueue)
+			seqs[i], dup[i], err = enqueueOne(t, &envs[i], lim)
 			if err != nil {
 				return err
 			}
@@ -81,7 +82,7 @@ func (s *Store) Enqueue(ctx context.Context, envs []store.Envelope, maxQueue int
 
 // enqueueOne stores e unless it duplicates a queued envelope, and returns
 // its seq either way.
-func enqueueOne(t *wtx, e *store.Envelope, maxQueue int) (seq uint64, dup bool, err error) {
+func enqueueOne(t *wtx, e *store.Envelope, lim store.QueueLimits) (seq uint64, dup bool, err error) {
 	content := e.Content
 	if content == nil {
 		content = []byte{} // NOT NULL: an empty content is a zero-length blob
@@ -103,11 +104,20 @@ func enqueueOne(t *wtx, e *store.Envelope, maxQueue int) (seq uint64, dup bool, 
 	case err != nil:
 		return 0, false, err
 	}
-	var depth int
-	if err := t.st.bumpQueue.QueryRowContext(t.ctx, e.DestAccount, e.DestDevice).Scan(&depth); err != nil {
+	size := int64(len(content))
+	var n int
+	var bytes int64
+	if err := t.st.bumpShare.QueryRowContext(t.ctx, e.DestAccount, e.DestDevice, e.SenderAccount, size).Scan(&n, &bytes); err != nil {
+		return 0, false, fmt.Errorf("count share: %w", err)
+	}
+	if e.SenderAccount != e.DestAccount &&
+		(lim.SenderMax > 0 && n > lim.SenderMax || lim.SenderMaxBytes > 0 && bytes > lim.SenderMaxBytes) {
+		return 0, false, store.ErrSenderQueueFull
+	}
+	if err := t.st.bumpQueue.QueryRowContext(t.ctx, e.DestAccount, e.DestDevice, size).Scan(&n, &bytes); err != nil {
 		return 0, false, fmt.Errorf("count queue: %w", err)
 	}
-	if depth > maxQueue {
+	if n > lim.MaxQueue || lim.MaxBytes > 0 && bytes > lim.MaxBytes {
 		return 0, false, store.ErrQueueFull
 	}
 	return uint64(id), false, nil
@@ -235,6 +245,9 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 	err := s.write(ctx, op, 0, func(t *wtx) error {
+		if _, err := t.exec("DELETE FROM queue_shares WHERE queued = 0"); err != nil {
+			return err
+		}
 		if _, err := t.exec("DELETE FROM provisioning WHERE expires <= ?", ms); err != nil {
 			return err
 		}

@@ -132,7 +132,7 @@ func (s *Store) PreKeyCounts(ctx context.Context, accountID int64, deviceID uint
 func (s *Store) TakeBundle(ctx context.Context, accountID int64, deviceID uint32) (store.Bundle, error) {
 	var b store.Bundle
 	err := s.write(ctx, "take bundle", 0, func(t *wtx) (err error) {
-		b, err = takeBundle(t, accountID, deviceID)
+		b, err = takeBundle(t, accountID, deviceID, true)
 		return err
 	})
 	if err != nil {
@@ -141,7 +141,26 @@ func (s *Store) TakeBundle(ctx context.Context, accountID int64, deviceID uint32
 	return b, nil
 }
 
-func takeBundle(t *wtx, accountID int64, deviceID uint32) (store.Bundle, error) {
+// BaseBundle implements store.Store. It goes through the writer like
+// TakeBundle, so that it reads the signed and last-resort prekeys in one
+// transaction, though it writes nothing.
+func (s *Store) BaseBundle(ctx context.Context, accountID int64, deviceID uint32) (store.Bundle, error) {
+	var b store.Bundle
+	err := s.write(ctx, "base bundle", 0, func(t *wtx) (err error) {
+		b, err = takeBundle(t, accountID, deviceID, false)
+		return err
+	})
+	if err != nil {
+		return store.Bundle{}, err
+	}
+	return b, nil
+}
+
+// takeBundle reads a device's bundle; with oneTime it takes (and deletes)
+// a one-time KEM prekey, else uses the last-resort one, and takes a
+// one-time X25519 prekey if any is left; without, it uses the last-resort
+// KEM prekey and no one-time prekey, and deletes nothing.
+func takeBundle(t *wtx, accountID int64, deviceID uint32, oneTime bool) (store.Bundle, error) {
 	b := store.Bundle{DeviceID: deviceID}
 	spk := &b.SignedPreKey
 	err := t.queryRow(`SELECT id, public_key, signature FROM signed_prekeys WHERE account_id = ? AND device_id = ?`,
@@ -157,11 +176,14 @@ func takeBundle(t *wtx, accountID int64, deviceID uint32) (store.Bundle, error) 
 	}
 
 	kem := &b.KEMPreKey
-	err = t.queryRow(`DELETE FROM kem_prekeys
-		WHERE account_id = ?1 AND device_id = ?2
-		AND id = (SELECT MIN(id) FROM kem_prekeys WHERE account_id = ?1 AND device_id = ?2)
-		RETURNING id, public_key, signature`,
-		accountID, deviceID).Scan(&kem.ID, &kem.PublicKey, &kem.Signature)
+	err = sql.ErrNoRows
+	if oneTime {
+		err = t.queryRow(`DELETE FROM kem_prekeys
+			WHERE account_id = ?1 AND device_id = ?2
+			AND id = (SELECT MIN(id) FROM kem_prekeys WHERE account_id = ?1 AND device_id = ?2)
+			RETURNING id, public_key, signature`,
+			accountID, deviceID).Scan(&kem.ID, &kem.PublicKey, &kem.Signature)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		b.LastResort = true
 		err = t.queryRow(`SELECT id, public_key, signature FROM last_resort_kem_prekeys
@@ -173,6 +195,9 @@ func takeBundle(t *wtx, accountID int64, deviceID uint32) (store.Bundle, error) 
 	}
 	if err != nil {
 		return b, err
+	}
+	if !oneTime {
+		return b, nil
 	}
 
 	var pk store.PreKey

@@ -14,7 +14,8 @@ type writeStmts struct {
 
 	insertMessage *sql.Stmt // -> seq, or no row for a duplicate
 	dupSeq        *sql.Stmt // the seq of the envelope a duplicate repeats
-	bumpQueue     *sql.Stmt // -> the destination's new queue depth
+	bumpQueue     *sql.Stmt // -> the destination's new queue depth and bytes
+	bumpShare     *sql.Stmt // -> the sender's new share of it, envelopes and bytes
 	ack           *sql.Stmt
 	all           []*sql.Stmt
 }
@@ -37,8 +38,12 @@ func prepareWrite(ctx context.Context, conn *sql.Conn) (*writeStmts, error) {
 	st.dupSeq = p.prepare(`SELECT seq FROM messages
 		WHERE sender_account = ? AND sender_device = ? AND client_id = ?
 		AND dest_account = ? AND dest_device = ?`)
-	st.bumpQueue = p.prepare(`UPDATE devices SET queued = queued + 1
-		WHERE account_id = ? AND id = ? RETURNING queued`)
+	st.bumpQueue = p.prepare(`UPDATE devices SET queued = queued + 1, queued_bytes = queued_bytes + ?3
+		WHERE account_id = ?1 AND id = ?2 RETURNING queued, queued_bytes`)
+	st.bumpShare = p.prepare(`INSERT INTO queue_shares
+		(dest_account, dest_device, sender_account, queued, queued_bytes) VALUES (?1, ?2, ?3, 1, ?4)
+		ON CONFLICT DO UPDATE SET queued = queued + 1, queued_bytes = queued_bytes + ?4
+		RETURNING queued, queued_bytes`)
 	// One statement per Ack, whatever its size: the Seqs come as a JSON
 	// array (json_each is built into SQLite).
 	st.ack = p.prepare(`DELETE FROM messages WHERE dest_account = ? AND dest_device = ?

@@ -125,7 +125,7 @@ func TestGroupCommit(t *testing.T) {
 		e.ClientID[0] = byte(i)
 		return e
 	}
-	if _, err := s.Enqueue(ctx, []store.Envelope{env(full, 255)}, 1); err != nil {
+	if _, err := s.Enqueue(ctx, []store.Envelope{env(full, 255)}, store.QueueLimits{MaxQueue: 1}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -139,7 +139,7 @@ func TestGroupCommit(t *testing.T) {
 			if i == 0 {
 				to, maxQueue = full, 1
 			}
-			_, errs[i] = s.Enqueue(ctx, []store.Envelope{env(to, i)}, maxQueue)
+			_, errs[i] = s.Enqueue(ctx, []store.Envelope{env(to, i)}, store.QueueLimits{MaxQueue: maxQueue})
 		})
 	}
 	waitQueued(t, s, n)

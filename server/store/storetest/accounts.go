@@ -280,7 +280,7 @@ func testRemoveDeviceCascade(t *testing.T, s store.Store, _ func() store.Store) 
 	uploadKeys(t, s, d2, 5, 5)
 	for i := range 3 {
 		e := envelope(d1, a.Username, d2, i, now())
-		if _, err := s.Enqueue(ctx, []store.Envelope{e}, 100); err != nil {
+		if _, err := s.Enqueue(ctx, []store.Envelope{e}, store.QueueLimits{MaxQueue: 100}); err != nil {
 			t.Fatal(err)
 		}
 	}

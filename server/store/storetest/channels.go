@@ -14,16 +14,27 @@ func newChannel(t *testing.T, s store.Store, handle string, owner int64) (store.
 	t.Helper()
 	c, rec, err := s.CreateChannel(t.Context(),
 		store.Channel{Handle: handle, OwnerID: owner, GenesisKey: randBytes(t, 32), Created: now()},
-		store.ChannelRecord{RecordID: [16]byte{1}, Kind: 7, Time: 1, Data: []byte("profile"), Created: now(), Title: "Title of " + handle, About: "about"})
+		store.ChannelRecord{RecordID: [16]byte{1}, Kind: 7, Position: 1, Hash: randBytes(t, 32), Time: 1, Data: []byte("profile"), Created: now(), Title: "Title of " + handle, About: "about"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, rec
 }
 
+// nextPosition is the position after the channel's last record.
+func nextPosition(t *testing.T, s store.Store, c store.Channel) uint64 {
+	t.Helper()
+	last, err := s.ChannelRecords(t.Context(), c.ID, store.RecordQuery{Limit: 1, Desc: true})
+	if err != nil || len(last) == 0 {
+		t.Fatalf("last record: %v", err)
+	}
+	return last[0].Position + 1
+}
+
 func post(t *testing.T, s store.Store, c store.Channel, id byte) store.ChannelRecord {
 	t.Helper()
-	r, err := s.AppendChannelRecord(t.Context(), store.ChannelRecord{ChannelID: c.ID, RecordID: [16]byte{id}, Kind: 1, Time: int64(id), Data: []byte{id}, Created: now()})
+	r, err := s.AppendChannelRecord(t.Context(), store.ChannelRecord{ChannelID: c.ID, RecordID: [16]byte{id}, Kind: 1,
+		Position: nextPosition(t, s, c), Hash: randBytes(t, 32), Time: int64(id), Data: []byte{id}, Created: now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +45,7 @@ func testChannelCreate(t *testing.T, s store.Store, _ func() store.Store) {
 	ctx := t.Context()
 	a, _ := newAccount(t, s, "owner")
 	c, rec := newChannel(t, s, "news", a.ID)
-	if c.ID == 0 || rec.Seq == 0 || c.Title != "Title of news" || c.Epoch != 0 {
+	if c.ID == 0 || rec.Seq == 0 || c.Title != "Title of news" || rec.Position != 1 {
 		t.Fatalf("created %+v, %+v", c, rec)
 	}
 	got, err := s.ChannelByHandle(ctx, "news")
@@ -98,20 +109,60 @@ func testChannelRecords(t *testing.T, s store.Store, _ func() store.Store) {
 		t.Fatalf("by id: %+v %v", got, err)
 	}
 
-	// A handover advances the epoch; a profile replaces title and about.
+	// Positions: the next one is the last + 1, and a record for any
+	// other position is refused (stale head, or a gap), storing nothing.
+	pos := nextPosition(t, s, c)
+	if pos != 12 || all[10].Position != 11 || len(all[10].Hash) != 32 {
+		t.Fatalf("next position %d, last %+v", pos, all[10])
+	}
+	for _, p := range []uint64{pos - 1, pos + 1, 1} {
+		_, err := s.AppendChannelRecord(ctx, store.ChannelRecord{ChannelID: c.ID, RecordID: [16]byte{40}, Kind: 1, Position: p, Data: []byte("x"), Created: now()})
+		if !errors.Is(err, store.ErrStaleHead) {
+			t.Fatalf("position %d of %d: %v, want ErrStaleHead", p, pos, err)
+		}
+	}
+	if n, _ := s.ChannelRecords(ctx, c.ID, store.RecordQuery{}); len(n) != 11 {
+		t.Fatalf("a refused record was stored: %d records", len(n))
+	}
+	// Two publishers race for one position: exactly one wins.
+	var (
+		wg   sync.WaitGroup
+		wins = make(chan error, 8)
+	)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.AppendChannelRecord(ctx, store.ChannelRecord{ChannelID: c.ID, RecordID: [16]byte{50, byte(i)}, Kind: 1, Position: pos, Data: []byte("race"), Created: now()})
+			wins <- err
+		}()
+	}
+	wg.Wait()
+	close(wins)
+	won := 0
+	for err := range wins {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrStaleHead):
+			t.Fatalf("racing append: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d publishers won position %d", won, pos)
+	}
+
+	// A profile replaces title and about.
 	target := [16]byte{10}
-	if _, err := s.AppendChannelRecord(ctx, store.ChannelRecord{ChannelID: c.ID, RecordID: [16]byte{30}, Kind: 6, Epoch: 0, Data: []byte("h"), Created: now()}); err != nil {
+	if _, err := s.AppendChannelRecord(ctx, store.ChannelRecord{ChannelID: c.ID, RecordID: [16]byte{31}, Kind: 7, Position: pos + 1, Data: []byte("p"), Created: now(), Title: "New", About: "new about", Avatar: []byte{1}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AppendChannelRecord(ctx, store.ChannelRecord{ChannelID: c.ID, RecordID: [16]byte{31}, Kind: 7, Epoch: 1, Data: []byte("p"), Created: now(), Title: "New", About: "new about", Avatar: []byte{1}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AppendChannelRecord(ctx, store.ChannelRecord{ChannelID: c.ID, RecordID: [16]byte{32}, Kind: 2, Target: &target, Epoch: 1, Data: []byte("e"), Created: now()}); err != nil {
+	if _, err := s.AppendChannelRecord(ctx, store.ChannelRecord{ChannelID: c.ID, RecordID: [16]byte{32}, Kind: 2, Target: &target, Position: pos + 2, Data: []byte("e"), Created: now()}); err != nil {
 		t.Fatal(err)
 	}
 	got2, _ := s.ChannelByHandle(ctx, "news")
-	if got2.Epoch != 1 || got2.Title != "New" || got2.About != "new about" || !bytes.Equal(got2.Avatar, []byte{1}) {
-		t.Fatalf("after handover and profile: %+v", got2)
+	if got2.Title != "New" || got2.About != "new about" || !bytes.Equal(got2.Avatar, []byte{1}) {
+		t.Fatalf("after a profile: %+v", got2)
 	}
 	edit, _ := s.ChannelRecordByID(ctx, c.ID, [16]byte{32})
 	if edit.Target == nil || *edit.Target != target {
@@ -227,7 +278,11 @@ func testModeration(t *testing.T, s store.Store, _ func() store.Store) {
 	p := post(t, s, c, 10)
 	moderate := func(action string, rid *[16]byte, reason string) store.AuditEntry {
 		t.Helper()
-		e, err := s.Moderate(ctx, store.AuditEntry{Time: now(), Admin: "op", Action: action, ChannelID: c.ID, RecordID: rid, Reason: reason})
+		var notice []byte
+		if action == store.ActionTakedown {
+			notice = []byte("signed notice: " + reason)
+		}
+		e, err := s.Moderate(ctx, store.AuditEntry{Time: now(), Admin: "op", Action: action, ChannelID: c.ID, RecordID: rid, Reason: reason, Notice: notice})
 		if err != nil {
 			t.Fatalf("%s: %v", action, err)
 		}
@@ -242,11 +297,11 @@ func testModeration(t *testing.T, s store.Store, _ func() store.Store) {
 		t.Fatal("still suspended")
 	}
 	moderate(store.ActionTakedown, &p.RecordID, "copyright")
-	if r, _ := s.ChannelRecordByID(ctx, c.ID, p.RecordID); r.TakedownReason != "copyright" {
+	if r, _ := s.ChannelRecordByID(ctx, c.ID, p.RecordID); r.TakedownReason != "copyright" || string(r.TakedownNotice) != "signed notice: copyright" {
 		t.Fatalf("takedown: %+v", r)
 	}
 	moderate(store.ActionRestorePost, &p.RecordID, "counter-notice")
-	if r, _ := s.ChannelRecordByID(ctx, c.ID, p.RecordID); r.TakedownReason != "" {
+	if r, _ := s.ChannelRecordByID(ctx, c.ID, p.RecordID); r.TakedownReason != "" || r.TakedownNotice != nil {
 		t.Fatalf("restored post: %+v", r)
 	}
 	// An action on nothing fails and is not logged.
@@ -276,5 +331,21 @@ func testModeration(t *testing.T, s store.Store, _ func() store.Store) {
 	rs, err := s.Reports(ctx, 10)
 	if err != nil || len(rs) != 2 || rs[0].Category != "other" || rs[1].RecordID == nil || rs[1].Note != "ads" {
 		t.Fatalf("reports: %+v %v", rs, err)
+	}
+}
+
+func testOperatorKey(t *testing.T, s store.Store, reopen func() store.Store) {
+	ctx := t.Context()
+	first, err := s.OperatorKey(ctx, []byte("first key"))
+	if err != nil || string(first) != "first key" {
+		t.Fatalf("first: %q, %v", first, err)
+	}
+	if again, err := s.OperatorKey(ctx, []byte("second key")); err != nil || string(again) != "first key" {
+		t.Fatalf("the key changed: %q, %v", again, err)
+	}
+	if reopen != nil {
+		if kept, err := reopen().OperatorKey(ctx, []byte("third key")); err != nil || string(kept) != "first key" {
+			t.Fatalf("after reopening: %q, %v", kept, err)
+		}
 	}
 }

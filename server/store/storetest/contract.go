@@ -40,12 +40,13 @@ func testUnknownDevices(t *testing.T, s store.Store, _ func() store.Store) {
 		dev := store.Device{AccountID: u.account, ID: u.device}
 		notFound := map[string]error{
 			"Enqueue": func() error {
-				_, err := s.Enqueue(ctx, []store.Envelope{envelope(d, a.Username, dev, 1, t0)}, 100)
+				_, err := s.Enqueue(ctx, []store.Envelope{envelope(d, a.Username, dev, 1, t0)}, store.QueueLimits{MaxQueue: 100})
 				return err
 			}(),
 			"SetPreKeys":        s.SetPreKeys(ctx, u.account, u.device, keys),
 			"SetPreKeys(empty)": s.SetPreKeys(ctx, u.account, u.device, store.PreKeySet{}),
 			"TakeBundle":        func() error { _, err := s.TakeBundle(ctx, u.account, u.device); return err }(),
+			"BaseBundle":        func() error { _, err := s.BaseBundle(ctx, u.account, u.device); return err }(),
 			"PreKeyCounts":      func() error { _, err := s.PreKeyCounts(ctx, u.account, u.device); return err }(),
 			"QueueDepth":        func() error { _, err := s.QueueDepth(ctx, u.account, u.device); return err }(),
 			"RemoveDevice":      s.RemoveDevice(ctx, u.account, u.device),
@@ -163,7 +164,7 @@ func testCancelledCalls(t *testing.T, s store.Store, _ func() store.Store) {
 			ctx, cancel := context.WithTimeout(t.Context(), time.Duration(i)*100*time.Microsecond)
 			defer cancel()
 			call := []store.Envelope{envs[i]}
-			_, err := s.Enqueue(ctx, call, 1000)
+			_, err := s.Enqueue(ctx, call, store.QueueLimits{MaxQueue: 1000})
 			switch {
 			case err == nil:
 				stored[i], envs[i].Seq = true, call[0].Seq
@@ -175,7 +176,7 @@ func testCancelledCalls(t *testing.T, s store.Store, _ func() store.Store) {
 	wg.Wait()
 	for i := range envs {
 		call := []store.Envelope{envelope(d, a.Username, d, i, t0)}
-		dup, err := s.Enqueue(t.Context(), call, 1000)
+		dup, err := s.Enqueue(t.Context(), call, store.QueueLimits{MaxQueue: 1000})
 		if err != nil {
 			t.Fatalf("Enqueue retry: %v", err)
 		}

@@ -18,7 +18,7 @@ func enqueue(t *testing.T, s store.Store, maxQueue int, wantDup []bool, envs ...
 	for i, e := range envs {
 		call[i] = *e
 	}
-	dup, err := s.Enqueue(t.Context(), call, maxQueue)
+	dup, err := s.Enqueue(t.Context(), call, store.QueueLimits{MaxQueue: maxQueue})
 	if err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
@@ -186,7 +186,7 @@ func testEnqueueQueueFull(t *testing.T, s store.Store, _ func() store.Store) {
 	// The call fails whole: the envelope for the other device is not
 	// stored either, and the caller's envelopes get no Seq.
 	call := []store.Envelope{envelope(from, a.Username, other, 10, t0), envelope(from, a.Username, full, 11, t0)}
-	if _, err := s.Enqueue(ctx, call, max); !errors.Is(err, store.ErrQueueFull) {
+	if _, err := s.Enqueue(ctx, call, store.QueueLimits{MaxQueue: max}); !errors.Is(err, store.ErrQueueFull) {
 		t.Fatalf("Enqueue to a full queue = %v, want ErrQueueFull", err)
 	}
 	if call[0].Seq != 0 || call[1].Seq != 0 {
@@ -207,7 +207,7 @@ func testEnqueueQueueFull(t *testing.T, s store.Store, _ func() store.Store) {
 	// A bound below 1 refuses every new envelope.
 	for _, bound := range []int{0, -1} {
 		fresh := []store.Envelope{envelope(from, a.Username, other, 20, t0)}
-		if _, err := s.Enqueue(ctx, fresh, bound); !errors.Is(err, store.ErrQueueFull) {
+		if _, err := s.Enqueue(ctx, fresh, store.QueueLimits{MaxQueue: bound}); !errors.Is(err, store.ErrQueueFull) {
 			t.Fatalf("Enqueue(maxQueue %d) = %v, want ErrQueueFull", bound, err)
 		}
 	}
@@ -218,7 +218,7 @@ func testEnqueueQueueFull(t *testing.T, s store.Store, _ func() store.Store) {
 		t.Fatal(err)
 	}
 	two := []store.Envelope{envelope(from, a.Username, full, 12, t0), envelope(from, a.Username, full, 13, t0)}
-	if _, err := s.Enqueue(ctx, two, max); !errors.Is(err, store.ErrQueueFull) {
+	if _, err := s.Enqueue(ctx, two, store.QueueLimits{MaxQueue: max}); !errors.Is(err, store.ErrQueueFull) {
 		t.Fatalf("Enqueue past the bound = %v, want ErrQueueFull", err)
 	}
 	checkDepth(t, s, full, max-1)
@@ -233,7 +233,7 @@ func testEnqueueUnknownDevice(t *testing.T, s store.Store, _ func() store.Store)
 	a, d := newAccount(t, s, "sam")
 	t0 := now()
 	call := []store.Envelope{envelope(d, a.Username, d, 1, t0), envelope(d, a.Username, store.Device{AccountID: a.ID, ID: 99}, 2, t0)}
-	if _, err := s.Enqueue(t.Context(), call, 100); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Enqueue(t.Context(), call, store.QueueLimits{MaxQueue: 100}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Enqueue(unknown device) = %v, want ErrNotFound", err)
 	}
 	checkDepth(t, s, d, 0)
@@ -361,7 +361,7 @@ func testEnqueueConcurrent(t *testing.T, s store.Store, _ func() store.Store) {
 		wg.Go(func() {
 			for n := range perSender {
 				call := []store.Envelope{envelope(from, "sender", dests[(g+n)%len(dests)], n, t0)}
-				dup, err := s.Enqueue(t.Context(), call, senders*perSender)
+				dup, err := s.Enqueue(t.Context(), call, store.QueueLimits{MaxQueue: senders * perSender})
 				if err != nil || dup[0] {
 					t.Errorf("Enqueue = %v, %v", dup, err)
 					return
@@ -443,4 +443,99 @@ func testDurability(t *testing.T, s store.Store, reopen func() store.Store) {
 	}
 	checkPending(t, s, d, t0, e)
 	checkDepth(t, s, d, 1)
+}
+
+// testEnqueueSenderShare: one sender's share of another account's device
+// queue is bounded in envelopes and bytes (ErrSenderQueueFull, storing
+// nothing of the call), other senders and the account's own devices are
+// not held by it, the total byte bound is ErrQueueFull, and acks, expiry
+// and duplicates count as they do for QueueDepth.
+func testEnqueueSenderShare(t *testing.T, s store.Store, _ func() store.Store) {
+	ctx := t.Context()
+	m, flooder := newAccount(t, s, "mallet")
+	a, other := newAccount(t, s, "alba")
+	b, dest := newAccount(t, s, "bram")
+	own := addDevice(t, s, b, "bram tablet")
+	t0 := now()
+	lim := store.QueueLimits{MaxQueue: 100, SenderMax: 3}
+
+	var queued []store.Envelope
+	for i := range 3 {
+		e := envelope(flooder, m.Username, dest, i, t0)
+		if _, err := s.Enqueue(ctx, []store.Envelope{e}, lim); err != nil {
+			t.Fatalf("Enqueue %d within the share: %v", i, err)
+		}
+		queued = append(queued, e)
+	}
+	// The call fails whole: its envelope for another device is not stored.
+	call := []store.Envelope{envelope(flooder, m.Username, own, 10, t0), envelope(flooder, m.Username, dest, 11, t0)}
+	if _, err := s.Enqueue(ctx, call, lim); !errors.Is(err, store.ErrSenderQueueFull) {
+		t.Fatalf("Enqueue past the share = %v, want ErrSenderQueueFull", err)
+	}
+	checkDepth(t, s, own, 0)
+	checkDepth(t, s, dest, 3)
+	// A duplicate is not stored, so the full share does not refuse it.
+	if dup, err := s.Enqueue(ctx, queued[:1], lim); err != nil || !dup[0] {
+		t.Fatalf("duplicate with a full share = %v, %v", dup, err)
+	}
+	// Another sender, and the account's own devices, still get through.
+	for i := range 3 {
+		if _, err := s.Enqueue(ctx, []store.Envelope{envelope(other, a.Username, dest, i, t0)}, lim); err != nil {
+			t.Fatalf("another sender %d: %v", i, err)
+		}
+	}
+	if _, err := s.Enqueue(ctx, []store.Envelope{envelope(other, a.Username, dest, 3, t0)}, lim); !errors.Is(err, store.ErrSenderQueueFull) {
+		t.Fatalf("the other sender past its own share = %v, want ErrSenderQueueFull", err)
+	}
+	checkDepth(t, s, dest, 6)
+	for i := range 5 {
+		if _, err := s.Enqueue(ctx, []store.Envelope{envelope(own, b.Username, dest, i, t0)}, lim); err != nil {
+			t.Fatalf("own device %d: %v", i, err)
+		}
+	}
+	checkDepth(t, s, dest, 11)
+
+	// An ack frees the share.
+	pending, err := s.Pending(ctx, dest.AccountID, dest.ID, 0, 1, t0)
+	if err != nil || len(pending) != 1 || pending[0].SenderAccount != m.ID {
+		t.Fatalf("Pending = %+v, %v", pending, err)
+	}
+	if err := s.Ack(ctx, dest.AccountID, dest.ID, []uint64{pending[0].Seq}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(ctx, []store.Envelope{envelope(flooder, m.Username, dest, 20, t0)}, lim); err != nil {
+		t.Fatalf("Enqueue after an ack freed the share: %v", err)
+	}
+
+	// Bytes: the sender's share, then the device's total.
+	_, fresh := newAccount(t, s, "cato")
+	_, big := newAccount(t, s, "dora")
+	bytesLim := store.QueueLimits{MaxQueue: 100, MaxBytes: 250, SenderMaxBytes: 100}
+	sized := func(from store.Device, n, size int) store.Envelope {
+		e := envelope(from, "x", fresh, n, t0)
+		e.Content = make([]byte, size)
+		return e
+	}
+	if _, err := s.Enqueue(ctx, []store.Envelope{sized(big, 1, 60), sized(big, 2, 40)}, bytesLim); err != nil {
+		t.Fatalf("100 bytes within a 100-byte share: %v", err)
+	}
+	if _, err := s.Enqueue(ctx, []store.Envelope{sized(big, 3, 1)}, bytesLim); !errors.Is(err, store.ErrSenderQueueFull) {
+		t.Fatalf("one byte past the byte share = %v, want ErrSenderQueueFull", err)
+	}
+	if _, err := s.Enqueue(ctx, []store.Envelope{sized(other, 4, 100), sized(flooder, 5, 50)}, bytesLim); err != nil {
+		t.Fatalf("250 bytes within the 250-byte total: %v", err)
+	}
+	if _, err := s.Enqueue(ctx, []store.Envelope{sized(dest, 6, 1)}, bytesLim); !errors.Is(err, store.ErrQueueFull) {
+		t.Fatalf("one byte past the device's bytes = %v, want ErrQueueFull", err)
+	}
+	checkDepth(t, s, fresh, 4)
+
+	// Expired envelopes count until DeleteExpired removes them; then the
+	// share is free.
+	if _, err := s.DeleteExpired(ctx, t0.Add(48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(ctx, []store.Envelope{sized(big, 7, 100)}, bytesLim); err != nil {
+		t.Fatalf("Enqueue after the janitor: %v", err)
+	}
 }

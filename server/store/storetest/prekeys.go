@@ -414,3 +414,39 @@ func testTakeBundleConcurrent(t *testing.T, s store.Store, _ func() store.Store)
 		t.Errorf("PreKeyCounts = %+v, %v; want none left", c, err)
 	}
 }
+
+// testBaseBundle: BaseBundle hands out the signed and last-resort prekeys
+// and no one-time key, uses up nothing, and fails as TakeBundle does for a
+// device without them.
+func testBaseBundle(t *testing.T, s store.Store, _ func() store.Store) {
+	ctx := t.Context()
+	a, d := newAccount(t, s, "basil")
+	if _, err := s.BaseBundle(ctx, a.ID, d.ID); !errors.Is(err, store.ErrNoSignedPreKey) {
+		t.Fatalf("BaseBundle(no keys) = %v, want ErrNoSignedPreKey", err)
+	}
+	spk := signedPreKey(t, 1)
+	kems := []store.KEMPreKey{kemPreKey(t, 2)}
+	if err := s.SetPreKeys(ctx, a.ID, d.ID, store.PreKeySet{SignedPreKey: &spk, KEMOneTime: kems}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BaseBundle(ctx, a.ID, d.ID); !errors.Is(err, store.ErrNoKEMPreKey) {
+		t.Fatalf("BaseBundle(one-time KEM keys only) = %v, want ErrNoKEMPreKey", err)
+	}
+	k := preKeys(t, 10, 4, 3)
+	if err := s.SetPreKeys(ctx, a.ID, d.ID, k); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		b, err := s.BaseBundle(ctx, a.ID, d.ID)
+		if err != nil {
+			t.Fatalf("BaseBundle %d: %v", i, err)
+		}
+		if b.DeviceID != d.ID || !sameSigned(b.SignedPreKey, *k.SignedPreKey) || !b.LastResort ||
+			!sameKEM(b.KEMPreKey, *k.LastResortKEMPreKey) || b.OneTime != nil {
+			t.Fatalf("BaseBundle %d = %+v, want the signed and last-resort keys only", i, b)
+		}
+	}
+	if c, err := s.PreKeyCounts(ctx, a.ID, d.ID); err != nil || c != (store.PreKeyCounts{OneTime: 4, KEMOneTime: 4}) {
+		t.Fatalf("PreKeyCounts after BaseBundle = %+v, %v; want 4 and 4 (nothing used up)", c, err)
+	}
+}

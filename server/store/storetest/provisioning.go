@@ -119,7 +119,11 @@ func testClosed(t *testing.T, s store.Store, _ func() store.Store) {
 		"SetPreKeys":    func() error { return s.SetPreKeys(ctx, a.ID, d.ID, keys) },
 		"PreKeyCounts":  func() error { _, err := s.PreKeyCounts(ctx, a.ID, d.ID); return err },
 		"TakeBundle":    func() error { _, err := s.TakeBundle(ctx, a.ID, d.ID); return err },
-		"Enqueue":       func() error { _, err := s.Enqueue(ctx, []store.Envelope{e}, 10); return err },
+		"BaseBundle":    func() error { _, err := s.BaseBundle(ctx, a.ID, d.ID); return err },
+		"Enqueue": func() error {
+			_, err := s.Enqueue(ctx, []store.Envelope{e}, store.QueueLimits{MaxQueue: 10})
+			return err
+		},
 		"Pending":       func() error { _, err := s.Pending(ctx, a.ID, d.ID, 0, 10, t0); return err },
 		"Ack":           func() error { return s.Ack(ctx, a.ID, d.ID, []uint64{1}) },
 		"QueueDepth":    func() error { _, err := s.QueueDepth(ctx, a.ID, d.ID); return err },

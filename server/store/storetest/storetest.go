@@ -56,11 +56,13 @@ func Run(t *testing.T, open Open) {
 		{"SignedAndLastResortPreKeys", testSignedAndLastResort},
 		{"OneTimePreKeys", testOneTimePreKeys},
 		{"TakeBundleConcurrent", testTakeBundleConcurrent},
+		{"BaseBundle", testBaseBundle},
 
 		{"EnqueueSeqs", testEnqueueSeqs},
 		{"EnqueueDedup", testEnqueueDedup},
 		{"EnqueueDedupOnlyWhileQueued", testEnqueueDedupOnlyWhileQueued},
 		{"EnqueueQueueFull", testEnqueueQueueFull},
+		{"EnqueueSenderShare", testEnqueueSenderShare},
 		{"EnqueueUnknownDevice", testEnqueueUnknownDevice},
 		{"PendingAfterLimit", testPendingAfterLimit},
 		{"Expiry", testExpiry},
@@ -83,6 +85,7 @@ func Run(t *testing.T, open Open) {
 		{"ChannelFollow", testChannelFollow},
 		{"ChannelSearch", testChannelSearch},
 		{"Moderation", testModeration},
+		{"OperatorKey", testOperatorKey},
 
 		{"UnknownDevices", testUnknownDevices},
 		{"ExpiresAtNowIsExpired", testExpiryBoundary},
@@ -214,7 +217,7 @@ func testCloseStopsGoroutines(t *testing.T, open Open) {
 	a, d := newAccount(t, s, "leak")
 	for i := range 20 {
 		e := envelope(d, a.Username, d, i, now())
-		if _, err := s.Enqueue(t.Context(), []store.Envelope{e}, 100); err != nil {
+		if _, err := s.Enqueue(t.Context(), []store.Envelope{e}, store.QueueLimits{MaxQueue: 100}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -227,7 +230,7 @@ func testCloseStopsGoroutines(t *testing.T, open Open) {
 		ctx, cancel := context.WithCancel(t.Context())
 		wg.Go(func() {
 			e := envelope(d, a.Username, d, 100+i, now())
-			_, err := s.Enqueue(ctx, []store.Envelope{e}, 1000)
+			_, err := s.Enqueue(ctx, []store.Envelope{e}, store.QueueLimits{MaxQueue: 1000})
 			if err != nil && !errors.Is(err, context.Canceled) {
 				t.Errorf("Enqueue with a cancelled ctx: %v", err)
 			}

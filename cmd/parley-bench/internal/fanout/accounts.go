@@ -104,12 +104,15 @@ func (r *run) fleet(n int) fleet.Config {
 		Progress: r.progress, Every: r.cfg.Every}
 }
 
-// publisher is the channel's owner and key.
+// publisher is the channel's owner and key, and the head of the chain
+// it signs (it publishes alone, one record after the other).
 type publisher struct {
 	c      *transport.Client // the owner's
 	handle string
 	gen    ed25519.PublicKey
 	key    ed25519.PrivateKey
+	pos    uint64                 // position of the last record signed
+	prev   [channel.HashSize]byte // its hash
 }
 
 // createChannel registers an owner and creates a fresh channel, so that
@@ -136,12 +139,21 @@ func (r *run) createChannel(ctx context.Context) (*publisher, error) {
 	return p, nil
 }
 
-// sign signs a record of the channel's genesis key with a fresh ID.
+// sign signs the next record of the channel's chain with the genesis
+// (owner) key and a fresh ID (spec/protocol.md §10.4).
 func (p *publisher) sign(rec *channel.Record) ([]byte, error) {
-	rec.Channel, rec.Epoch = p.gen, 0
+	rec.Channel, rec.Position = p.gen, p.pos+1
+	if rec.Position > 1 {
+		prev := p.prev
+		rec.Prev = &prev
+	}
 	rec.Time = time.Now().UnixMilli()
 	rand.Read(rec.ID[:])
-	return rec.Sign(p.key)
+	b, err := rec.Sign(p.key)
+	if err == nil {
+		p.pos, p.prev = rec.Position, channel.Hash(b)
+	}
+	return b, err
 }
 
 // follow makes every account follow the channel.

@@ -20,6 +20,8 @@ type channelEditCmd struct {
 	Handle string   `arg:"" help:"The channel, e.g. @news."`
 	Post   string   `arg:"" help:"The post's number, #N in parley channel feed."`
 	Text   []string `arg:"" help:"The new text; the earlier one stays visible (feed --history)."`
+	// Replacing media is a new post: delete this one and post again.
+	DropMedia bool `help:"Remove the post's images and clips too (by default an edit keeps them)."`
 }
 
 func (c *channelEditCmd) Run(r *run) error {
@@ -28,7 +30,12 @@ func (c *channelEditCmd) Run(r *run) error {
 		return fail("give the new text after the post's number", "the new text is empty")
 	}
 	return changePost(r, c.Handle, c.Post, func(cl *client.Client, handle string, id [16]byte) (string, error) {
-		_, err := cl.EditPost(r.ctx, handle, id, text)
+		var err error
+		if c.DropMedia {
+			_, err = cl.EditPostMedia(r.ctx, handle, id, text, nil)
+		} else {
+			_, err = cl.EditPost(r.ctx, handle, id, text)
+		}
 		return "edited", err
 	})
 }
@@ -74,7 +81,7 @@ func changePost(r *run, handle, ref string, change func(*client.Client, string, 
 	}
 	done, err := change(cl, handle, p.ID)
 	if errors.Is(err, client.ErrNotPublisher) {
-		return fail("change posts from a device that holds the channel's key", "this device has no key for @%s", handle)
+		return fail("change posts from a device of the channel's owner or of an admin", "you are not the owner or an admin of @%s", handle)
 	}
 	if err != nil {
 		return err
@@ -95,7 +102,7 @@ func findPost(r *run, cl *client.Client, handle, ref string) (client.Post, error
 		return client.Post{}, err
 	}
 	for _, p := range posts {
-		if p.Seq == n && p.Removed == "" {
+		if p.Seq == n && p.Removed == "" && !p.Withheld {
 			return p, nil
 		}
 	}
@@ -144,7 +151,7 @@ func (c *channelGetCmd) Run(r *run) error {
 			return err
 		}
 		r.outf("%s\n", path)
-		r.errf("saved %s (%s, %s)\n", path, m.ContentType, size(m.Size))
+		r.errf("saved %s (%s, %s)\n", path, safe(m.ContentType), size(m.Size))
 	}
 	return nil
 }

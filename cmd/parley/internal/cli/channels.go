@@ -11,25 +11,26 @@ import (
 )
 
 type channelCmd struct {
-	Create   channelCreateCmd   `cmd:"" help:"Create a channel; this device keeps its signing key."`
-	Post     channelPostCmd     `cmd:"" help:"Post to a channel you publish."`
+	Create   channelCreateCmd   `cmd:"" help:"Create a channel; this device keeps its owner key (and gives it to devices you link later)."`
+	Post     channelPostCmd     `cmd:"" help:"Post to a channel you own or are an admin of."`
 	Follow   channelFollowCmd   `cmd:"" help:"Follow a channel (its key is pinned the first time)."`
 	Unfollow channelUnfollowCmd `cmd:"" help:"Stop following a channel."`
 	Feed     channelFeedCmd     `cmd:"" help:"Catch up with a channel and show its posts, newest first."`
 	Search   channelSearchCmd   `cmd:"" help:"Find channels by handle or title."`
-	Admin    channelAdminCmd    `cmd:"" help:"Make someone an admin (they get the key, end to end), or --remove them (the key is rotated)."`
+	Admin    channelAdminCmd    `cmd:"" help:"Make someone an admin (the owner key certifies their identity key), or --remove them (that key is revoked)."`
 	Profile  channelProfileCmd  `cmd:"" help:"Change a channel's title, description and avatar."`
 	Edit     channelEditCmd     `cmd:"" help:"Replace a post's text; the earlier text stays visible."`
 	Delete   channelDeleteCmd   `cmd:"" help:"Delete a post."`
 	Pin      channelPinCmd      `cmd:"" help:"Pin a post, or --unpin it."`
 	Get      channelGetCmd      `cmd:"" help:"Save a post's images and clips, each checked against the signed post."`
 	Report   channelReportCmd   `cmd:"" help:"Report a channel or one of its posts to the server's operator."`
+	Fork     channelForkCmd     `cmd:"" help:"Show the evidence of a channel's fork, or --resolve it to take records again."`
 }
 
 type channelAdminCmd struct {
 	Handle string `arg:"" help:"The channel, e.g. @news."`
 	User   string `arg:"" help:"The user, e.g. @bob."`
-	Remove bool   `help:"Remove the admin and rotate the channel's key."`
+	Remove bool   `help:"Remove the admin: their identity key signs nothing from now on."`
 }
 
 func (c *channelAdminCmd) Run(r *run) error {
@@ -40,18 +41,21 @@ func (c *channelAdminCmd) Run(r *run) error {
 	defer cl.Close()
 	if c.Remove {
 		if err := cl.RemoveChannelAdmin(r.ctx, username(c.Handle), username(c.User)); err != nil {
+			if errors.Is(err, client.ErrNotPublisher) {
+				return fail("run this on a device of the channel's owner", "this device has no owner key for @%s", username(c.Handle))
+			}
 			return err
 		}
-		r.errf("@%s is no longer an admin of @%s; the channel's key was rotated\n", username(c.User), username(c.Handle))
+		r.errf("@%s is no longer an admin of @%s; followers refuse what their key signs from now on\n", username(c.User), username(c.Handle))
 		return nil
 	}
 	if err := cl.AddChannelAdmin(r.ctx, username(c.Handle), username(c.User)); err != nil {
 		if errors.Is(err, client.ErrNotPublisher) {
-			return fail("run this on the device that created the channel", "this device has no key for @%s", username(c.Handle))
+			return fail("run this on a device of the channel's owner", "this device has no owner key for @%s", username(c.Handle))
 		}
 		return err
 	}
-	r.errf("@%s is an admin of @%s; their devices get the key when they next connect\n", username(c.User), username(c.Handle))
+	r.errf("@%s is an admin of @%s; they sign with their own identity key, on any of their devices\n", username(c.User), username(c.Handle))
 	return nil
 }
 
@@ -116,8 +120,8 @@ func (c *channelCreateCmd) Run(r *run) error {
 	if err != nil {
 		return err
 	}
-	r.outf("@%s  %s\n", info.Handle, info.Title)
-	r.errf("created; post with: parley channel post @%s \"text\"\n", info.Handle)
+	r.outf("@%s  %s\n", safe(info.Handle), safe(info.Title))
+	r.errf("created; post with: parley channel post @%s \"text\"\n", safe(info.Handle))
 	return nil
 }
 
@@ -153,12 +157,12 @@ func (c *channelPostCmd) Run(r *run) error {
 	}
 	if err != nil {
 		if err == client.ErrNotPublisher {
-			return fail("post from the device that created the channel", "this device has no key for @%s", username(c.Handle))
+			return fail("post from a device of the channel's owner or of an admin", "you are not the owner or an admin of @%s", username(c.Handle))
 		}
 		return err
 	}
 	r.outf("%s\n", hex.EncodeToString(p.ID[:]))
-	r.errf("posted to @%s (#%d)\n", p.Channel, p.Seq)
+	r.errf("posted to @%s (#%d)\n", safe(p.Channel), p.Seq)
 	return nil
 }
 
@@ -176,7 +180,10 @@ func (c *channelFollowCmd) Run(r *run) error {
 	if err != nil {
 		return err
 	}
-	r.outf("@%s  %s  %d followers\n", info.Handle, info.Title, info.Followers)
+	r.outf("@%s  %s  %s\n", safe(info.Handle), safe(info.Title), count(info.Followers, "follower"))
+	if info.About != "" {
+		r.outf("    %s\n", safeBody(info.About))
+	}
 	return nil
 }
 
@@ -217,8 +224,12 @@ func (c *channelFeedCmd) Run(r *run) error {
 		return err
 	}
 	for _, p := range posts {
+		if p.Withheld {
+			r.outf("       #%d  [withheld: the server did not serve the records from here on; the feed stops until it does]\n", p.Seq)
+			continue
+		}
 		if p.Removed != "" {
-			r.outf("       #%d  [removed by the server's operator: %s]\n", p.Seq, p.Removed)
+			r.outf("       #%d  [removed by the server's operator: %s]\n", p.Seq, safe(p.Removed))
 			continue
 		}
 		mark := ""
@@ -235,10 +246,10 @@ func (c *channelFeedCmd) Run(r *run) error {
 		if p.Views > 0 {
 			media += "  · " + viewCount(p.Views)
 		}
-		r.outf("%s  #%d%s  %s%s\n", stamp(p.Time), p.Seq, mark, markup.Plain(p.Text), media)
+		r.outf("%s  #%d%s  %s%s\n", stamp(p.Time), p.Seq, mark, safeBody(markup.Plain(p.Text)), media)
 		if c.History {
 			for _, e := range p.Edits {
-				r.outf("    was: %s\n", markup.Plain(e))
+				r.outf("    was: %s\n", safeBody(markup.Plain(e)))
 			}
 		}
 	}
@@ -263,7 +274,7 @@ func (c *channelSearchCmd) Run(r *run) error {
 		return err
 	}
 	for _, ch := range cs {
-		r.outf("@%s  %s  %d followers\n", ch.Handle, ch.Title, ch.Followers)
+		r.outf("@%s  %s  %s\n", safe(ch.Handle), safe(ch.Title), count(ch.Followers, "follower"))
 	}
 	if len(cs) == 0 {
 		r.errf("no channels found\n")
@@ -272,9 +283,42 @@ func (c *channelSearchCmd) Run(r *run) error {
 }
 
 // viewCount is "1 view" or "N views".
-func viewCount(n int64) string {
+func viewCount(n int64) string { return count(n, "view") }
+
+// count is "1 follower" or "N followers": n and the noun, plural unless
+// n is 1 (every noun parley counts takes an s).
+func count(n int64, noun string) string {
 	if n == 1 {
-		return "1 view"
+		return "1 " + noun
 	}
-	return fmt.Sprintf("%d views", n)
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+type channelForkCmd struct {
+	Handle  string `arg:"" help:"The channel, e.g. @news."`
+	Resolve bool   `help:"Drop the records from the fork on and take the chain as the server serves it now (the evidence stays)."`
+}
+
+func (c *channelForkCmd) Run(r *run) error {
+	cl, err := r.open(nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	f, err := cl.ChannelFork(r.ctx, username(c.Handle))
+	if err != nil {
+		return err
+	}
+	if f == nil {
+		r.errf("@%s has not forked\n", username(c.Handle))
+		return nil
+	}
+	r.outf("position %d, seen %s\nyours:  %s\ntheirs: %s\n", f.Position, stamp(f.Seen), hex.EncodeToString(f.Ours), hex.EncodeToString(f.Theirs))
+	if c.Resolve {
+		if err := cl.ResolveChannelFork(r.ctx, username(c.Handle)); err != nil {
+			return err
+		}
+		r.errf("@%s takes records again from position %d\n", username(c.Handle), f.Position)
+	}
+	return nil
 }

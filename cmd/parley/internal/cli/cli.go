@@ -16,6 +16,11 @@
 //     error is 2.
 //  5. Secrets are printed only when the user must copy them (the recovery
 //     key, once, at init), never in errors or logs.
+//  6. Text that anyone but the user chose (messages, usernames, channel
+//     handles, titles and descriptions, file names and types, device
+//     names, operators' reasons, the server's error messages) is printed
+//     through safe or safeBody (internal/termtext): no control character
+//     reaches the terminal, and bidirectional controls show as <U+XXXX>.
 //
 // State lives in one SQLite file, $PARLEY_HOME/parley.db (default: the
 // user's config directory), sealed with the passphrase. The passphrase
@@ -38,6 +43,7 @@ import (
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client"
 	"github.com/parley-chat/parley/client/sqlitestore"
+	"github.com/parley-chat/parley/internal/termtext"
 )
 
 // Env is the process environment a command runs in.
@@ -60,6 +66,7 @@ type commandLine struct {
 	Send     sendCmd     `cmd:"" help:"Send an end-to-end encrypted message."`
 	Get      getCmd      `cmd:"" help:"Download and decrypt a file from a message."`
 	Inbox    inboxCmd    `cmd:"" help:"Fetch new messages and show unread ones."`
+	History  historyCmd  `cmd:"" help:"Show the newest messages with a contact, read or not, as this device holds them."`
 	Chat     chatCmd     `cmd:"" help:"Open the terminal UI (on a conversation, if given)."`
 	Verify   verifyCmd   `cmd:"" help:"Show or confirm the safety number with a contact."`
 	Devices  devicesCmd  `cmd:"" help:"List, link, approve or remove this account's devices."`
@@ -150,12 +157,16 @@ func report(w io.Writer, err error) {
 		what, next = "no account on this device", "create one with `parley init --server URL --name NAME`, or link this device with `parley devices link --server URL`"
 	case errors.Is(err, client.ErrExists):
 		what, next = "this device already has an account", "use another --home directory for a second account"
-	case errors.Is(err, client.ErrIdentityNotVerified):
-		what, next = "the safety number with this contact changed since you verified it; nothing was sent", "compare the new number with `parley verify @NAME`, then confirm it with `parley verify @NAME --confirm`"
+	case errors.Is(err, client.ErrIdentityNotVerified): // commands that know the contact say so (sendError)
+		what, next = "the safety number with this contact changed since you verified it; nothing was sent", "compare the new number with `parley verify` and the contact's name, then confirm it with --confirm"
+	case errors.Is(err, client.ErrVerificationNotSynced):
+		what, next = "the mark is set on this device, but your other devices could not be told", "run the same command again when the server is reachable"
 	case errors.Is(err, client.ErrNoSuchUser):
 		what, next = "no such user on this server", "check the spelling of the username"
 	case errors.Is(err, client.ErrForgedRecord):
 		what, next = err.Error(), "the server (or someone between you and it) altered the channel; do not trust what it serves for it"
+	case errors.Is(err, client.ErrChannelFork):
+		what, next = err.Error(), "ask the channel's owner which is theirs; `parley channel fork` with the channel's handle shows both records, and with `--resolve` takes the server's chain again"
 	case errors.Is(err, client.ErrChannelSuspended):
 		what, next = err.Error(), "the server's operator suspended this channel; nothing can be done from here"
 	case errors.Is(err, client.ErrUnknownContact):
@@ -184,9 +195,9 @@ func report(w io.Writer, err error) {
 			next = "try again; if it keeps failing, report it with the command you ran"
 		}
 	}
-	fmt.Fprintf(w, "parley: %s\n", what)
+	fmt.Fprintf(w, "parley: %s\n", safe(what))
 	if next != "" {
-		fmt.Fprintf(w, "  → %s\n", next)
+		fmt.Fprintf(w, "  → %s\n", safe(next))
 	}
 }
 
@@ -296,6 +307,14 @@ func (r *run) open(events func(client.Event)) (*client.Client, error) {
 
 func (r *run) outf(format string, args ...any) { fmt.Fprintf(r.env.Stdout, format, args...) }
 func (r *run) errf(format string, args ...any) { fmt.Fprintf(r.env.Stderr, format, args...) }
+
+// safe makes one line of text a remote party chose safe to print (rule 6).
+func safe(s string) string { return termtext.Line(s) }
+
+// safeBody is safe for a message or a post, which may span lines: each
+// later line is indented under the first, so none passes for a line of
+// parley's own output.
+func safeBody(s string) string { return termtext.Block(s, "    ") }
 
 // username strips one leading @.
 func username(s string) string { return strings.TrimPrefix(s, "@") }

@@ -31,7 +31,7 @@ func (contactsCmd) Run(r *run) error {
 		case c.Verified:
 			state = "verified"
 		}
-		r.outf("@%s  %s\n", c.Username, state)
+		r.outf("@%s  %s\n", safe(c.Username), state)
 	}
 	if len(cs) == 0 {
 		r.errf("no contacts yet\n")

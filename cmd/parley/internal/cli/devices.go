@@ -32,7 +32,7 @@ func (devicesListCmd) Run(r *run) error {
 		if d.Current {
 			mark = "  (this device)"
 		}
-		r.outf("%d  %s  added %s%s\n", d.ID, d.Name, d.Created.Format("2006-01-02"), mark)
+		r.outf("%d  %s  added %s%s\n", d.ID, safe(d.Name), d.Created.Format("2006-01-02"), mark)
 	}
 	return nil
 }
@@ -65,7 +65,7 @@ func (c *devicesLinkCmd) Run(r *run) error {
 		return err
 	}
 	defer cl.Close()
-	r.outf("linked: @%s device %d\n", cl.Username(), cl.DeviceID())
+	r.outf("linked: @%s device %d\n", safe(cl.Username()), cl.DeviceID())
 	return nil
 }
 

@@ -22,14 +22,17 @@ func (c *getCmd) Run(r *run) error {
 	if err := id.UnmarshalText([]byte(strings.TrimSpace(c.ID))); err != nil {
 		return fail("copy the 32-character ID that parley inbox shows beside the file", "%q is not a message ID", c.ID)
 	}
-	cl, err := r.open(nil)
+	var w identityWatch
+	cl, err := r.open(w.note)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	m, err := cl.FindMessage(r.ctx, id)
 	if errors.Is(err, client.ErrNoSuchMessage) { // perhaps not fetched yet
-		if err := cl.Sync(r.ctx); err != nil {
+		err := cl.Sync(r.ctx)
+		w.report(r)
+		if err != nil {
 			return err
 		}
 		m, err = cl.FindMessage(r.ctx, id)
@@ -45,7 +48,7 @@ func (c *getCmd) Run(r *run) error {
 		return fail("parley get fetches files; this message is text only", "message %s has no file", id)
 	}
 	a := m.Attachment
-	bar := newProgress(r, "downloading "+a.SafeName())
+	bar := newProgress(r, "downloading "+safe(a.SafeName()))
 	if c.Output == "-" {
 		err = cl.Download(r.ctx, m.Peer, m.ID, r.env.Stdout, bar.update)
 		bar.done()
@@ -63,7 +66,7 @@ func (c *getCmd) Run(r *run) error {
 	if err != nil {
 		return downloadError(err)
 	}
-	r.errf("saved %s (%s)\n", path, size(a.Size))
+	r.errf("saved %s (%s)\n", safe(path), size(a.Size))
 	return nil
 }
 

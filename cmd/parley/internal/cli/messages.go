@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/parley-chat/parley/client"
 )
@@ -23,17 +25,84 @@ func (c *sendCmd) Run(r *run) error {
 	if strings.TrimSpace(text) == "" {
 		return fail("give the message after the recipient: parley send @bob \"hello\"", "the message is empty")
 	}
-	cl, err := r.open(nil)
+	var w identityWatch
+	cl, err := r.open(w.note)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	m, err := cl.Send(r.ctx, username(c.To), text)
+	w.report(r)
 	if err != nil {
-		return err
+		return sendError(err, c.To)
 	}
-	r.errf("sent to @%s (%s)\n", m.Peer, m.ID)
+	r.errf("sent to @%s (%s)\n", safe(m.Peer), m.ID)
 	return nil
+}
+
+// sendError names the contact in the advice for a changed safety number.
+func sendError(err error, to string) error {
+	if errors.Is(err, client.ErrIdentityNotVerified) {
+		peer := safe(username(to))
+		return fail(fmt.Sprintf("compare the new number with `parley verify @%s`, then confirm it with `parley verify @%s --confirm`", peer, peer),
+			"the safety number with @%s changed since you verified it; nothing was sent", peer)
+	}
+	return err
+}
+
+// identityWatch gathers the contacts whose safety number changed, or
+// whose verification mark another of the account's devices changed,
+// while a command ran (the client reports them as events, from its own
+// goroutines), to tell the user at the end.
+type identityWatch struct {
+	mu       sync.Mutex
+	changed  []*client.IdentityChangedEvent
+	verified []*client.VerifiedElsewhereEvent
+}
+
+func (w *identityWatch) note(e client.Event) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch e := e.(type) {
+	case *client.IdentityChangedEvent:
+		w.changed = append(w.changed, e)
+	case *client.VerifiedElsewhereEvent:
+		w.verified = append(w.verified, e)
+	}
+}
+
+// report prints, on stderr, two lines for each contact whose safety
+// number changed: that it did, and how to check it. A verified contact
+// is also blocked: sending to them waits until they are verified again.
+func (w *identityWatch) report(r *run) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seen := map[string]bool{}
+	for _, e := range w.changed {
+		if seen[e.Peer] {
+			continue
+		}
+		seen[e.Peer] = true
+		peer := safe(e.Peer)
+		r.errf("! the safety number with @%s changed: a reinstall, an account recovery, or someone in the middle\n", peer)
+		if e.Blocked {
+			r.errf("  → you had verified @%s, so nothing more is sent to them until you compare the new number with `parley verify @%s` and confirm it (--confirm)\n", peer, peer)
+		} else {
+			r.errf("  → compare the new number with @%s in person or over a channel you trust: `parley verify @%s`\n", peer, peer)
+		}
+	}
+	for _, e := range w.verified {
+		peer, what := safe(e.Peer), "verified"
+		if !e.Verified {
+			what = "not verified"
+		}
+		if e.Refused {
+			r.errf("! your device %d marked @%s %s for another safety number than this device has; nothing changed here\n", e.Device, peer, what)
+			r.errf("  → compare the number on both devices with `parley verify @%s`\n", peer)
+			continue
+		}
+		r.errf("@%s was marked %s on your device %d, and here too\n", peer, what, e.Device)
+	}
 }
 
 func (c *sendCmd) sendFile(r *run, caption string) error {
@@ -42,18 +111,20 @@ func (c *sendCmd) sendFile(r *run, caption string) error {
 		return fail("check the path of the file", "cannot read the file: %v", err)
 	}
 	defer f.Close()
-	cl, err := r.open(nil)
+	var w identityWatch
+	cl, err := r.open(w.note)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	bar := newProgress(r, "uploading "+filepath.Base(c.File))
+	bar := newProgress(r, "uploading "+safe(filepath.Base(c.File)))
 	m, err := cl.SendAttachment(r.ctx, username(c.To), client.File{Name: filepath.Base(c.File), Body: f, Caption: caption}, bar.update)
 	bar.done()
+	w.report(r)
 	if err != nil {
-		return err
+		return sendError(err, c.To)
 	}
-	r.errf("sent %s (%s) to @%s (%s)\n", m.Attachment.Name, size(m.Attachment.Size), m.Peer, m.ID)
+	r.errf("sent %s (%s) to @%s (%s)\n", safe(m.Attachment.Name), size(m.Attachment.Size), safe(m.Peer), m.ID)
 	return nil
 }
 
@@ -62,13 +133,16 @@ type inboxCmd struct {
 }
 
 func (c *inboxCmd) Run(r *run) error {
-	cl, err := r.open(nil)
+	var w identityWatch
+	cl, err := r.open(w.note)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	r.errf("fetching…\n")
-	if err := cl.Sync(r.ctx); err != nil {
+	err = cl.Sync(r.ctx)
+	w.report(r)
+	if err != nil {
 		return err
 	}
 	convs, err := cl.Conversations(r.ctx)
@@ -88,7 +162,7 @@ func (c *inboxCmd) Run(r *run) error {
 			if m.Status != client.StatusUnread {
 				continue
 			}
-			printMessage(r, m)
+			printMessage(r, m, "")
 			shown++
 		}
 		if !c.Peek {
@@ -103,17 +177,21 @@ func (c *inboxCmd) Run(r *run) error {
 	return nil
 }
 
-// printMessage writes one message by rule 1: "time  sender: text".
-func printMessage(r *run, m client.Message) {
+// printMessage writes one message by rule 1: "time  sender: text", and
+// "  (state)" after it if state is not "".
+func printMessage(r *run, m client.Message, state string) {
+	if state != "" {
+		state = "  (" + state + ")"
+	}
 	switch m.Kind {
 	case client.KindText:
-		text := m.Text
+		text := safeBody(m.Text)
 		if a := m.Attachment; a != nil {
 			// The ID is what `parley get` takes.
-			text = strings.TrimSpace(fmt.Sprintf("%s [file %s, %s, id %s]", text, a.SafeName(), size(a.Size), m.ID))
+			text = strings.TrimSpace(fmt.Sprintf("%s [file %s, %s, id %s]", text, safe(a.SafeName()), size(a.Size), m.ID))
 		}
-		r.outf("%s  @%s: %s\n", stamp(m.Time), m.From, text)
+		r.outf("%s  @%s: %s%s\n", stamp(m.Time), safe(m.From), text, state)
 	default:
-		r.outf("%s  ! %s\n", stamp(m.Time), m.Text)
+		r.outf("%s  ! %s\n", stamp(m.Time), safe(m.Text))
 	}
 }

@@ -145,7 +145,7 @@ func (m *model) channelsScreen() string {
 		if c.Follows {
 			roles = append(roles, "following")
 		}
-		note := strings.Join(roles, ", ") + fmt.Sprintf(" · %d posts", c.Posts)
+		note := strings.Join(roles, ", ") + fmt.Sprintf(" · %d post%s", c.Posts, plural(int64(c.Posts)))
 		if !c.Last.IsZero() {
 			note += " · " + stamp(c.Last, now)
 		}
@@ -309,7 +309,7 @@ func (m *model) feedLines(now time.Time) []string {
 		lines = append(lines, wrap(formatPost(v.posts[i], now), m.width)...)
 	}
 	for _, text := range v.pending {
-		line := styleFaint.Render(stamp(now, now)) + " " + clean(markup.Plain(text)) + "  " + styleFaint.Render("posting…")
+		line := styleFaint.Render(stamp(now, now)) + " " + cleanBody(markup.Plain(text)) + "  " + styleFaint.Render("posting…")
 		lines = append(lines, wrap(line, m.width)...)
 	}
 	return lines
@@ -318,6 +318,10 @@ func (m *model) feedLines(now time.Time) []string {
 // formatPost is one post: time, number, marks and text (markup shown as
 // plain text), how many media items it carries and its views.
 func formatPost(p client.Post, now time.Time) string {
+	if p.Withheld {
+		return styleFaint.Render(fmt.Sprintf("#%d", p.Seq)) + " " +
+			styleNote.Render("[withheld: the server did not serve the records from here on]")
+	}
 	if p.Removed != "" {
 		return styleFaint.Render(fmt.Sprintf("#%d", p.Seq)) + " " +
 			styleNote.Render("[removed by the server's operator: "+clean(p.Removed)+"]")
@@ -326,7 +330,7 @@ func formatPost(p client.Post, now time.Time) string {
 	if p.Pinned {
 		line += styleNote.Render("[pinned] ")
 	}
-	line += clean(markup.Plain(p.Text))
+	line += cleanBody(markup.Plain(p.Text))
 	if len(p.Edits) > 0 {
 		line += styleFaint.Render(" (edited)")
 	}

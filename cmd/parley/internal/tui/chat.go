@@ -260,10 +260,10 @@ func formatMessage(msg client.Message, now time.Time) string {
 	if msg.Outgoing {
 		who = styleMe.Render(clean(msg.From))
 	}
-	line := when + " " + who + ": " + clean(msg.Text)
+	line := when + " " + who + ": " + cleanBody(msg.Text)
 	if a := msg.Attachment; a != nil {
 		// The ID is what `parley get` takes.
-		line += styleNote.Render(fmt.Sprintf(" [file %s, %d bytes; parley get %s]", clean(a.Name), a.Size, msg.ID))
+		line += styleNote.Render(fmt.Sprintf(" [file %s, %d byte%s; parley get %s]", clean(a.Name), a.Size, plural(a.Size), msg.ID))
 	}
 	if msg.Outgoing {
 		line += "  " + receipt(msg.Status)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/internal/termtext"
 )
 
 // Styles. Colours are the 16 ANSI ones, so they follow the terminal's
@@ -96,31 +97,21 @@ func describe(err error, peer string) string {
 	case errors.Is(err, client.ErrSafetyNumberMismatch):
 		return "the safety number changed while you compared it: compare the new one"
 	case errors.As(err, &ae):
-		return fmt.Sprintf("the server refused: %s (%s); try again later", strings.TrimSuffix(clean(ae.Message), "."), ae.Code)
+		return fmt.Sprintf("the server refused: %s (%s); try again later", strings.TrimSuffix(clean(ae.Message), "."), clean(string(ae.Code)))
 	case errors.As(err, &ne):
 		return "cannot reach the server: check that it is running and reachable, then try again"
 	}
 	return clean(strings.TrimPrefix(err.Error(), "client: "))
 }
 
-// clean strips what a terminal would act on from untrusted text: control
-// characters (escape sequences start with one) and the bidirectional
-// overrides that can disguise text. Tabs become spaces; newlines stay.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n':
-			return r
-		case r == '\t':
-			return ' '
-		case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
-			return -1
-		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-			return -1
-		}
-		return r
-	}, s)
-}
+// clean makes one line of untrusted text safe to draw (termtext.Line):
+// control characters are shown as marks, so escape sequences do nothing,
+// and bidirectional controls are shown rather than obeyed.
+func clean(s string) string { return termtext.Line(s) }
+
+// cleanBody is clean for a message or a post, which may span lines: its
+// later lines are indented, so none can pass for a line of the UI.
+func cleanBody(s string) string { return termtext.Block(s, "  ") }
 
 // stamp formats a message time: the clock for today, else the date too.
 func stamp(t, now time.Time) string {

@@ -54,10 +54,10 @@ func TestWrapFitsWidth(t *testing.T) {
 func TestCleanStripsTerminalControls(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"hello", "hello"},
-		{"\x1b[2J\x1b]0;title\x07hi", "[2J]0;titlehi"},
-		{"a\tb\nc\rd", "a b\ncd"},
-		{"\u009b31mred", "31mred"},
-		{"abc\u202edcba", "abcdcba"},
+		{"\x1b[2J\x1b]0;title\x07hi", "<U+001B>[2J<U+001B>]0;title<U+0007>hi"},
+		{"a\tb\nc\rd", "a b<U+000A>c<U+000D>d"},
+		{"\u009b31mred", "<U+009B>31mred"},
+		{"abc\u202edcba", "abc<U+202E>dcba"},
 		{"ünïcödé ✓", "ünïcödé ✓"},
 	}
 	for _, tt := range tests {
@@ -115,8 +115,8 @@ func TestDescribe(t *testing.T) {
 }
 
 // TestFormatPost: a post shows its number, marks, plain text, media and
-// views; a taken-down one only the operator's reason, stripped of
-// control characters like any text from the server.
+// views; a taken-down one only the operator's reason, with control
+// characters shown as marks like any text from the server.
 func TestFormatPost(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	p := client.Post{Seq: 7, Time: now, Text: "**big** news", Pinned: true, Edits: []string{"old"},
@@ -131,7 +131,23 @@ func TestFormatPost(t *testing.T) {
 		t.Errorf("%q shows markup or a wrong plural", got)
 	}
 	got = formatPost(client.Post{Seq: 9, Removed: "court\x1b[2Jorder"}, now)
-	if !strings.Contains(got, "#9") || !strings.Contains(got, "removed by the server's operator: court[2Jorder") || strings.Contains(got, "\x1b[2J") {
+	if !strings.Contains(got, "#9") || !strings.Contains(got, "removed by the server's operator: court<U+001B>[2Jorder") || strings.Contains(got, "\x1b[2J") {
 		t.Errorf("removed post: %q", got)
+	}
+}
+
+// TestChannelsScreenPlurals: the channel list counts "1 post", not
+// "1 posts", and a file in a chat "1 byte".
+func TestChannelsScreenPlurals(t *testing.T) {
+	m := &model{width: 80, height: 10, channels: newChannelsView()}
+	m.channels.chans.set([]client.ChannelSummary{{Handle: "one", Follows: true, Posts: 1}, {Handle: "two", Follows: true, Posts: 2}})
+	got := m.channelsScreen()
+	if !strings.Contains(got, "following · 1 post") || strings.Contains(got, "1 posts") || !strings.Contains(got, "2 posts") {
+		t.Errorf("channel list:\n%s", got)
+	}
+	now := time.Now()
+	line := formatMessage(client.Message{Kind: client.KindText, From: "bob", Time: now, Attachment: &client.Attachment{Name: "a", Size: 1}}, now)
+	if !strings.Contains(line, "1 byte;") {
+		t.Errorf("file line: %q", line)
 	}
 }

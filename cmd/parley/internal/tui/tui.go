@@ -7,8 +7,9 @@
 // client event, so events dropped by a full channel lose nothing. Every
 // call into the client runs in a tea.Cmd, never in Update.
 //
-// Text from peers is stripped of control characters before it is drawn,
-// so a message cannot move the cursor or restyle the terminal.
+// Text from peers goes through internal/termtext before it is drawn:
+// control characters and bidirectional controls are shown as marks, so a
+// message cannot move the cursor, restyle the terminal or reorder text.
 package tui
 
 import (
@@ -301,6 +302,10 @@ func (m *model) onEvents(evs eventsMsg) tea.Cmd {
 			}
 		case *client.ChannelForgeryEvent:
 			m.setErrorText(fmt.Sprintf("the server served a record of #%s that does not verify; it was not stored", clean(e.Channel)))
+		case *client.ChannelForkEvent:
+			m.setErrorText(fmt.Sprintf("#%s forked at position %d: two signed records; it takes no more until you resolve it (parley channel fork)", clean(e.Channel), e.Position))
+		case *client.ChannelGapEvent:
+			m.setErrorText(fmt.Sprintf("the server withheld records of #%s; the feed stops there until it serves them", clean(e.Channel)))
 		}
 		stored = true
 	}
