@@ -379,3 +379,25 @@ func TestArchivedSessionsAreKeptForTheirBound(t *testing.T) {
 		t.Errorf("after 8 days and a drained queue alice keeps %d archive records, want 0", n)
 	}
 }
+
+// TestUndecryptableTranscriptIsResent: a sync transcript the laptop
+// cannot decrypt is sent again by the phone, so the laptop shows what
+// the phone sent.
+func TestUndecryptableTranscriptIsResent(t *testing.T) {
+	srv := start(t)
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	laptop := link(t, srv, alice, "alice-laptop")
+	converse(t, alice, bob)
+	syncAll(t, laptop)
+	laptop.send("bob", "from the laptop")
+	syncAll(t, alice) // sessions both ways between the phone and the laptop
+	dropSessions(t, laptop, "alice")
+
+	alice.send("bob", "from the phone")
+	syncAll(t, laptop, alice, laptop)
+	want := []string{"alice: one", "bob: r1", "alice: from the laptop", "alice: from the phone"}
+	if got := laptop.transcript("bob"); !slices.Equal(got, want) {
+		t.Errorf("the laptop sees %q, want %q", got, want)
+	}
+}
