@@ -2,6 +2,7 @@ package parley
 
 import (
 	"bufio"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -127,4 +128,72 @@ func TestKnownAnswerEncapsulationOnlyInTests(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no Go files checked")
 	}
+}
+
+// TestFuzzTargetsRunFast: every package with a native fuzz target runs
+// fuzztest.Main as its TestMain (without it Go minimises each new input
+// for up to 60 s and a short fuzzing run tries almost nothing, see
+// docs/BENCHMARKS.md), and every target adds seeds of its own (f.Add) or
+// has a corpus in testdata/fuzz (STYLE.md: a target with no corpus tests
+// nothing).
+func TestFuzzTargetsRunFast(t *testing.T) {
+	targets := 0
+	for dir, files := range goDirs(t) {
+		var fuzz []string
+		hasMain := false
+		for _, f := range files {
+			if !strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range af.Decls {
+				fn, ok := d.(*ast.FuncDecl)
+				if !ok || fn.Recv != nil || fn.Body == nil {
+					continue
+				}
+				switch {
+				case fn.Name.Name == "TestMain":
+					hasMain = calls(fn.Body, "fuzztest", "Main")
+				case strings.HasPrefix(fn.Name.Name, "Fuzz") && len(fn.Type.Params.List) == 1 &&
+					len(fn.Type.Params.List[0].Names) == 1:
+					fuzz = append(fuzz, fn.Name.Name)
+					if f := fn.Type.Params.List[0].Names[0].Name; !calls(fn.Body, f, "Add") && !hasCorpus(dir, fn.Name.Name) {
+						t.Errorf("%s in %s adds no seeds and has no testdata/fuzz corpus", fn.Name.Name, dir)
+					}
+				}
+			}
+		}
+		targets += len(fuzz)
+		if len(fuzz) > 0 && !hasMain {
+			t.Errorf("%s has fuzz targets (%s) but its TestMain is not fuzztest.Main", dir, strings.Join(fuzz, ", "))
+		}
+	}
+	if targets == 0 {
+		t.Fatal("no fuzz targets found")
+	}
+}
+
+// calls reports whether body calls x.sel.
+func calls(body ast.Node, x, sel string) bool {
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		if c, ok := n.(*ast.CallExpr); ok {
+			if s, ok := c.Fun.(*ast.SelectorExpr); ok && s.Sel.Name == sel {
+				if id, ok := s.X.(*ast.Ident); ok && id.Name == x {
+					found = true
+				}
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// hasCorpus reports whether dir holds a non-empty testdata/fuzz/name.
+func hasCorpus(dir, name string) bool {
+	entries, err := os.ReadDir(filepath.Join(dir, "testdata", "fuzz", name))
+	return err == nil && len(entries) > 0
 }

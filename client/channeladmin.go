@@ -195,7 +195,7 @@ func (c *Client) pinnedIdentity(ctx context.Context, username string) (keys.Publ
 			if err != nil {
 				return err
 			}
-			ds.promote(s)
+			ds.promote(s, c.nowMillis())
 			if err := ds.save(tx, username, d); err != nil {
 				return err
 			}

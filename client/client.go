@@ -91,6 +91,8 @@ type Client struct {
 	ownDevAt time.Time
 	resetAt  map[string]time.Time // last session reset per peer device
 	prunedAt time.Time
+	resends  []resendJob             // resends asked for by the envelope being processed (retry.go)
+	reports  map[string]reportBudget // decryption-error contents sent per peer device (retry.go)
 	// chains caches each channel's verified chain state (channelchain.go),
 	// rebuilt from the store when missing; guarded by mu like the rest.
 	chains map[string]*channel.State

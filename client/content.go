@@ -40,6 +40,16 @@ type content struct {
 	// pinned it, and whether it is now verified (spec/client.md §6.1).
 	VerifiedKey []byte
 	Verified    bool
+
+	Failed *decryptionError // kindDecryptionError (spec/client.md §6.3)
+}
+
+// decryptionError names an envelope its recipient could not decrypt: a
+// request to the device that sent it to send it again.
+type decryptionError struct {
+	ID     MessageID // the envelope's client_id
+	Device uint32    // the device that sent it
+	Time   int64     // when the server stored it, unix ms (0 if unknown)
 }
 
 // filePointer is what a recipient needs to fetch and decrypt an
@@ -67,7 +77,8 @@ const (
 	// 16 was kindChannelKey, a channel key for an admin; not reused.
 	kindSyncRead contentKind = 17 // to one's own devices: "I read these messages from Destination"
 	// to one's own devices: "I verified (or unverified) Destination's key VerifiedKey"
-	kindSyncVerified contentKind = 18
+	kindSyncVerified    contentKind = 18
+	kindDecryptionError contentKind = 19 // "I could not decrypt your envelope Failed.ID": please resend it
 )
 
 // ReceiptType says what a receipt acknowledges.
@@ -108,6 +119,11 @@ const (
 
 	cVerifiedKey   protowire.Number = 30 // kindSyncVerified: the contact's encoded identity key
 	cVerifiedState protowire.Number = 31 // kindSyncVerified: 1 verified, 0 not
+
+	// 32 is free.
+	cFailedID     protowire.Number = 33 // kindDecryptionError: the failed envelope's client_id
+	cFailedDevice protowire.Number = 34 // the device that sent it
+	cFailedTime   protowire.Number = 35 // when the server stored it
 
 	maxAttachName = 255 // bytes, for the name and the content type
 )
@@ -151,6 +167,11 @@ func (c *content) marshal() []byte {
 		}
 		e.Uint(cVerifiedState, v)
 	}
+	if f := c.Failed; f != nil && c.Kind == kindDecryptionError {
+		e.Bytes(cFailedID, f.ID[:])
+		e.Uint(cFailedDevice, uint64(f.Device))
+		e.Uint(cFailedTime, uint64(f.Time))
+	}
 	if a := c.Attachment; a != nil && (c.Kind == kindText || c.Kind == kindSyncSent) {
 		e.Bytes(cAttachBlob, a.Blob)
 		e.Bytes(cAttachKey, a.Key)
@@ -192,6 +213,15 @@ func parseContent(b []byte) (*content, error) {
 	case kindTyping:
 		c.Typing = d.Uint(cTyping, 1) == 1
 	case kindReset, kindSyncVerified: // the latter's fields follow the destination
+	case kindDecryptionError:
+		f := &decryptionError{}
+		copy(f.ID[:], d.Bytes(cFailedID, len(f.ID), len(f.ID)))
+		f.Device = uint32(d.Uint(cFailedDevice, 1<<32-1))
+		f.Time = int64(d.Uint(cFailedTime, 1<<62))
+		if d.Err() == nil && f.Device == 0 {
+			return nil, fmt.Errorf("%w: decryption error names device 0", errContent)
+		}
+		c.Failed = f
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", errContent, c.Kind)
 	}

@@ -34,6 +34,8 @@ func sampleContents() []*content {
 		{Kind: kindSyncSent, ID: id, Timestamp: 8, Destination: "bob", Attachment: file},
 		{Kind: kindSyncVerified, ID: id, Timestamp: 9, Destination: "bob", VerifiedKey: identityKeySample(), Verified: true},
 		{Kind: kindSyncVerified, ID: id, Timestamp: 10, Destination: "carol", VerifiedKey: identityKeySample()},
+		{Kind: kindDecryptionError, ID: id, Timestamp: 9, Failed: &decryptionError{ID: reply, Device: 3, Time: 1795737600001}},
+		{Kind: kindDecryptionError, ID: id, Timestamp: 9, Failed: &decryptionError{ID: reply, Device: 1<<32 - 1}},
 	}
 }
 
@@ -75,17 +77,19 @@ func TestContentRoundTrip(t *testing.T) {
 
 func TestContentRefusesNonsense(t *testing.T) {
 	bad := map[string]*content{
-		"receipt without ids":       {Kind: kindReceipt, Receipt: ReceiptDelivered},
-		"unknown kind":              {Kind: 99},
-		"sync to invalid name":      {Kind: kindSyncSent, Destination: "no spaces allowed"},
-		"attachment key too short":  {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 31), Name: "x", ContentType: "a/b"}},
-		"attachment without a name": {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), ContentType: "a/b"}},
-		"attachment without a type": {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "x"}},
-		"attachment name not UTF-8": {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "\xff", ContentType: "a/b"}},
-		"verified key not X25519":   {Kind: kindSyncVerified, Destination: "bob", VerifiedKey: append([]byte{0x0a}, make([]byte, 32)...)},
-		"verified key too short":    {Kind: kindSyncVerified, Destination: "bob", VerifiedKey: make([]byte, 32)},
-		"verified without a name":   {Kind: kindSyncVerified, VerifiedKey: identityKeySample()},
-		"attachment too large":      {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "x", ContentType: "a/b", Size: attachment.MaxSize + 1}},
+		"receipt without ids":                  {Kind: kindReceipt, Receipt: ReceiptDelivered},
+		"unknown kind":                         {Kind: 99},
+		"sync to invalid name":                 {Kind: kindSyncSent, Destination: "no spaces allowed"},
+		"attachment key too short":             {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 31), Name: "x", ContentType: "a/b"}},
+		"attachment without a name":            {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), ContentType: "a/b"}},
+		"attachment without a type":            {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "x"}},
+		"attachment name not UTF-8":            {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "\xff", ContentType: "a/b"}},
+		"verified key not X25519":              {Kind: kindSyncVerified, Destination: "bob", VerifiedKey: append([]byte{0x0a}, make([]byte, 32)...)},
+		"verified key too short":               {Kind: kindSyncVerified, Destination: "bob", VerifiedKey: make([]byte, 32)},
+		"verified without a name":              {Kind: kindSyncVerified, VerifiedKey: identityKeySample()},
+		"attachment too large":                 {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "x", ContentType: "a/b", Size: attachment.MaxSize + 1}},
+		"decryption error without what failed": {Kind: kindDecryptionError},
+		"decryption error from device 0":       {Kind: kindDecryptionError, Failed: &decryptionError{ID: MessageID{1}}},
 	}
 	for name, c := range bad {
 		if _, err := parseContent(c.marshal()); !errors.Is(err, errContent) {

@@ -2,12 +2,18 @@ package client
 
 // Event is something that happened, reported through Config.Events: one
 // of *MessageEvent, *ReceiptEvent, *TypingEvent, *IdentityChangedEvent,
-// *DecryptionFailureEvent, *SyncedEvent.
+// *DecryptionFailureEvent, *UndeliveredEvent, *SyncedEvent, and the
+// channel events.
 type Event interface{ event() }
 
 // MessageEvent reports a message stored in a conversation: received from
-// the peer, or sent by another of this account's devices.
-type MessageEvent struct{ Message Message }
+// the peer, or sent by another of this account's devices. Resent means it
+// replaces the "could not be decrypted" note with its ID: the sender sent
+// it again (spec/client.md §6.3).
+type MessageEvent struct {
+	Message Message
+	Resent  bool
+}
 
 // ReceiptEvent reports that the peer's devices received or read
 // outgoing messages; IDs are those whose status changed.
@@ -39,6 +45,21 @@ type DecryptionFailureEvent struct {
 	Peer   string
 	Device uint32
 }
+
+// UndeliveredEvent reports that an outgoing message could not be
+// delivered to a device of the conversation's peer (or, with OwnDevice,
+// to another device of this account): that device could not decrypt it
+// and resending it did not help within the time it is kept
+// (spec/client.md §6.3). The message's status is StatusUndelivered, and
+// a note says so in the conversation.
+type UndeliveredEvent struct {
+	Peer      string
+	ID        MessageID
+	Device    uint32
+	OwnDevice bool
+}
+
+func (*UndeliveredEvent) event() {}
 
 // SyncedEvent reports that everything queued for this device when it
 // connected has been processed.

@@ -53,3 +53,13 @@ func (c *Client) SignAsAdminForTest(r *channel.Record) ([]byte, error) {
 
 // MaxSafeName is the longest name, in bytes, that SafeName returns.
 const MaxSafeName = maxSafeName
+
+// SendDecryptionErrorForTest sends to a decryption-error content naming
+// the envelope id of device.
+func (c *Client) SendDecryptionErrorForTest(ctx context.Context, to string, id MessageID, device uint32) error {
+	ct := &content{Kind: kindDecryptionError, Timestamp: c.nowMillis(), Failed: &decryptionError{ID: id, Device: device}}
+	c.rand.Read(ct.ID[:])
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deliver(ctx, to, ct, false)
+}

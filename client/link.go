@@ -407,5 +407,7 @@ func (c *Client) RemoveDevice(ctx context.Context, id uint32) error {
 		return err
 	}
 	c.ownDevAt = time.Time{}
-	return c.update(ctx, func(tx sealedTx) error { return tx.del(bucketSession, sessionKey(c.acct.Username, id)) })
+	// What the device sent before may still be queued here: its sessions
+	// become receive-only (spec/client.md §4.1).
+	return c.update(ctx, func(tx sealedTx) error { return c.archiveDevice(tx, c.acct.Username, id, true) })
 }

@@ -31,26 +31,31 @@ func (id *MessageID) UnmarshalText(b []byte) error {
 // MessageKind says what a stored message is.
 type MessageKind uint8
 
-// Message kinds. The last two are notes the client adds to a conversation.
+// Message kinds. All but the first are notes the client adds to a
+// conversation.
 const (
 	KindText             MessageKind = 1
 	KindIdentityChanged  MessageKind = 2 // the peer's safety number changed
-	KindDecryptionFailed MessageKind = 3 // a message from the peer could not be decrypted
+	KindDecryptionFailed MessageKind = 3 // a message from the peer could not be decrypted (yet)
+	KindUndelivered      MessageKind = 4 // a message to the peer could not be delivered to one of their devices
 )
 
 // MessageStatus is an outgoing message's progress, or whether an
 // incoming one has been read.
 type MessageStatus uint8
 
-// Statuses. Outgoing: Sending → Sent → Delivered → Read, or Failed.
+// Statuses. Outgoing: Sending → Sent → Delivered → Read, or Failed (the
+// server did not take it), or Undelivered (a device of the peer could not
+// decrypt it, and resending did not help in time: spec/client.md §6.3).
 // Incoming: Unread → Read.
 const (
-	StatusSending   MessageStatus = 1
-	StatusSent      MessageStatus = 2
-	StatusDelivered MessageStatus = 3
-	StatusRead      MessageStatus = 4
-	StatusFailed    MessageStatus = 5
-	StatusUnread    MessageStatus = 6
+	StatusSending     MessageStatus = 1
+	StatusSent        MessageStatus = 2
+	StatusDelivered   MessageStatus = 3
+	StatusRead        MessageStatus = 4
+	StatusFailed      MessageStatus = 5
+	StatusUnread      MessageStatus = 6
+	StatusUndelivered MessageStatus = 7
 )
 
 func (s MessageStatus) String() string {
@@ -67,6 +72,8 @@ func (s MessageStatus) String() string {
 		return "failed"
 	case StatusUnread:
 		return "unread"
+	case StatusUndelivered:
+		return "could not be delivered"
 	}
 	return "unknown"
 }
@@ -294,7 +301,7 @@ func setStatus(tx sealedTx, peer string, ids []MessageID, status MessageStatus) 
 func statusAdvances(from, to MessageStatus) bool {
 	rank := func(s MessageStatus) int {
 		switch s {
-		case StatusSending, StatusFailed:
+		case StatusSending, StatusFailed, StatusUndelivered:
 			return 0
 		case StatusSent:
 			return 1

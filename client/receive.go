@@ -60,6 +60,7 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 		}
 		c.log.Warn("prekey maintenance failed", "err", err)
 	}
+	connected := c.nowMillis() // a Queue Empty on this connection drains what was queued before
 	sock, err := c.http.Connect(ctx)
 	if err != nil {
 		return err
@@ -102,6 +103,7 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 			caughtUp = true
 			c.flushReceipts(ctx, &receipts)
 			c.pruneSeen(ctx)
+			c.pruneDrained(ctx, connected)
 			c.emit(&SyncedEvent{})
 			if untilEmpty {
 				return nil
@@ -133,8 +135,10 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 		receipts []MessageID
 		dup      bool
 	)
+	c.resends = c.resends[:0] // resends of this envelope count only if it commits
 	err := c.update(ctx, func(tx sealedTx) error {
 		events, receipts, dup = nil, nil, false
+		c.resends = c.resends[:0]
 		if f.Seq != 0 {
 			if _, err := tx.get(bucketSeen, seenKey(sender, dev, f.ClientID)); err == nil {
 				dup = true
@@ -150,14 +154,19 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 		if err != nil {
 			return err
 		}
-		pt, identity, err := c.decrypt(tx, ds, f.EnvType, f.Content)
+		pt, identity, receiveOnly, err := c.decrypt(tx, ds, f.EnvType, f.Content)
 		if err != nil {
 			return errUndecryptable{err}
 		}
 		if self {
-			if identity != c.id.Public() {
+			if identity != c.id.Public() && !receiveOnly {
 				return errUndecryptable{errors.New("own device with another identity key")}
 			}
+		} else if receiveOnly {
+			// An archived session: the key it was made with may be the
+			// peer's old one (before a recovery); it is not recorded.
+		} else if err := c.archiveOldIdentity(tx, sender, identity, ds, dev); err != nil {
+			return err
 		} else if changed, err := c.observeIdentity(tx, sender, identity, dev); err != nil {
 			return err
 		} else if changed {
@@ -192,6 +201,9 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 		events, receipts, err = c.apply(tx, sender, dev, ct, events)
 		return err
 	})
+	if err != nil {
+		c.resends = c.resends[:0]
+	}
 	var bad errUndecryptable
 	if errors.As(err, &bad) {
 		if f.Seq == 0 {
@@ -207,6 +219,7 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 		c.emit(e)
 	}
 	rb.add(sender, receipts)
+	c.runResends(ctx)
 	return nil
 }
 
@@ -260,13 +273,18 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 	case ct.Kind == kindText && !self:
 		r := &messageRecord{ID: ct.ID, Peer: sender, From: sender, FromDevice: dev, Kind: KindText, Text: ct.Text,
 			ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusUnread}
+		// A resend takes the place of the note its failure left.
+		resent, err := replaceFailureNote(tx, sender, ct.ID)
+		if err != nil {
+			return nil, nil, err
+		}
 		stored, err := storeMessage(tx, r)
 		if err != nil {
 			return nil, nil, err
 		}
 		receipts = append(receipts, ct.ID) // acknowledged even if stored before
 		if stored {
-			events = append(events, &MessageEvent{Message: r.message()})
+			events = append(events, &MessageEvent{Message: r.message(), Resent: resent})
 		}
 	case ct.Kind == kindSyncSent && self && ct.Destination != c.acct.Username:
 		r := &messageRecord{ID: ct.ID, Peer: ct.Destination, Outgoing: true, From: sender, FromDevice: dev, Kind: KindText,
@@ -285,6 +303,9 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 		}
 		changed, err := setStatus(tx, sender, ct.ReceiptIDs, status)
 		if err != nil {
+			return nil, nil, err
+		}
+		if err := outboxAcked(tx, sender, dev, ct.ReceiptIDs); err != nil {
 			return nil, nil, err
 		}
 		if len(changed) > 0 {
@@ -306,6 +327,12 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 		if ev != nil {
 			events = append(events, ev)
 		}
+	case ct.Kind == kindDecryptionError && ct.Failed.Device == c.acct.DeviceID:
+		evs, err := c.decryptionErrorReceived(tx, sender, dev, ct.Failed)
+		if err != nil {
+			return nil, nil, err
+		}
+		events = append(events, evs...)
 	case ct.Kind == kindTyping && !self:
 		events = append(events, &TypingEvent{Peer: sender, Device: dev, Started: ct.Typing})
 	}
@@ -316,21 +343,30 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 
 // undecryptable records a message that could not be decrypted as a note
 // in the conversation, so it is never silently lost, and repairs the
-// session: it drops the sessions with the sender's device and sends it
-// an empty message in a fresh prekey session, which becomes the active
-// session on both sides (Signal's session reset).
+// session: it sends the sender's device a decryption-error content (at
+// most maxErrorReports for one envelope) in a fresh prekey session,
+// which becomes the active session on both sides (Signal's session
+// reset), so the device can send the message again (spec/client.md
+// §6.3). The note has the envelope's client ID as its ID: the resent
+// message replaces it. No deduplication record is written, so that the
+// resend, which has the same client ID, is read.
 func (c *Client) undecryptable(ctx context.Context, f *api.Frame) error {
 	sender, dev := f.Sender, f.SenderDevice
 	id := newID(c)
+	if len(f.ClientID) == len(id) {
+		copy(id[:], f.ClientID)
+	}
+	var failures int
 	err := c.update(ctx, func(tx sealedTx) error {
-		if err := tx.put(bucketSeen, seenKey(sender, dev, f.ClientID), []byte(strconv.FormatInt(c.nowMillis(), 10))); err != nil {
+		var err error
+		if failures, err = c.countFailure(tx, sender, dev, f.ClientID); err != nil {
 			return err
 		}
 		peer := sender
 		if peer == c.acct.Username {
 			return nil // a sync transcript: no conversation to note it in
 		}
-		_, err := storeMessage(tx, &messageRecord{ID: id, Peer: peer, From: sender, FromDevice: dev, Kind: KindDecryptionFailed,
+		_, err = storeMessage(tx, &messageRecord{ID: id, Peer: peer, From: sender, FromDevice: dev, Kind: KindDecryptionFailed,
 			Text: fmt.Sprintf("A message from %s (device %d) could not be decrypted.", sender, dev), Timestamp: noteTime(c, f), Status: StatusUnread})
 		return err
 	})
@@ -338,19 +374,7 @@ func (c *Client) undecryptable(ctx context.Context, f *api.Frame) error {
 		return err
 	}
 	c.emit(&DecryptionFailureEvent{Peer: sender, Device: dev})
-	k := sessionKey(sender, dev)
-	if last, ok := c.resetAt[k]; ok && c.now().Sub(last) < resetEvery {
-		return nil
-	}
-	c.resetAt[k] = c.now()
-	if err := c.update(ctx, func(tx sealedTx) error { return tx.del(bucketSession, k) }); err != nil {
-		return err
-	}
-	reset := &content{Kind: kindReset, Timestamp: c.nowMillis()}
-	c.rand.Read(reset.ID[:])
-	if err := c.deliver(ctx, sender, reset, false); err != nil {
-		c.log.Warn("session reset not sent", "peer", sender, "device", dev, "err", err)
-	}
+	c.reportFailure(ctx, f, failures <= maxErrorReports && c.reportAllowed(sender, dev))
 	return nil
 }
 
@@ -380,6 +404,21 @@ func (c *Client) pruneSeen(ctx context.Context) {
 			}
 		}
 		old = old[:0]
+		if err := tx.scan(bucketFailed, "", func(k string, v []byte) error {
+			var r failedRecord
+			if jsonUnmarshal(v, &r) != nil || r.At < cutoff {
+				old = append(old, k)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := tx.del(bucketFailed, k); err != nil {
+				return err
+			}
+		}
+		old = old[:0]
 		if err := tx.scan(bucketEarly, "", func(k string, v []byte) error {
 			var e earlyReceipt
 			if jsonUnmarshal(v, &e) != nil || e.At < cutoff {
@@ -398,6 +437,31 @@ func (c *Client) pruneSeen(ctx context.Context) {
 	})
 	if err != nil {
 		c.log.Warn("pruning deduplication records failed", "err", err)
+	}
+}
+
+// pruneDrained deletes what a drained queue makes unnecessary: archived
+// sessions old enough (spec/client.md §4.1), and sent messages kept
+// longer than outboxKeep (§6.3), which reports those still not delivered.
+// connected is when the connection that read its queue through began.
+func (c *Client) pruneDrained(ctx context.Context, connected int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var events []Event
+	err := c.update(ctx, func(tx sealedTx) error {
+		if err := c.pruneArchives(tx, connected); err != nil {
+			return err
+		}
+		var err error
+		events, err = c.pruneOutbox(tx)
+		return err
+	})
+	if err != nil {
+		c.log.Warn("pruning archived sessions and the outbox failed", "err", err)
+		return
+	}
+	for _, e := range events {
+		c.emit(e)
 	}
 }
 

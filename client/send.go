@@ -67,8 +67,15 @@ func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *Messa
 		}
 		return Message{}, sendErr
 	}
+	var events []Event
 	if err := c.update(ctx, func(tx sealedTx) error {
-		return tx.putJSON(bucketMessage, messageKey(peer, rec.Timestamp, rec.ID), rec)
+		if err := tx.putJSON(bucketMessage, messageKey(peer, rec.Timestamp, rec.ID), rec); err != nil || sendErr != nil {
+			return err
+		}
+		// Kept for a resend if a device cannot decrypt it (spec/client.md §6.3).
+		var err error
+		events, err = c.retain(tx, peer, ct)
+		return err
 	}); err != nil && sendErr == nil {
 		sendErr = err
 	}
@@ -79,6 +86,18 @@ func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *Messa
 		Attachment: att}
 	if err := c.deliver(ctx, c.acct.Username, sync, false); err != nil {
 		c.log.Warn("sync transcript not sent", "err", err)
+	} else if err := c.update(ctx, func(tx sealedTx) error {
+		if own, err := sessionDevices(tx, c.acct.Username, c.acct.DeviceID, true); err != nil || len(own) == 0 {
+			return err // no other device: nothing was sent
+		}
+		evs, err := c.retain(tx, c.acct.Username, sync)
+		events = append(events, evs...)
+		return err
+	}); err != nil {
+		c.log.Warn("sync transcript not kept for resending", "err", err)
+	}
+	for _, e := range events {
+		c.emit(e)
 	}
 	return rec.message(), nil
 }
@@ -119,9 +138,15 @@ func (c *Client) sendReceipts(ctx context.Context, peer string, typ ReceiptType,
 // §6.4). Session states are saved before the send (a message key is never
 // used twice, even if the send fails). c.mu is held.
 func (c *Client) deliver(ctx context.Context, user string, ct *content, ephemeral bool) error {
+	return c.deliverFresh(ctx, user, ct, ephemeral, map[uint32]*ratchet.Session{})
+}
+
+// deliverFresh is deliver with sessions already started from bundles
+// (fresh, not yet saved), which become the active sessions of their
+// devices before anything is encrypted.
+func (c *Client) deliverFresh(ctx context.Context, user string, ct *content, ephemeral bool, fresh map[uint32]*ratchet.Session) error {
 	self := user == c.acct.Username
 	plaintext := padContent(ct.marshal())
-	fresh := map[uint32]*ratchet.Session{} // sessions started from bundles, not yet saved
 
 	var known []uint32
 	if err := c.view(ctx, func(tx sealedTx) error {
@@ -136,7 +161,7 @@ func (c *Client) deliver(ctx context.Context, user string, ct *content, ephemera
 	if len(known) == 0 && ephemeral {
 		return nil
 	}
-	if len(known) == 0 {
+	if len(known) == 0 && len(fresh) == 0 {
 		if self {
 			others, err := c.ownDevices(ctx)
 			if err != nil || len(others) == 0 {
@@ -171,9 +196,12 @@ func (c *Client) deliver(ctx context.Context, user string, ct *content, ephemera
 		if self {
 			c.ownDevAt = time.Time{}
 		}
+		// The extra devices are gone, but what they sent may still be
+		// queued for this device: their sessions become receive-only
+		// (spec/client.md §4.1), never deleted here.
 		if err := c.update(ctx, func(tx sealedTx) error {
 			for _, d := range ae.Extra {
-				if err := tx.del(bucketSession, sessionKey(user, d)); err != nil {
+				if err := c.archiveDevice(tx, user, d, true); err != nil {
 					return err
 				}
 			}
@@ -253,6 +281,9 @@ func (c *Client) encryptAll(ctx context.Context, user string, self bool, plainte
 		for _, d := range sortedKeys(fresh) {
 			s := fresh[d]
 			if !self {
+				if err := c.archiveOldIdentity(tx, user, s.RemoteIdentity(), nil, 0); err != nil {
+					return err
+				}
 				ch, err := c.observeIdentity(tx, user, s.RemoteIdentity(), d)
 				if err != nil {
 					return err
@@ -263,7 +294,7 @@ func (c *Client) encryptAll(ctx context.Context, user string, self bool, plainte
 			if err != nil {
 				return err
 			}
-			ds.promote(s)
+			ds.promote(s, c.nowMillis())
 			if err := ds.save(tx, user, d); err != nil {
 				return err
 			}

@@ -6,22 +6,27 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Buckets of the store. Every value is sealed (vault.go) and, unless said
 // otherwise, a JSON record.
 const (
-	bucketAccount  = "account" // keySelf → accountRecord
-	bucketSigned   = "spk"     // id → signedPreKeyRecord
-	bucketKEM      = "kem"     // id → kemPreKeyRecord
-	bucketOneTime  = "opk"     // id → the 32-byte private key (raw)
-	bucketSession  = "session" // user/device → sessionRecord
-	bucketContact  = "contact" // user → contactRecord
-	bucketConv     = "conv"    // user → convRecord
-	bucketMessage  = "msg"     // user/timestamp/id → messageRecord
-	bucketMsgIndex = "msgid"   // user/id → the message's key in bucketMessage (raw)
-	bucketSeen     = "seen"    // sender/device/clientID → unix ms (raw), for dedup
-	bucketEarly    = "early"   // user/id → earlyReceipt: a receipt that came before its message
+	bucketAccount  = "account"  // keySelf → accountRecord
+	bucketSigned   = "spk"      // id → signedPreKeyRecord
+	bucketKEM      = "kem"      // id → kemPreKeyRecord
+	bucketOneTime  = "opk"      // id → the 32-byte private key (raw)
+	bucketSession  = "session"  // user/device → sessionRecord
+	bucketArchive  = "archive"  // user/device → archiveRecord: receive-only sessions
+	bucketContact  = "contact"  // user → contactRecord
+	bucketConv     = "conv"     // user → convRecord
+	bucketMessage  = "msg"      // user/timestamp/id → messageRecord
+	bucketMsgIndex = "msgid"    // user/id → the message's key in bucketMessage (raw)
+	bucketSeen     = "seen"     // sender/device/clientID → unix ms (raw), for dedup
+	bucketEarly    = "early"    // user/id → earlyReceipt: a receipt that came before its message
+	bucketOutbox   = "outbox"   // "m/"time/user/id → outboxRecord; "size" → outboxMeta (retry.go)
+	bucketOutboxID = "outboxid" // user/id → the message's key in bucketOutbox (raw)
+	bucketFailed   = "failed"   // sender/device/clientID → failedRecord: envelopes that did not decrypt
 	keySelf        = "self"
 )
 
@@ -68,6 +73,28 @@ type sessionRecord struct {
 }
 
 const maxInactiveSessions = 4
+
+// archiveRecord holds the receive-only sessions with one device of a
+// peer (spec/client.md §4.1), newest first.
+type archiveRecord struct {
+	// Gone: the server said the device no longer exists, so a new
+	// session from it (a prekey message still queued) is receive-only too.
+	Gone     bool              `json:"gone,omitempty"`
+	Sessions []archivedSession `json:"sessions,omitempty"`
+}
+
+type archivedSession struct {
+	State []byte `json:"state"`
+	At    int64  `json:"at"` // when it was archived, unix ms
+}
+
+const (
+	// maxArchivedSessions bounds the receive-only sessions per peer device.
+	maxArchivedSessions = 8
+	// archiveKeep is how long an archived session is kept at least; it
+	// goes at the first drained queue after that (spec/client.md §4.1).
+	archiveKeep = 7 * 24 * time.Hour
+)
 
 // contactRecord is what we know of a peer.
 type contactRecord struct {

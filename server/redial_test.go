@@ -177,3 +177,55 @@ func TestRefusedUpgradeKeepsSocket(t *testing.T) {
 		}
 	}
 }
+
+// TestRedialWhileDelivering: a socket is attached to the hub when its 101
+// is written, before the upgrade returns, and envelopes committed in that
+// moment kick it. Its writer must not start before the socket serves (it
+// had no connection yet and the server crashed: a nil dereference seen
+// under load). Bob re-dials again and again while alice keeps sending;
+// the server stays up and the last socket gets everything.
+func TestRedialWhileDelivering(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	alice := register(t, srv, "alice", 0)
+	bob := register(t, srv, "bob", 0)
+	ctx := context.Background()
+
+	const sends = 400
+	done := make(chan error, 1)
+	go func() {
+		for i := range sends {
+			if _, err := sendTo(t, alice, "bob", []uint32{1}, fmt.Sprint("m", i)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	var last *transport.Socket
+	for sending := true; sending; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			sending = false
+		default:
+		}
+		s, err := bob.c.Connect(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last != nil {
+			last.Close()
+		}
+		last = s
+	}
+	defer last.Close()
+	got := map[string]bool{}
+	for _, f := range recvUntilEmpty(t, last) {
+		got[string(f.Content)] = true
+	}
+	for len(got) < sends {
+		got[string(recvDeliver(t, last).Content)] = true
+	}
+}

@@ -42,11 +42,16 @@ type wsSession struct {
 	mu        sync.Mutex          // guards delivered
 	delivered map[uint64]struct{} // delivered on this socket, not yet acked
 
-	wmu     sync.Mutex // guards running, again, ended
+	wmu     sync.Mutex // guards running, again, ended, serving
 	idle    sync.Cond  // signalled when running becomes false
 	running bool       // a writer goroutine is running
 	again   bool       // kicked since the writer last looked
 	ended   bool       // no writer may start any more
+	// serving is set when serve starts: the hub may kick the session from
+	// its 101 on, but no writer starts before the upgrade has returned the
+	// connection and the removal check has passed (a kick before just
+	// leaves again set; serve's first kick then starts the writer).
+	serving bool
 
 	// Touched only by the running writer.
 	d        delivery
@@ -150,6 +155,7 @@ func (s *wsSession) serve() {
 
 	s.wmu.Lock()
 	s.pinger = time.AfterFunc(s.h.opts.PingInterval, s.ping)
+	s.serving = true
 	s.wmu.Unlock()
 	s.kick() // the queue first
 	s.readLoop(s.ctx)
@@ -296,8 +302,8 @@ func (s *wsSession) kick() {
 		return
 	}
 	s.again = true
-	start := !s.running
-	s.running = true
+	start := !s.running && s.serving
+	s.running = s.running || start
 	s.wmu.Unlock()
 	if start {
 		go s.runWriter()

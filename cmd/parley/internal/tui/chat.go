@@ -284,6 +284,8 @@ func receipt(s client.MessageStatus) string {
 		return styleRead.Render("✓✓ read")
 	case client.StatusFailed:
 		return styleError.Render("✗ failed")
+	case client.StatusUndelivered:
+		return styleError.Render("✗ could not be delivered")
 	}
 	return ""
 }

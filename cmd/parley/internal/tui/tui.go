@@ -288,6 +288,8 @@ func (m *model) onEvents(evs eventsMsg) tea.Cmd {
 			arrived = arrived || m.inChat(e.Message.Peer)
 		case *client.DecryptionFailureEvent:
 			arrived = arrived || m.inChat(e.Peer)
+		case *client.UndeliveredEvent:
+			arrived = arrived || m.inChat(e.Peer)
 		case *client.IdentityChangedEvent:
 			m.identityChanged(e)
 		case *client.ChannelStateEvent:

@@ -1,0 +1,12 @@
+package channel
+
+import (
+	"testing"
+
+	"github.com/parley-chat/parley/internal/fuzztest"
+)
+
+// TestMain bounds how long the fuzzer minimises each new input
+// (fuzztest.MinimizeBudget), so that FuzzParse, FuzzApply, FuzzParseMedia
+// and FuzzParseNotice spend a fuzzing run trying inputs.
+func TestMain(m *testing.M) { fuzztest.Main(m) }
