@@ -117,6 +117,17 @@ func (c *Client) RemoveChannelAdmin(ctx context.Context, handle, username string
 	return nil
 }
 
+// CatchUp fetches and verifies a channel's records after the last one
+// this device stored, as Feed does, but returns no posts and counts no
+// view: for a caller that reads the chain itself (ChannelAdmins).
+func (c *Client) CatchUp(ctx context.Context, handle string) error {
+	handle, err := api.NormalizeUsername(handle)
+	if err != nil {
+		return ErrNoSuchUser
+	}
+	return c.catchUp(ctx, handle)
+}
+
 // ChannelAdmin is an admin as the channel's chain certifies it.
 type ChannelAdmin struct {
 	Username string // as the owner named them in the AddAdmin record

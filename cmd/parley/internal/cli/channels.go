@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/parley-chat/parley/client"
@@ -17,7 +18,7 @@ type channelCmd struct {
 	Unfollow channelUnfollowCmd `cmd:"" help:"Stop following a channel."`
 	Feed     channelFeedCmd     `cmd:"" help:"Catch up with a channel and show its posts, newest first."`
 	Search   channelSearchCmd   `cmd:"" help:"Find channels by handle or title."`
-	Admin    channelAdminCmd    `cmd:"" help:"Make someone an admin (the owner key certifies their identity key), or --remove them (that key is revoked)."`
+	Admin    channelAdminCmd    `cmd:"" help:"List the admins, make someone an admin (the owner key certifies their identity key), or --remove them (that key is revoked)."`
 	Profile  channelProfileCmd  `cmd:"" help:"Change a channel's title, description and avatar."`
 	Edit     channelEditCmd     `cmd:"" help:"Replace a post's text; the earlier text stays visible."`
 	Delete   channelDeleteCmd   `cmd:"" help:"Delete a post."`
@@ -29,16 +30,22 @@ type channelCmd struct {
 
 type channelAdminCmd struct {
 	Handle string `arg:"" help:"The channel, e.g. @news."`
-	User   string `arg:"" help:"The user, e.g. @bob."`
+	User   string `arg:"" optional:"" help:"The user, e.g. @bob; without it, list the admins."`
 	Remove bool   `help:"Remove the admin: their identity key signs nothing from now on."`
 }
 
 func (c *channelAdminCmd) Run(r *run) error {
+	if c.User == "" && c.Remove {
+		return fail("give the username to remove after the channel's handle", "whom to remove?")
+	}
 	cl, err := r.open(nil)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	if c.User == "" {
+		return listAdmins(r, cl, username(c.Handle))
+	}
 	if c.Remove {
 		if err := cl.RemoveChannelAdmin(r.ctx, username(c.Handle), username(c.User)); err != nil {
 			if errors.Is(err, client.ErrNotPublisher) {
@@ -56,6 +63,26 @@ func (c *channelAdminCmd) Run(r *run) error {
 		return err
 	}
 	r.errf("@%s is an admin of @%s; they sign with their own identity key, on any of their devices\n", username(c.User), username(c.Handle))
+	return nil
+}
+
+// listAdmins prints the admins the channel's chain certifies, once this
+// device has caught up with it, by username.
+func listAdmins(r *run, cl *client.Client, handle string) error {
+	if err := cl.CatchUp(r.ctx, handle); err != nil {
+		return err
+	}
+	admins, err := cl.ChannelAdmins(r.ctx, handle)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(admins, func(a, b client.ChannelAdmin) int { return strings.Compare(a.Username, b.Username) })
+	for _, a := range admins {
+		r.outf("@%s\n", safe(a.Username))
+	}
+	if len(admins) == 0 {
+		r.errf("@%s has no admins; make someone one with `parley channel admin @%s` and their username\n", safe(handle), safe(handle))
+	}
 	return nil
 }
 

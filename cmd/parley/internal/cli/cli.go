@@ -178,7 +178,7 @@ func report(w io.Writer, err error) {
 	case errors.As(err, &ce) && errors.Is(err, client.ErrNotFollowing):
 		what, next = fmt.Sprintf("you do not follow @%s", ce.Channel), fmt.Sprintf("follow it first: parley channel follow @%s", ce.Channel)
 	case errors.As(err, &ce) && errors.Is(err, client.ErrNotAdmin):
-		what, next = fmt.Sprintf("@%s is not an admin of @%s", ce.User, ce.Channel), "check the username; admins are the users you made one with `parley channel admin`"
+		what, next = fmt.Sprintf("@%s is not an admin of @%s", ce.User, ce.Channel), fmt.Sprintf("see who is with `parley channel admin @%s`", ce.Channel)
 	case errors.Is(err, client.ErrUnknownContact):
 		what, next = "you have not exchanged messages with this user yet", "send them a message first"
 	case errors.As(err, &ae):
