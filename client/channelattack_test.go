@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"io"
@@ -374,5 +375,84 @@ func TestAttackTakedownWithoutNotice(t *testing.T) {
 	posts = follower("erin")
 	if len(posts) != 2 || !posts[0].Withheld || posts[1].Text != "one" {
 		t.Fatalf("missing record: %+v", posts)
+	}
+}
+
+// signNoticeAsOperator signs a takedown notice with the server's stored
+// operator key, as a malicious operator can for any record, even one an
+// honest server refuses to take down.
+func signNoticeAsOperator(t *testing.T, srv *parleytest.Server, rec api.ChannelRecord, reason string) []byte {
+	t.Helper()
+	var seed []byte
+	if err := openServerDB(t, srv).QueryRow("SELECT key FROM server_keys WHERE name = 'operator'").Scan(&seed); err != nil {
+		t.Fatal(err)
+	}
+	r, err := channel.Parse(rec.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &channel.Notice{Channel: r.Channel, Position: r.Position, RecordID: r.ID, Hash: channel.Hash(rec.Data), Reason: reason, Time: 1}
+	b, err := n.Sign(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestAttackOperatorTakesDownRemoveAdmin: an operator working with a
+// removed admin signs a takedown notice for the remove_admin record (an
+// honest server refuses to). A follower who already holds the record
+// keeps it: it never replaces a record that changes who signs with a
+// notice, so after a restart the removed admin is still removed and his
+// later post is refused as forged.
+func TestAttackOperatorTakesDownRemoveAdmin(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{AdminToken: "tok"})
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	carol, _ := register(t, srv, "carol")
+	alice.CreateChannel(ctx, "news", "News", "")
+	if err := alice.AddChannelAdmin(ctx, "news", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.RemoveChannelAdmin(ctx, "news", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	carol.Follow(ctx, "news")
+	alice.Publish(ctx, "news", "after the removal")
+	if posts, err := carol.Feed(ctx, "news", 0); err != nil || len(posts) != 1 {
+		t.Fatalf("carol: %q, %v", texts(posts), err)
+	}
+	recs := rawRecords(t, srv, "news") // 1 profile, 2 add bob, 3 remove bob, 4 alice's post
+	if len(recs) != 4 {
+		t.Fatalf("%d records", len(recs))
+	}
+	// An honest operator cannot take the removal down.
+	op := transport.New(srv.URL, nil).Admin("tok", "olga")
+	removal, _ := channel.Parse(recs[2].Data)
+	if err := op.TakeDown(ctx, "news", removal.ID[:], "hide it"); err == nil {
+		t.Fatal("the server took a remove_admin record down")
+	}
+	notice := signNoticeAsOperator(t, srv, recs[2], "hide it")
+	if _, err := openServerDB(t, srv).Exec("UPDATE channel_records SET takedown_reason = 'hide it', takedown_notice = ? WHERE seq = ?", notice, recs[2].Seq); err != nil {
+		t.Fatal(err)
+	}
+	// Carol reads her feed (the history carries the notice), then restarts.
+	if _, err := carol.Feed(ctx, "news", 0); err != nil {
+		t.Fatal(err)
+	}
+	carol.ChannelFrameForTest(ctx, &api.Frame{Type: api.FrameChannel, Channel: "news", Seq: recs[2].Seq, Code: api.CodeRecordTakenDown, Message: "hide it", Record: notice})
+	reopen(t, carol, nil)
+	if admins, err := carol.ChannelAdmins(ctx, "news"); err != nil || len(admins) != 0 {
+		t.Fatalf("carol's admins after the fake takedown: %+v, %v", admins, err)
+	}
+	h4 := channel.Hash(recs[3].Data)
+	late, err := bob.SignAsAdminForTest(&channel.Record{Kind: channel.KindPost, Channel: genesisOf(t, recs), Position: 5, Prev: &h4, Text: "I am an admin again", Time: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	injectRecord(t, srv, "news", late)
+	if _, err := carol.Feed(ctx, "news", 0); !errors.Is(err, client.ErrForgedRecord) {
+		t.Fatalf("removed admin's post after the fake takedown: %v, want ErrForgedRecord", err)
 	}
 }

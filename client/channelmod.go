@@ -145,6 +145,11 @@ func (c *Client) reconcile(ctx context.Context, handle string, recs []api.Channe
 				if h, ok := st.HashAt(pos); err == nil && (n.Position != pos || !ok || h != n.Hash) {
 					err = errors.New("the notice names another record")
 				}
+				if err == nil && changesSigners(stored) {
+					// An honest operator cannot take these down (spec/protocol.md
+					// §10.7); without it the chain would forget who may sign.
+					err = errors.New("the record changes who signs the channel")
+				}
 				if err != nil {
 					c.log.Warn("takedown without a valid notice ignored", "channel", handle, "seq", r.Seq, "err", err)
 					continue // keep the record: a server cannot pass a hidden delete off as a takedown
@@ -193,4 +198,12 @@ func (c *Client) handleModeration(ctx context.Context, f *api.Frame) {
 	if changed {
 		c.emit(&ChannelModerationEvent{Channel: f.Channel, Seq: f.Seq, Restored: restored, Reason: f.Message})
 	}
+}
+
+// changesSigners reports whether a stored record is one a follower needs
+// to know who may sign after it: the genesis profile, an add_admin or a
+// remove_admin.
+func changesSigners(stored []byte) bool {
+	r, err := channel.Parse(stored)
+	return err == nil && (r.Position == 1 || r.Kind == channel.KindAddAdmin || r.Kind == channel.KindRemoveAdmin)
 }
