@@ -524,3 +524,76 @@ func TestChannelAuthority(t *testing.T) {
 		t.Fatalf("operator key: %x, %v", si.OperatorKey, err)
 	}
 }
+
+// TestAttackSignerNotCaller: the server ties a record's signer to the
+// account that publishes it. A record validly signed by a real admin,
+// published by another admin, by the owner, or by an admin of another
+// channel, is refused; so is a record signed by an admin of another
+// channel, and one naming the owner key's bytes as its signer. An
+// add_admin naming a key already an admin, and a remove_admin of a key
+// that is none, do not change who signs (spec/protocol.md §10.4).
+func TestAttackSignerNotCaller(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	ctx := context.Background()
+	owner := register(t, srv, "owner", 0)
+	bob := register(t, srv, "bob", 0)
+	carol := register(t, srv, "carol", 0)
+	other := register(t, srv, "other", 0)
+	p := newPublisher(t)
+	p.create(owner, "news")
+	q := newPublisher(t)
+	q.create(other, "sports")
+	for _, u := range []*user{bob, carol} {
+		k := u.id.Public()
+		if err := owner.c.SetChannelAdmin(ctx, "news", u.name, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindAddAdmin, Admin: &k, AdminName: u.name})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Mallory is an admin of sports, not of news.
+	mallory := register(t, srv, "mallory", 0)
+	mk := mallory.id.Public()
+	other.c.SetChannelAdmin(ctx, "sports", "mallory", true)
+	if _, err := other.c.PostRecord(ctx, "sports", q.sign(&channel.Record{Kind: channel.KindAddAdmin, Admin: &mk, AdminName: "mallory"})); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := owner.c.Channel(ctx, "news")
+
+	bobs := p.signAs(bob, &channel.Record{Kind: channel.KindPost, Text: "bob's"})
+	_, err := carol.c.PostRecord(ctx, "news", bobs)
+	wantCode(t, err, api.CodeSignerNotAllowed)
+	_, err = owner.c.PostRecord(ctx, "news", bobs)
+	wantCode(t, err, api.CodeSignerNotAllowed)
+	_, err = mallory.c.PostRecord(ctx, "news", bobs)
+	wantCode(t, err, api.CodeForbidden)
+	// Mallory signs as herself, made admin of news in the store only.
+	owner.c.SetChannelAdmin(ctx, "news", "mallory", true)
+	_, err = mallory.c.PostRecord(ctx, "news", p.signAs(mallory, &channel.Record{Kind: channel.KindPost, Text: "mallory's"}))
+	wantCode(t, err, api.CodeSignerNotAllowed)
+	// A record naming the owner key's bytes as its admin signer, from
+	// bob and from the owner.
+	bk := bob.id.Public()
+	asOwner := bytes.Replace(p.signAs(bob, &channel.Record{Kind: channel.KindPost, Text: "owner?"}), bk[:], p.gen, 1)
+	for _, u := range []*user{bob, owner} {
+		_, err = u.c.PostRecord(ctx, "news", asOwner)
+		wantCode(t, err, api.CodeSignerNotAllowed)
+	}
+	if after, _ := owner.c.Channel(ctx, "news"); after.HeadPosition != before.HeadPosition {
+		t.Fatalf("a refused record moved the head: %d → %d", before.HeadPosition, after.HeadPosition)
+	}
+
+	// add_admin of a key already an admin; remove_admin of a non-admin.
+	if _, err := owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindAddAdmin, Admin: &bk, AdminName: "bob"})); err != nil {
+		t.Fatal(err)
+	}
+	_, err = owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindRemoveAdmin, Admin: &mk}))
+	wantCode(t, err, api.CodeBadRecord)
+	// One removal of bob removes him, though he was added twice.
+	if _, err := owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindRemoveAdmin, Admin: &bk})); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bob.c.PostRecord(ctx, "news", p.signAs(bob, &channel.Record{Kind: channel.KindPost, Text: "still?"}))
+	wantCode(t, err, api.CodeSignerNotAllowed)
+}
