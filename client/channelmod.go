@@ -201,9 +201,8 @@ func (c *Client) handleModeration(ctx context.Context, f *api.Frame) {
 }
 
 // changesSigners reports whether a stored record is one a follower needs
-// to know who may sign after it: the genesis profile, an add_admin or a
-// remove_admin.
+// to know who may sign after it: an add_admin or a remove_admin.
 func changesSigners(stored []byte) bool {
 	r, err := channel.Parse(stored)
-	return err == nil && (r.Position == 1 || r.Kind == channel.KindAddAdmin || r.Kind == channel.KindRemoveAdmin)
+	return err == nil && (r.Kind == channel.KindAddAdmin || r.Kind == channel.KindRemoveAdmin)
 }
