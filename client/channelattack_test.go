@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client"
@@ -454,5 +456,50 @@ func TestAttackOperatorTakesDownRemoveAdmin(t *testing.T) {
 	injectRecord(t, srv, "news", late)
 	if _, err := carol.Feed(ctx, "news", 0); !errors.Is(err, client.ErrForgedRecord) {
 		t.Fatalf("removed admin's post after the fake takedown: %v, want ErrForgedRecord", err)
+	}
+}
+
+// stalePager is a server, seen through the client's transport, that
+// answers every ascending page of channel records from the start, one
+// record at a time, with a Next: pages the client already has.
+type stalePager struct {
+	on    atomic.Bool
+	pages atomic.Int64
+}
+
+func (s *stalePager) RoundTrip(r *http.Request) (*http.Response, error) {
+	if s.on.Load() && strings.HasSuffix(r.URL.Path, "/records") && r.URL.Query().Has("after") {
+		s.pages.Add(1)
+		r = r.Clone(r.Context())
+		r.URL.RawQuery = "after=0&limit=1"
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestAttackServerServesStalePagesForever: a server answers each page of
+// a catch-up with records the follower already has and a Next, as if more
+// came. The follower's catch-up stops as soon as a page moves nothing on,
+// instead of asking again forever.
+func TestAttackServerServesStalePagesForever(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	pager := &stalePager{}
+	bob := registerWith(t, srv, "bob", pager)
+	alice.CreateChannel(ctx, "news", "News", "")
+	alice.Publish(ctx, "news", "one")
+	bob.Follow(ctx, "news")
+	if posts, err := bob.Feed(ctx, "news", 0); err != nil || len(posts) != 1 {
+		t.Fatalf("bob: %q, %v", texts(posts), err)
+	}
+	pager.on.Store(true)
+	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	posts, err := bob.Feed(tctx, "news", 0)
+	if tctx.Err() != nil || pager.pages.Load() > 2 {
+		t.Fatalf("catch-up asked for %d stale pages (%v)", pager.pages.Load(), err)
+	}
+	if err != nil || len(posts) != 1 || posts[0].Text != "one" {
+		t.Fatalf("bob after stale pages: %+v, %v", posts, err)
 	}
 }

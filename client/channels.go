@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -565,7 +566,9 @@ func (c *Client) catchUpInto(ctx context.Context, handle string, fetched *[]api.
 		if err != nil {
 			return c.channelAPIError(err)
 		}
-		if len(page.Records) == 0 {
+		// A page with nothing after LastSeq moves nothing on: asking again
+		// would get it again (a server could keep a follower asking forever).
+		if !slices.ContainsFunc(page.Records, func(r api.ChannelRecord) bool { return r.Seq > cr.LastSeq }) {
 			return nil
 		}
 		stop, err := c.storeRecords(ctx, handle, page.Records)
