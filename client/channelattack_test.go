@@ -5,11 +5,13 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -501,5 +503,53 @@ func TestAttackServerServesStalePagesForever(t *testing.T) {
 	}
 	if err != nil || len(posts) != 1 || posts[0].Text != "one" {
 		t.Fatalf("bob after stale pages: %+v, %v", posts, err)
+	}
+}
+
+// TestConcurrentPublishersOnStaleHead: the owner and an admin publish at
+// the same time, from different accounts. The server stores one record
+// per position (the others get stale_head and sign again), nothing is
+// lost, and a follower verifies the whole chain.
+func TestConcurrentPublishersOnStaleHead(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	carol, _ := register(t, srv, "carol")
+	alice.CreateChannel(ctx, "news", "News", "")
+	if err := alice.AddChannelAdmin(ctx, "news", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	const each = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*each)
+	for _, d := range []*device{alice, bob} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				_, err := d.Publish(ctx, "news", fmt.Sprintf("%s %d", d.Username(), i))
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	carol.Follow(ctx, "news")
+	posts, err := carol.Feed(ctx, "news", 0)
+	if err != nil || len(posts) != 2*each {
+		t.Fatalf("carol's feed: %q, %v", texts(posts), err)
+	}
+	seen := map[string]bool{}
+	for _, p := range posts {
+		seen[p.Text] = true
+	}
+	if len(seen) != 2*each {
+		t.Fatalf("posts stored twice or lost: %q", texts(posts))
 	}
 }

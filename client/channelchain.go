@@ -31,6 +31,9 @@ const (
 	// maxPublishTries bounds how often a publisher catches up and signs
 	// again after a stale_head (another publisher won the position).
 	maxPublishTries = 4
+	// publishBackoff bounds the random pause before the second try; the
+	// n-th try waits up to (n-1)·publishBackoff.
+	publishBackoff = 50 * time.Millisecond
 )
 
 var (

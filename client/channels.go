@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"time"
@@ -248,6 +249,14 @@ func (c *Client) publish(ctx context.Context, handle string, r *channel.Record) 
 		var ae *api.Error
 		if errors.As(err, &ae) && ae.Code == api.CodeStaleHead && try < maxPublishTries {
 			c.log.Info("channel head moved; signing again", "channel", handle, "head", ae.HeadPosition)
+			// A random pause, longer each try, so that a publisher who
+			// keeps winning the head (one who needs no catch-up between
+			// records) cannot make every try of another fail.
+			select {
+			case <-time.After(rand.N(time.Duration(try) * publishBackoff)):
+			case <-ctx.Done():
+				return Post{}, ctx.Err()
+			}
 			if err := c.catchUp(ctx, handle); err != nil {
 				return Post{}, err
 			}
