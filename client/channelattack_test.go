@@ -553,3 +553,72 @@ func TestConcurrentPublishersOnStaleHead(t *testing.T) {
 		t.Fatalf("posts stored twice or lost: %q", texts(posts))
 	}
 }
+
+// TestChainCacheFollowsResolvedFork: two processes share a follower's
+// store. One resolves a fork and takes the real record at the very
+// position the other holds the fake one at, in its cached chain: the
+// other must see that the stored head is another record (not only at
+// the same position) and verify from the store, not report a fork again
+// when the next real record comes.
+func TestChainCacheFollowsResolvedFork(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	carol, _ := register(t, srv, "carol")
+	alice.CreateChannel(ctx, "news", "News", "")
+	if err := alice.AddChannelAdmin(ctx, "news", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	bob.Publish(ctx, "news", "as admin")
+	carol.Follow(ctx, "news")
+	if _, err := carol.Feed(ctx, "news", 0); err != nil {
+		t.Fatal(err)
+	}
+	alice.RemoveChannelAdmin(ctx, "news", "bob")
+	alice.Publish(ctx, "news", "after the removal")
+	recs := rawRecords(t, srv, "news") // 1 profile, 2 add bob, 3 bob's post, 4 remove bob, 5 alice's post
+	h3 := channel.Hash(recs[2].Data)
+	fake, err := bob.SignAsAdminForTest(&channel.Record{Kind: channel.KindPost, Channel: genesisOf(t, recs), Position: 4, Prev: &h3, Text: "nothing happened here"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openServerDB(t, srv)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec("UPDATE channel_records SET data = ? WHERE seq = ?", fake, recs[3].Seq)
+	exec("UPDATE channel_records SET channel_id = 0 WHERE seq = ?", recs[4].Seq)
+	if posts, err := carol.Feed(ctx, "news", 0); err != nil || posts[0].Text != "nothing happened here" {
+		t.Fatalf("carol on the fake branch: %q, %v", texts(posts), err)
+	}
+	// A second process on carol's store sees the real record 5: a fork.
+	other := &device{t: t, path: carol.path, signal: make(chan struct{}, 1)}
+	oc, err := client.Open(ctx, config(t, carol.path, other))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oc.Close()
+	other.Client = oc
+	other.ChannelFrameForTest(ctx, &api.Frame{Type: api.FrameChannel, Channel: "news", Seq: recs[4].Seq, Record: recs[4].Data})
+	other.waitEvent(func(e client.Event) bool { _, ok := e.(*client.ChannelForkEvent); return ok })
+	// The server serves the real position 4 (still holding back 5); the
+	// second process resolves and takes it.
+	exec("UPDATE channel_records SET data = ? WHERE seq = ?", recs[3].Data, recs[3].Seq)
+	if err := other.ResolveChannelFork(ctx, "news"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Feed(ctx, "news", 0); err != nil {
+		t.Fatal(err)
+	}
+	// Record 5 comes back; the first process, whose cache has the fake
+	// at position 4, catches up.
+	exec("UPDATE channel_records SET channel_id = (SELECT id FROM channels WHERE handle = 'news') WHERE seq = ?", recs[4].Seq)
+	posts, err := carol.Feed(ctx, "news", 0)
+	if err != nil || len(posts) != 2 || posts[0].Text != "after the removal" || posts[1].Text != "as admin" {
+		t.Fatalf("carol after the other process resolved: %q, %v", texts(posts), err)
+	}
+}

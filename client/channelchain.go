@@ -159,7 +159,7 @@ func storedPosition(v []byte) (uint64, error) {
 // would take the next live record for a gap. The caller holds c.mu.
 func (c *Client) chainState(tx sealedTx, handle string, genesis []byte, lastSeq uint64) (*channel.State, error) {
 	if s := c.chains[handle]; s != nil {
-		current, err := storedHeadIs(tx, handle, lastSeq, s.Position())
+		current, err := storedHeadIs(tx, handle, lastSeq, s.Position(), s.HeadHash())
 		if err != nil {
 			return nil, err
 		}
@@ -190,8 +190,9 @@ func (c *Client) chainState(tx sealedTx, handle string, genesis []byte, lastSeq 
 }
 
 // storedHeadIs reports whether the record stored at lastSeq (the head)
-// is at position; with nothing stored, whether position is 0.
-func storedHeadIs(tx sealedTx, handle string, lastSeq, position uint64) (bool, error) {
+// is at position with hash h (a notice's: the hash it names); with
+// nothing stored, whether position is 0.
+func storedHeadIs(tx sealedTx, handle string, lastSeq, position uint64, h [channel.HashSize]byte) (bool, error) {
 	if lastSeq == 0 {
 		return position == 0, nil
 	}
@@ -202,11 +203,12 @@ func storedHeadIs(tx sealedTx, handle string, lastSeq, position uint64) (bool, e
 	if err != nil {
 		return false, err
 	}
-	p, err := storedPosition(v)
-	if err != nil {
-		return false, nil // rebuilt, which reports what is wrong
+	if n, ok := bytes.CutPrefix(v, []byte(noticePrefix)); ok {
+		nt, err := channel.ParseNotice(n)
+		return err == nil && nt.Position == position && nt.Hash == h, nil // else rebuilt, which reports what is wrong
 	}
-	return p == position, nil
+	r, err := channel.Parse(v)
+	return err == nil && r.Position == position && channel.Hash(v) == h, nil
 }
 
 // operatorKey returns the server's operator key, pinned the first time
