@@ -597,3 +597,56 @@ func TestAttackSignerNotCaller(t *testing.T) {
 	_, err = bob.c.PostRecord(ctx, "news", p.signAs(bob, &channel.Record{Kind: channel.KindPost, Text: "still?"}))
 	wantCode(t, err, api.CodeSignerNotAllowed)
 }
+
+// TestAttackRecordIDReused: a record ID names one record of a channel.
+// A second record under a post's ID is refused and moves nothing; the
+// very same record again is an idempotent retry; an edit whose target is
+// an edit (no post) is refused; a record for a position far beyond the
+// head (2^62) is a stale head, never stored.
+func TestAttackRecordIDReused(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	ctx := context.Background()
+	owner := register(t, srv, "owner", 0)
+	p := newPublisher(t)
+	p.create(owner, "news")
+	withID := func(r *channel.Record, id [16]byte) []byte {
+		t.Helper()
+		p.next(r)
+		r.ID = id
+		b, err := r.Sign(p.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	first, post := p.post(owner, "news", "first")
+	postRec, _ := channel.Parse(post)
+	before, _ := owner.c.Channel(ctx, "news")
+	_, err := owner.c.PostRecord(ctx, "news", withID(&channel.Record{Kind: channel.KindPost, Text: "second"}, postRec.ID))
+	wantCode(t, err, api.CodeBadRecord)
+	if after, _ := owner.c.Channel(ctx, "news"); after.HeadPosition != before.HeadPosition {
+		t.Fatalf("a reused ID moved the head: %d → %d", before.HeadPosition, after.HeadPosition)
+	}
+	if res, err := owner.c.PostRecord(ctx, "news", post); err != nil || !res.Duplicate || res.Seq != first.Seq {
+		t.Fatalf("retry of the same record: %+v, %v", res, err)
+	}
+	edit := p.sign(&channel.Record{Kind: channel.KindEdit, Target: &postRec.ID, Text: "edited"})
+	if _, err := owner.c.PostRecord(ctx, "news", edit); err != nil {
+		t.Fatal(err)
+	}
+	editRec, _ := channel.Parse(edit)
+	_, err = owner.c.PostRecord(ctx, "news", p.sign(&channel.Record{Kind: channel.KindPin, Target: &editRec.ID}))
+	wantCode(t, err, api.CodeBadRecord)
+	far := &channel.Record{Kind: channel.KindPost, Text: "far"}
+	p.next(far)
+	far.Position = 1 << 62
+	b, err := far.Sign(p.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = owner.c.PostRecord(ctx, "news", b)
+	wantCode(t, err, api.CodeStaleHead)
+	if after, _ := owner.c.Channel(ctx, "news"); after.HeadPosition != before.HeadPosition+1 {
+		t.Fatalf("head at %d, want %d", after.HeadPosition, before.HeadPosition+1)
+	}
+}
