@@ -401,3 +401,45 @@ func TestUndecryptableTranscriptIsResent(t *testing.T) {
 		t.Errorf("the laptop sees %q, want %q", got, want)
 	}
 }
+
+// TestStrangersDecryptionErrorForAnotherConversation: a stranger who
+// learnt the ID of a message Alice sent to Carol (a shared device, a
+// leaked log) and sends Alice a decryption-error content naming it gets
+// nothing: no copy of Carol's message is re-sent to the stranger, and
+// neither Carol's conversation nor the stranger's is marked or noted.
+func TestStrangersDecryptionErrorForAnotherConversation(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	carol, _ := register(t, srv, "carol")
+	mallory, _ := register(t, srv, "mallory")
+	secret := alice.send("carol", "for carol only")
+	syncAll(t, carol, alice) // alice has carol's delivery receipt
+	before, _ := alice.Messages(ctx, "carol", 0)
+	for range 3 {
+		if err := mallory.SendDecryptionErrorForTest(ctx, "alice", secret.ID, alice.DeviceID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncAll(t, alice, mallory, carol)
+	after, _ := alice.Messages(ctx, "carol", 0)
+	if !slices.EqualFunc(before, after, func(a, b client.Message) bool { return a.ID == b.ID && a.Status == b.Status }) {
+		t.Errorf("alice's conversation with carol changed:\n%+v\n%+v", before, after)
+	}
+	if got := alice.transcript("mallory"); len(got) != 0 {
+		t.Errorf("alice's conversation with mallory: %q", got)
+	}
+	if got := mallory.transcript("alice"); len(got) != 0 {
+		t.Errorf("mallory got from alice: %q", got)
+	}
+	if got := carol.transcript("alice"); len(got) != 1 {
+		t.Errorf("carol's conversation: %q", got)
+	}
+	alice.mu.Lock()
+	for _, e := range alice.events {
+		if u, ok := e.(*client.UndeliveredEvent); ok {
+			t.Errorf("alice reports %+v", u)
+		}
+	}
+	alice.mu.Unlock()
+}

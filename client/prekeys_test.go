@@ -168,3 +168,53 @@ func TestTypingStartsNoSession(t *testing.T) {
 		return ok && ty.Peer == "alice" && ty.Started
 	})
 }
+
+// TestBaseBundleAfterPreKeyShareSpent: once a requester has spent its
+// share of a target's one-time prekeys (spec/api.md §6.3), it gets base
+// bundles (signed and last-resort prekeys only). A stranger who spends
+// the share on purpose and then sends must still reach the target: the
+// session a base bundle starts decrypts, both ways, and so does a second
+// one started from a base bundle by the same account's new device.
+func TestBaseBundleAfterPreKeyShareSpent(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	bt := bob.TransportForTest()
+	for range httpapi.OneTimeBurst {
+		if _, err := bt.Bundles(ctx, "alice", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bs, err := bt.Bundles(ctx, "alice", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pb, err := pqxdh.ParseBundle(bs.Bundles[0]); err != nil || pb.HasOneTimePreKey {
+		t.Fatalf("after the share: a bundle with a one-time prekey (%v)", err)
+	}
+
+	bob.send("alice", "on a base bundle")
+	if err := alice.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := alice.transcript("bob"); len(got) != 1 || got[0] != "bob: on a base bundle" {
+		t.Fatalf("alice reads %q", got)
+	}
+	alice.send("bob", "read you")
+	if err := bob.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := bob.transcript("alice"); len(got) != 2 || got[1] != "alice: read you" {
+		t.Fatalf("bob reads %q", got)
+	}
+
+	tablet := link(t, srv, bob, "bob-tablet")
+	tablet.send("alice", "from the tablet")
+	if err := alice.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := alice.transcript("bob"); len(got) != 3 || got[2] != "bob: from the tablet" {
+		t.Fatalf("alice reads %q", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/parleytest"
 	"github.com/parley-chat/parley/server"
+	"github.com/parley-chat/parley/server/httpapi"
 )
 
 // sendEphemeral makes an ephemeral send of content to each of devices.
@@ -195,5 +196,32 @@ func TestEphemeralBufferDropsWhenFull(t *testing.T) {
 	}
 	if written, _ := metricSample(t, srv, `parley_ephemeral_total{outcome="written"}`); int(written) != n {
 		t.Fatalf(`parley_ephemeral_total{outcome="written"} = %v, want %d`, written, n)
+	}
+}
+
+// TestEphemeralFloodIsRateLimited: a stranger's ephemeral sends, which
+// the server passes on at once to a connected device, spend the sender's
+// send rate as stored ones do (spec/api.md §2.3, §6.5), so one account
+// cannot push 4 KiB frames at a victim's device as fast as its line
+// carries them.
+func TestEphemeralFloodIsRateLimited(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{SendRate: 1, SendBurst: 64 << 10})
+	mallory := register(t, srv, "mallory", 0)
+	bob := register(t, srv, "bob", 0)
+	s := connect(t, bob)
+	recvUntilEmpty(t, s)
+
+	content := make([]byte, api.MaxEphemeral)
+	accepted := 0
+	for range 100 {
+		_, err := sendEphemeral(t, mallory, "bob", []uint32{1}, content)
+		if err != nil {
+			wantCode(t, err, api.CodeRateLimited)
+			break
+		}
+		accepted++
+	}
+	if limit := (64 << 10) / (api.MaxEphemeral + httpapi.SendOverhead); accepted > limit {
+		t.Fatalf("%d ephemeral sends of 4 KiB accepted with a 64 KiB burst, want at most %d", accepted, limit)
 	}
 }

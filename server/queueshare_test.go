@@ -105,3 +105,44 @@ func TestSendRate(t *testing.T) {
 		t.Fatalf("another sender: %v", err)
 	}
 }
+
+// TestSenderQueueShareAfterRemovalAndRecovery: a flooder's full share of
+// a device goes with the device: when the recipient removes it, or
+// recovers the account (which replaces every device), the flooder, like
+// any sender, can send to the devices that replace it, so the counters
+// never leave a sender locked out of a queue it holds nothing in.
+func TestSenderQueueShareAfterRemovalAndRecovery(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{MaxQueue: 100, SenderQueue: 3})
+	mallory := register(t, srv, "mallory", 0)
+	bob, key := registerRecoverable(t, srv, "bob")
+	fill := func(devs []uint32) {
+		t.Helper()
+		for i := range 3 {
+			if _, err := sendTo(t, mallory, "bob", devs, fmt.Sprint("flood ", i)); err != nil {
+				t.Fatalf("send %d to %v within the share: %v", i, devs, err)
+			}
+		}
+		_, err := sendTo(t, mallory, "bob", devs, "one too many")
+		wantCode(t, err, api.CodeSenderQueueFull)
+	}
+	bob2 := link(t, srv, bob, "tablet")
+	devs := []uint32{bob.creds.DeviceID, bob2.creds.DeviceID}
+	fill(devs)
+
+	// Removing the tablet leaves the phone's share full, as it should.
+	if err := bob.c.RemoveDevice(context.Background(), bob2.creds.DeviceID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sendTo(t, mallory, "bob", devs[:1], "still full")
+	wantCode(t, err, api.CodeSenderQueueFull)
+	bob3 := link(t, srv, bob, "laptop")
+	_, err = sendTo(t, mallory, "bob", []uint32{bob.creds.DeviceID, bob3.creds.DeviceID}, "phone still full")
+	wantCode(t, err, api.CodeSenderQueueFull)
+
+	// Recovery replaces every device: the old shares go with them.
+	rec, err := recoverAs(t, srv, "bob", key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill([]uint32{rec.creds.DeviceID})
+}

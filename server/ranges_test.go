@@ -116,3 +116,30 @@ func TestBlobRangeLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestBlobRangeLimitsIfRangeTrailingBytes: an If-Range that Go's
+// ServeContent takes as a strong match of the ETag although it is not
+// byte for byte the ETag (an entity-tag followed by junk, which it
+// ignores) must not let an unchecked Range through: 1,000 one-byte ranges
+// stay a 416, not a multipart answer many times their size.
+func TestBlobRangeLimitsIfRangeTrailingBytes(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	alice := register(t, srv, "alice", 0)
+	data, sum := blobOf(22, 10_000)
+	uploadAll(t, alice, data, "application/octet-stream", 4096)
+	many := make([]string, 1000)
+	for i := range many {
+		many[i] = strconv.Itoa(i*3) + "-" + strconv.Itoa(i*3)
+	}
+	for _, ir := range []string{`"` + sum + `"x`, `"` + sum + `" `, `"` + sum + `",junk`} {
+		resp := do(t, srv, nil, "GET", "/v1/blobs/"+sum, nil, map[string]string{
+			"Range": "bytes=" + strings.Join(many, ","), "If-Range": ir})
+		body := readAll(t, resp.Body)
+		if len(body) > len(data) {
+			t.Errorf("If-Range %q: %s with %d bytes for a %d-byte blob", ir, resp.Status, len(body), len(data))
+		}
+		if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
+			t.Errorf("If-Range %q: %s, want 416", ir, resp.Status)
+		}
+	}
+}

@@ -46,6 +46,15 @@ func TestDecodeRequestIsExact(t *testing.T) {
 		{"wrong type", `{"username":7}`, false},
 		{"out of range", `{"prekeys":{"one_time_prekeys":[{"id":4294967296}]}}`, false},
 		{"not an object", `[]`, false},
+		// Attacks of a second review: each must be refused, not read.
+		{"byte order mark", "\xef\xbb\xbf{\"username\":\"alice\"}", false},
+		{"duplicate name spelt with an escape", `{"username":"alice","user\u006eame":"mallory"}`, false},
+		{"lone surrogate escape", `{"username":"\ud800"}`, false},
+		{"number past float64", `{"prekeys":{"one_time_prekeys":[{"id":1e400}]}}`, false},
+		{"integer written as a fraction", `{"prekeys":{"one_time_prekeys":[{"id":1.0}]}}`, false},
+		{"20,000 nested arrays", strings.Repeat("[", 20000) + strings.Repeat("]", 20000), false},
+		{"unpadded base64", `{"identity_key":"AA"}`, false},
+		{"URL-safe base64", `{"identity_key":"A-_A"}`, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var req api.RegisterRequest

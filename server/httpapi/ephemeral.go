@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/server/store"
@@ -10,7 +11,8 @@ import (
 // Ephemeral sends (spec/api.md §6.5) carry typing indicators and the like.
 // They are checked as a normal send is, then each envelope is handed to its
 // device's socket if that device is connected at that moment, and
-// forgotten: nothing is stored or deduplicated and no queue bound applies.
+// forgotten: nothing is stored or deduplicated and no queue bound applies,
+// but the send rate does.
 // A socket holds at most ephemeralBuffer of them; beyond that they are
 // dropped, so an ephemeral send never blocks its sender and never grows
 // the server's memory. Best effort: a client must not rely on one arriving.
@@ -26,7 +28,18 @@ func (h *Handler) sendEphemeral(from *principal, to store.Account, clientID []by
 			return errEphemeralTooLarge
 		}
 	}
-	now := h.opts.Now().UnixMilli()
+	// An ephemeral send spends the sender's send rate as a stored one
+	// does (spec/api.md §2.3): unbounded, one account could push frames
+	// at a connected device as fast as its line carries them.
+	cost := 0
+	for _, e := range envs {
+		cost += len(e.Content) + SendOverhead
+	}
+	at := h.opts.Now()
+	if !h.sends.allowN(strconv.FormatInt(from.account.ID, 10), at, cost) {
+		return errSendRate
+	}
+	now := at.UnixMilli()
 	for _, e := range envs {
 		c := h.hub.conn(deviceKey{to.ID, e.DeviceID})
 		if c == nil {

@@ -53,7 +53,7 @@ func (h *Handler) send(ctx context.Context, from *principal, recipient string, c
 		copy(out[i].ClientID[:], clientID)
 	}
 	if !h.sends.allowN(strconv.FormatInt(from.account.ID, 10), now, sendCost(out)) {
-		return false, apiError(http.StatusTooManyRequests, api.CodeRateLimited, "You are sending too much too fast; retry later.")
+		return false, errSendRate
 	}
 	dups, err := h.store.Enqueue(ctx, out, h.queueLimits())
 	if errors.Is(err, store.ErrSenderQueueFull) {
@@ -72,6 +72,8 @@ func (h *Handler) send(ctx context.Context, from *principal, recipient string, c
 	}
 	return len(dups) > 0 && !slices.Contains(dups, false), nil
 }
+
+var errSendRate = apiError(http.StatusTooManyRequests, api.CodeRateLimited, "You are sending too much too fast; retry later.")
 
 // Queue and send limits (spec/api.md §2.3, §6.4).
 const (

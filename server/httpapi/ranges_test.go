@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // FuzzSanitizeRange: any Range header is either removed (an unknown unit),
@@ -19,14 +18,13 @@ func FuzzSanitizeRange(f *testing.F) {
 		f.Add(s, int64(10_000))
 	}
 	f.Add("bytes=0-0", int64(1))
-	modified := time.Unix(1_700_000_000, 0)
 	f.Fuzz(func(t *testing.T, rng string, size int64) {
 		if size < 1 {
 			size = 1
 		}
 		r, _ := http.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Range", rng)
-		sanitizeRange(r, size, `"x"`, modified)
+		sanitizeRange(r, size)
 		got, ok := r.Header["Range"]
 		if !ok {
 			return
