@@ -40,15 +40,17 @@ type ChannelList struct {
 }
 
 // ChannelRecord is one stored record in a history page. A record an
-// operator took down has no Data, a TakenDown reason and the operator's
-// signed Notice, which names the record's position, ID and hash, so the
-// chain stays verifiable (spec/protocol.md §10.7).
+// operator took down has no Data, a TakenDown reason, the operator's
+// signed Notice, which names the record's position, ID and hash, and the
+// record's Stub (everything but its content, signature included), so the
+// chain and who may sign stay verifiable (spec/protocol.md §10.7).
 type ChannelRecord struct {
 	Seq       uint64 `json:"seq"`
 	Data      []byte `json:"data,omitempty"`
 	Views     int64  `json:"views"`
 	TakenDown string `json:"taken_down,omitempty"`
 	Notice    []byte `json:"notice,omitempty"`
+	Stub      []byte `json:"stub,omitempty"`
 }
 
 // ServerInfo answers GET /v1/server: the server's public operator key

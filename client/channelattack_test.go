@@ -408,7 +408,9 @@ func signNoticeAsOperator(t *testing.T, srv *parleytest.Server, rec api.ChannelR
 // honest server refuses to). A follower who already holds the record
 // keeps it: it never replaces a record that changes who signs with a
 // notice, so after a restart the removed admin is still removed and his
-// later post is refused as forged.
+// later post is refused as forged. A new follower, who never held the
+// record, gets its stub beside the notice (spec/protocol.md §10.7): the
+// stub removes the admin as the record does, and his post is refused too.
 func TestAttackOperatorTakesDownRemoveAdmin(t *testing.T) {
 	srv := parleytest.Start(t, server.Config{AdminToken: "tok"})
 	ctx := context.Background()
@@ -455,9 +457,59 @@ func TestAttackOperatorTakesDownRemoveAdmin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Dave follows only now: the history serves him the notice.
+	dave, _ := register(t, srv, "dave")
+	dave.Follow(ctx, "news")
+	if _, err := dave.Feed(ctx, "news", 0); err != nil {
+		t.Fatal(err)
+	}
+	if admins, err := dave.ChannelAdmins(ctx, "news"); err != nil || len(admins) != 0 {
+		t.Fatalf("a new follower's admins after the fake takedown: %+v, %v", admins, err)
+	}
 	injectRecord(t, srv, "news", late)
 	if _, err := carol.Feed(ctx, "news", 0); !errors.Is(err, client.ErrForgedRecord) {
 		t.Fatalf("removed admin's post after the fake takedown: %v, want ErrForgedRecord", err)
+	}
+	if _, err := dave.Feed(ctx, "news", 0); !errors.Is(err, client.ErrForgedRecord) {
+		t.Fatalf("a new follower took the removed admin's post: %v, want ErrForgedRecord", err)
+	}
+}
+
+// TestAttackOperatorTakesDownDelete: the operator takes a delete record
+// down. A follower who never held it still sees the post deleted: the
+// delete's stub deletes as the record does (spec/protocol.md §10.7).
+func TestAttackOperatorTakesDownDelete(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{AdminToken: "tok"})
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	alice.CreateChannel(ctx, "news", "News", "")
+	alice.Publish(ctx, "news", "regretted")
+	posts, err := alice.Feed(ctx, "news", 0)
+	if err != nil || len(posts) != 1 {
+		t.Fatalf("alice: %q, %v", texts(posts), err)
+	}
+	if err := alice.DeletePost(ctx, "news", posts[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	recs := rawRecords(t, srv, "news") // 1 profile, 2 post, 3 delete
+	if len(recs) != 3 {
+		t.Fatalf("%d records", len(recs))
+	}
+	del, _ := channel.Parse(recs[2].Data)
+	op := transport.New(srv.URL, nil).Admin("tok", "olga")
+	if err := op.TakeDown(ctx, "news", del.ID[:], "hide the deletion"); err != nil {
+		t.Fatal(err)
+	}
+	dave, _ := register(t, srv, "dave")
+	dave.Follow(ctx, "news")
+	posts, err = dave.Feed(ctx, "news", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range posts {
+		if p.Text == "regretted" {
+			t.Fatalf("a taken-down delete brought the post back: %+v", posts)
+		}
 	}
 }
 
@@ -620,5 +672,44 @@ func TestChainCacheFollowsResolvedFork(t *testing.T) {
 	posts, err := carol.Feed(ctx, "news", 0)
 	if err != nil || len(posts) != 2 || posts[0].Text != "after the removal" || posts[1].Text != "as admin" {
 		t.Fatalf("carol after the other process resolved: %q, %v", texts(posts), err)
+	}
+}
+
+// TestAttackNoticeForAnotherStub: the operator signs a notice naming
+// another hash than the taken-down record's, so that the stub it serves
+// and the notice disagree. A new follower refuses the pair: the record is
+// withheld (a gap), never applied.
+func TestAttackNoticeForAnotherStub(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{AdminToken: "tok"})
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	alice.CreateChannel(ctx, "news", "News", "")
+	alice.Publish(ctx, "news", "one")
+	alice.Publish(ctx, "news", "two")
+	recs := rawRecords(t, srv, "news") // 1 profile, 2 one, 3 two
+	if len(recs) != 3 {
+		t.Fatalf("%d records", len(recs))
+	}
+	var seed []byte
+	if err := openServerDB(t, srv).QueryRow("SELECT key FROM server_keys WHERE name = 'operator'").Scan(&seed); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := channel.Parse(recs[1].Data)
+	n := &channel.Notice{Channel: r.Channel, Position: r.Position, RecordID: r.ID, Hash: channel.Hash(recs[2].Data), Reason: "hide it", Time: 1}
+	notice, err := n.Sign(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openServerDB(t, srv).Exec("UPDATE channel_records SET takedown_reason = 'hide it', takedown_notice = ? WHERE seq = ?", notice, recs[1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	dave, _ := register(t, srv, "dave")
+	dave.Follow(ctx, "news")
+	posts, err := dave.Feed(ctx, "news", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(posts) != 1 || !posts[0].Withheld || posts[0].Seq != recs[1].Seq {
+		t.Fatalf("a notice for another record: %+v, want the record withheld", posts)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -26,7 +27,8 @@ const (
 	bucketOperator = "operator" // keyOperator → the server's operator key, pinned on first use
 	keyOperator    = "key"
 	// noticePrefix marks a stored record the operator took down: the
-	// operator's signed notice follows.
+	// operator's signed notice follows (its length as a uvarint first),
+	// then the record's stub (see takedownValue).
 	noticePrefix = "notice:"
 	// maxPublishTries bounds how often a publisher catches up and signs
 	// again after a stale_head (another publisher won the position).
@@ -135,10 +137,44 @@ func (c *Client) ResolveChannelFork(ctx context.Context, handle string) error {
 	})
 }
 
+// takedownValue is what the store keeps of a record the operator took
+// down: noticePrefix ‖ uvarint(len(notice)) ‖ notice ‖ stub.
+func takedownValue(notice, stub []byte) []byte {
+	v := binary.AppendUvarint([]byte(noticePrefix), uint64(len(notice)))
+	return append(append(v, notice...), stub...)
+}
+
+// parseTakedown splits a stored value made by takedownValue; ok is false
+// for a stored record.
+func parseTakedown(v []byte) (notice []byte, nt *channel.Notice, stub []byte, ok bool, err error) {
+	rest, ok := bytes.CutPrefix(v, []byte(noticePrefix))
+	if !ok {
+		return nil, nil, nil, false, nil
+	}
+	n, k := binary.Uvarint(rest)
+	if k <= 0 || n > uint64(len(rest)-k) {
+		return nil, nil, nil, true, fmt.Errorf("client: a stored takedown is malformed")
+	}
+	notice, stub = rest[k:k+int(n)], rest[k+int(n):]
+	nt, err = channel.ParseNotice(notice)
+	return notice, nt, stub, true, err
+}
+
+// stubOfStored returns the stub of a stored record or takedown.
+func stubOfStored(v []byte) ([]byte, error) {
+	if _, _, stub, ok, err := parseTakedown(v); ok {
+		return stub, err
+	}
+	r, err := channel.Parse(v)
+	if err != nil {
+		return nil, err
+	}
+	return r.StubEncoded(), nil
+}
+
 // storedPosition is the position of a stored record or notice.
 func storedPosition(v []byte) (uint64, error) {
-	if n, ok := bytes.CutPrefix(v, []byte(noticePrefix)); ok {
-		nt, err := channel.ParseNotice(n)
+	if _, nt, _, ok, err := parseTakedown(v); ok {
 		if err != nil {
 			return 0, err
 		}
@@ -172,12 +208,12 @@ func (c *Client) chainState(tx sealedTx, handle string, genesis []byte, lastSeq 
 		return nil, err
 	}
 	err = tx.scan(bucketChanRec, handle+"/", func(_ string, v []byte) error {
-		if n, ok := bytes.CutPrefix(v, []byte(noticePrefix)); ok {
-			nt, err := channel.ParseNotice(n)
+		if _, _, stub, ok, err := parseTakedown(v); ok {
 			if err != nil {
 				return err
 			}
-			return s.ApplyTakenDown(nt.Position, nt.RecordID, nt.Hash)
+			_, err = s.ApplyStub(stub)
+			return err
 		}
 		_, err := s.Apply(v)
 		return err
@@ -203,8 +239,7 @@ func storedHeadIs(tx sealedTx, handle string, lastSeq, position uint64, h [chann
 	if err != nil {
 		return false, err
 	}
-	if n, ok := bytes.CutPrefix(v, []byte(noticePrefix)); ok {
-		nt, err := channel.ParseNotice(n)
+	if _, nt, _, ok, err := parseTakedown(v); ok {
 		return err == nil && nt.Position == position && nt.Hash == h, nil // else rebuilt, which reports what is wrong
 	}
 	r, err := channel.Parse(v)
@@ -282,9 +317,19 @@ func (c *Client) storeRecords(ctx context.Context, handle string, recs []api.Cha
 			}
 			var value []byte
 			if r.TakenDown != "" {
+				// The notice must name the stub's record, and the stub
+				// applies with every check a record gets (spec/protocol.md
+				// §10.7): a taken-down remove_admin still removes.
 				n, err := channel.VerifyNotice(operator, cr.Genesis, r.Notice)
+				var stub *channel.Record
 				if err == nil {
-					err = st.ApplyTakenDown(n.Position, n.RecordID, n.Hash)
+					stub, err = channel.ParseStub(r.Stub)
+				}
+				if err == nil && (stub.Hash() != n.Hash || stub.Position != n.Position || stub.ID != n.RecordID) {
+					err = errors.New("the notice names another record than the stub")
+				}
+				if err == nil {
+					_, err = st.ApplyStub(r.Stub)
 				}
 				if err != nil {
 					c.log.Warn("channel record withheld: taken down without a valid notice", "channel", handle, "seq", r.Seq, "err", err)
@@ -292,7 +337,7 @@ func (c *Client) storeRecords(ctx context.Context, handle string, recs []api.Cha
 					events = append(events, &ChannelGapEvent{Channel: handle, Seq: r.Seq})
 					break records
 				}
-				value = append([]byte(noticePrefix), r.Notice...)
+				value = takedownValue(r.Notice, r.Stub)
 			} else {
 				_, err := st.Apply(r.Data)
 				switch {

@@ -100,7 +100,10 @@ func (c *Client) reconcile(ctx context.Context, handle string, recs []api.Channe
 			if err != nil {
 				return err
 			}
-			notice, isNotice := bytes.CutPrefix(stored, []byte(noticePrefix))
+			notice, _, _, isNotice, err := parseTakedown(stored)
+			if err != nil {
+				return err
+			}
 			if r.TakenDown != "" && (!isNotice || !bytes.Equal(notice, r.Notice)) || r.TakenDown == "" && isNotice {
 				todo = append(todo, r)
 			}
@@ -154,7 +157,11 @@ func (c *Client) reconcile(ctx context.Context, handle string, recs []api.Channe
 					c.log.Warn("takedown without a valid notice ignored", "channel", handle, "seq", r.Seq, "err", err)
 					continue // keep the record: a server cannot pass a hidden delete off as a takedown
 				}
-				if err := tx.put(bucketChanRec, key, append([]byte(noticePrefix), r.Notice...)); err != nil {
+				stub, err := stubOfStored(stored)
+				if err != nil {
+					return err
+				}
+				if err := tx.put(bucketChanRec, key, takedownValue(r.Notice, stub)); err != nil {
 					return err
 				}
 				changed = true

@@ -27,7 +27,7 @@ import (
 const (
 	bucketChannel    = "channel"    // handle → channelRecord
 	bucketChannelKey = "channelkey" // handle → channelKeyRecord (the owner's devices)
-	bucketChanRec    = "chanrec"    // handle/seq → the signed record (raw), or noticePrefix ‖ the operator's notice
+	bucketChanRec    = "chanrec"    // handle/seq → the signed record (raw), or a takedown (takedownValue)
 )
 
 // Errors of channels.
@@ -611,12 +611,21 @@ func (c *Client) posts(ctx context.Context, handle string, limit int) ([]Post, e
 		}
 		return tx.scan(bucketChanRec, handle+"/", func(k string, v []byte) error {
 			seq, _ := strconv.ParseUint(k[len(handle)+1:], 10, 64)
-			if n, ok := bytes.CutPrefix(v, []byte(noticePrefix)); ok {
-				nt, err := channel.ParseNotice(n)
+			if _, nt, stub, ok, err := parseTakedown(v); ok {
 				if err != nil {
 					return err
 				}
 				removed = append(removed, Post{Channel: handle, Seq: seq, Removed: nt.Reason})
+				// The stub still acts (spec/protocol.md §10.7): a delete
+				// deletes, a pin pins, an edit's version shows as removed.
+				// A post's stub is the placeholder above.
+				r, err := channel.ParseStub(stub)
+				if err != nil {
+					return err
+				}
+				if r.Kind != channel.KindPost {
+					recs = append(recs, channel.Sequenced{Seq: seq, Record: r})
+				}
 				return nil
 			}
 			r, err := channel.Parse(v)

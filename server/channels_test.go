@@ -433,6 +433,15 @@ func TestChannelSuspension(t *testing.T) {
 	if page.Records[0].TakenDown != "copyright notice" || page.Records[0].Data != nil {
 		t.Fatalf("taken-down record served: %+v", page.Records[0])
 	}
+	// Its stub comes with the notice, and hashes to what the notice names
+	// (spec/protocol.md §10.7).
+	stub, err := channel.ParseStub(page.Records[0].Stub)
+	if err != nil || stub.ID != rec.ID || stub.Text != "" {
+		t.Fatalf("stub of the taken-down record: %+v, %v", stub, err)
+	}
+	if n, err := channel.ParseNotice(page.Records[0].Notice); err != nil || n.Hash != stub.Hash() || n.Position != stub.Position {
+		t.Fatalf("notice %+v does not name the stub: %v", n, err)
+	}
 	wantCode(t, op.TakeDown(ctx, "news", make([]byte, 16), "no such post"), api.CodeNotFound)
 
 	log, err := op.Audit(ctx)

@@ -149,7 +149,7 @@ func TestSignVerify(t *testing.T) {
 		if err != nil {
 			t.Fatalf("record %d: %v", i+1, err)
 		}
-		if !bytes.Equal(got.Encoded(), b) || !bytes.Equal(append(got.appendBody(nil), got.Signature...), b) {
+		if !bytes.Equal(got.Encoded(), b) || !bytes.Equal(append(got.seal(), got.Signature...), b) {
 			t.Errorf("record %d: re-encoding differs", i+1)
 		}
 	}
@@ -533,7 +533,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !bytes.Equal(r.Encoded(), b) || !bytes.Equal(append(r.appendBody(nil), r.Signature...), b) {
+		if !bytes.Equal(r.Encoded(), b) || !bytes.Equal(append(r.seal(), r.Signature...), b) {
 			t.Fatalf("parse/encode of %x differs", b)
 		}
 	})
@@ -626,7 +626,8 @@ func TestNotice(t *testing.T) {
 	c.add(nil, &Record{Kind: KindEdit, Target: &[IDSize]byte{3}, Text: "y"})
 	s, _ := NewState(pub(c.owner))
 	s.Apply(c.recs[0])
-	if err := s.ApplyTakenDown(2, [IDSize]byte{3}, Hash(down)); err != nil {
+	downRec, _ := Parse(down)
+	if _, err := s.ApplyStub(downRec.StubEncoded()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Apply(c.recs[2]); err != nil {
@@ -640,9 +641,13 @@ func TestNotice(t *testing.T) {
 	}
 	s2, _ := NewState(pub(c.owner))
 	s2.Apply(c.recs[0])
-	s2.ApplyTakenDown(2, [IDSize]byte{3}, [HashSize]byte{9}) // a notice with a false hash
-	if _, err := s2.Apply(c.recs[2]); !errors.Is(err, ErrPrev) {
-		t.Fatalf("after a false notice: %v", err)
+	forged := downRec.StubEncoded()
+	forged[len(forged)-ed25519.SignatureSize-1] ^= 1 // another content digest
+	if _, err := s2.ApplyStub(forged); !errors.Is(err, ErrSignature) {
+		t.Fatalf("a stub with another content digest: %v", err)
+	}
+	if s2.Position() != 1 {
+		t.Fatal("a refused stub moved the state")
 	}
 }
 

@@ -15,6 +15,10 @@ type Post struct {
 	Edits  []string // earlier texts, oldest first
 	Edited int64    // time of the latest edit, unix ms; 0 if none
 	Pinned bool
+	// Removed means the operator took the current version down (the post,
+	// or its latest edit): Text and Media are empty, and readers show a
+	// placeholder (spec/protocol.md §10.7).
+	Removed bool
 }
 
 // Sequenced is a verified record with the Seq the server gave it.
@@ -28,7 +32,9 @@ type Sequenced struct {
 // newest first. A deletion is a tombstone: nothing later brings the post
 // back or changes it, and a record repeating a position already folded is
 // ignored. Edits, deletions and pins of posts not among the records are
-// ignored.
+// ignored. A stub (a record taken down) acts as its record does, without
+// the content: a stub post is a Removed post, a stub edit marks the post
+// edited with the new version Removed, a stub delete deletes.
 func Fold(records []Sequenced) []*Post {
 	recs := slices.Clone(records)
 	slices.SortStableFunc(recs, func(a, b Sequenced) int {
@@ -57,13 +63,13 @@ func Fold(records []Sequenced) []*Post {
 			if deleted[r.ID] || byID[r.ID] != nil {
 				continue
 			}
-			p := &Post{Record: r, Seq: s.Seq, Text: r.Text, Media: r.Media}
+			p := &Post{Record: r, Seq: s.Seq, Text: r.Text, Media: r.Media, Removed: r.Stub}
 			byID[r.ID] = p
 			order = append(order, p)
 		case KindEdit:
 			if p := byID[*r.Target]; p != nil {
 				p.Edits = append(p.Edits, p.Text)
-				p.Text, p.Media, p.Edited = r.Text, r.Media, r.Time
+				p.Text, p.Media, p.Edited, p.Removed = r.Text, r.Media, r.Time, r.Stub
 			}
 		case KindDelete:
 			deleted[*r.Target] = true

@@ -7,6 +7,6 @@ import (
 )
 
 // TestMain bounds how long the fuzzer minimises each new input
-// (fuzztest.MinimizeBudget), so that FuzzParse, FuzzApply, FuzzParseMedia
+// (fuzztest.MinimizeBudget), so that FuzzParse, FuzzApply, FuzzParseStub, FuzzParseMedia
 // and FuzzParseNotice spend a fuzzing run trying inputs.
 func TestMain(m *testing.M) { fuzztest.Main(m) }

@@ -19,6 +19,7 @@
 package channel
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
@@ -50,15 +51,20 @@ const (
 
 const (
 	// Version is the record format's version byte (spec/protocol.md §10.2).
-	Version = 2
+	Version = 3
 	// recordType is the record's type byte (spec/protocol.md §7.2).
 	recordType = 6
 	// SignatureContext is prepended to what the signature covers, so a
 	// channel signature can never be mistaken for another protocol's.
-	SignatureContext = "Parley_Channel_Record_v2"
-	// HashLabel is prepended to an encoded record (signature included) to
-	// hash it: the prev field of the next record (spec/protocol.md §10.2).
-	HashLabel = "Parley_Channel_Record_Hash_v2"
+	SignatureContext = "Parley_Channel_Record_v3"
+	// ContentLabel is prepended to the encoding of a record's content
+	// fields to hash them: the content digest the signature covers in
+	// their place (spec/protocol.md §10.2).
+	ContentLabel = "Parley_Channel_Record_Content_v3"
+	// HashLabel is prepended to a record's stub (what the signature covers,
+	// then the signature) to hash it: the prev field of the next record
+	// (spec/protocol.md §10.2).
+	HashLabel = "Parley_Channel_Record_Hash_v3"
 
 	IDSize       = 16
 	HashSize     = sha256.Size
@@ -143,30 +149,65 @@ type Record struct {
 	About     string          // Profile
 	Avatar    []byte          // Profile: an encoded Media descriptor of an image, optional
 
-	// Signed is what the signature covers (without the context), and
-	// Signature the signature; Parse and Sign set both.
+	// Stub is set on a record parsed from a stub (ParseStub): the
+	// operator took it down, and its content fields are empty; Digest
+	// still names them.
+	Stub bool
+	// Digest is SHA-256(ContentLabel ‖ encoded content fields).
+	Digest [HashSize]byte
+
+	// Signed is what the signature covers (without the context): header ‖
+	// authority fields ‖ Digest. Signature is the signature; Parse,
+	// ParseStub and Sign set both.
 	Signed    []byte
 	Signature []byte
+	// encoded is the whole record on the wire; nil for a stub.
+	encoded []byte
 }
 
-// Encoded returns the record as it goes on the wire: Signed ‖ Signature.
+// Encoded returns the record as it goes on the wire: header ‖ authority
+// fields ‖ content fields ‖ signature; for a stub, the stub.
 func (r *Record) Encoded() []byte {
+	if r.encoded == nil {
+		return r.StubEncoded()
+	}
+	return bytes.Clone(r.encoded)
+}
+
+// StubEncoded returns the record's stub: Signed ‖ Signature, everything
+// but the content (spec/protocol.md §10.2). A server serves it in place of
+// a record the operator took down.
+func (r *Record) StubEncoded() []byte {
 	return append(append(make([]byte, 0, len(r.Signed)+len(r.Signature)), r.Signed...), r.Signature...)
 }
 
-// Hash is SHA-256(HashLabel ‖ encoded record), the value the next record
-// names as prev (spec/protocol.md §10.2).
-func Hash(encoded []byte) [HashSize]byte {
+// Hash is SHA-256(HashLabel ‖ stub), the value the next record names as
+// prev (spec/protocol.md §10.2). A record and its stub hash alike.
+func (r *Record) Hash() [HashSize]byte {
 	h := sha256.New()
 	h.Write([]byte(HashLabel))
-	h.Write(encoded)
+	h.Write(r.Signed)
+	h.Write(r.Signature)
 	var out [HashSize]byte
 	h.Sum(out[:0])
 	return out
 }
 
-// appendBody appends the header and the canonical protobuf body.
-func (r *Record) appendBody(b []byte) []byte {
+// Hash returns the hash of an encoded record (Record.Hash); the zero hash
+// if b is no well-formed record.
+func Hash(encoded []byte) [HashSize]byte {
+	r, err := Parse(encoded)
+	if err != nil {
+		return [HashSize]byte{}
+	}
+	return r.Hash()
+}
+
+// appendAuthority appends the header and the canonical encoding of the
+// authority fields: what the chain's rules depend on. For every kind they
+// come before the content fields in field order, so a record's body is
+// the authority encoding followed by the content encoding.
+func (r *Record) appendAuthority(b []byte) []byte {
 	e := wire.Encoder{B: append(b, Version, recordType)}
 	e.Bytes(fChannel, r.Channel)
 	e.Uint(fPosition, r.Position)
@@ -182,16 +223,23 @@ func (r *Record) appendBody(b []byte) []byte {
 	if r.Target != nil {
 		e.Bytes(fTarget, r.Target[:])
 	}
+	if r.Kind == KindAddAdmin || r.Kind == KindRemoveAdmin {
+		e.Bytes(fAdmin, r.Admin[:])
+		if r.Kind == KindAddAdmin {
+			e.Bytes(fAdminName, []byte(r.AdminName))
+		}
+	}
+	return e.B
+}
+
+// appendContent appends the canonical encoding of the content fields.
+func (r *Record) appendContent(b []byte) []byte {
+	e := wire.Encoder{B: b}
 	switch r.Kind {
 	case KindPost, KindEdit:
 		e.Bytes(fText, []byte(r.Text))
 		for _, m := range r.Media {
 			e.Bytes(fMedia, m)
-		}
-	case KindAddAdmin, KindRemoveAdmin:
-		e.Bytes(fAdmin, r.Admin[:])
-		if r.Kind == KindAddAdmin {
-			e.Bytes(fAdminName, []byte(r.AdminName))
 		}
 	case KindProfile:
 		e.Bytes(fTitle, []byte(r.Title))
@@ -203,6 +251,27 @@ func (r *Record) appendBody(b []byte) []byte {
 	return e.B
 }
 
+// contentDigest is SHA-256(ContentLabel ‖ content encoding).
+func contentDigest(content []byte) [HashSize]byte {
+	h := sha256.New()
+	h.Write([]byte(ContentLabel))
+	h.Write(content)
+	var out [HashSize]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// seal sets Digest and Signed from the fields (spec/protocol.md §10.2):
+// Signed = header ‖ authority encoding ‖ SHA-256(ContentLabel ‖ content
+// encoding). It returns the wire body: header ‖ authority ‖ content.
+func (r *Record) seal() []byte {
+	auth := r.appendAuthority(nil)
+	content := r.appendContent(nil)
+	r.Digest = contentDigest(content)
+	r.Signed = append(append(make([]byte, 0, len(auth)+HashSize), auth...), r.Digest[:]...)
+	return append(auth, content...)
+}
+
 // Sign signs r with the channel's owner key (r.Signer must be nil),
 // filling in Signed and Signature, and returns the encoded record.
 func (r *Record) Sign(owner ed25519.PrivateKey) ([]byte, error) {
@@ -212,8 +281,9 @@ func (r *Record) Sign(owner ed25519.PrivateKey) ([]byte, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
-	r.Signed = r.appendBody(nil)
+	body := r.seal()
 	r.Signature = ed25519.Sign(owner, signedMessage(r.Signed))
+	r.encoded, r.Stub = append(body, r.Signature...), false
 	return r.Encoded(), nil
 }
 
@@ -226,12 +296,13 @@ func (r *Record) SignAdmin(identity keys.PrivateKey, rand io.Reader) ([]byte, er
 	if err := r.check(); err != nil {
 		return nil, err
 	}
-	r.Signed = r.appendBody(nil)
+	body := r.seal()
 	sig, err := identity.Sign(signedMessage(r.Signed), rand)
 	if err != nil {
 		return nil, err
 	}
 	r.Signature = sig
+	r.encoded, r.Stub = append(body, sig...), false
 	return r.Encoded(), nil
 }
 
@@ -250,40 +321,20 @@ func (r *Record) verifySignature(owner ed25519.PublicKey) bool {
 
 // Parse decodes an encoded record without checking its signature or its
 // place in the chain (State does that). Only the canonical encoding of
-// format version 2 is accepted.
+// format version 3 is accepted.
 func Parse(b []byte) (*Record, error) {
 	if len(b) < 2+ed25519.SignatureSize || b[0] != Version || b[1] != recordType {
 		return nil, fmt.Errorf("%w: header or length", ErrMalformed)
 	}
 	body, sig := b[:len(b)-ed25519.SignatureSize], b[len(b)-ed25519.SignatureSize:]
 	d := wire.NewDecoder(body[2:])
-	r := &Record{Signed: body, Signature: sig}
-	r.Channel = d.Bytes(fChannel, ed25519.PublicKeySize, ed25519.PublicKeySize)
-	r.Position = d.Uint(fPosition, maxPosition)
-	if p, ok := d.OptBytes(fPrev, HashSize, HashSize); ok {
-		r.Prev = (*[HashSize]byte)(p)
-	}
-	if s, ok := d.OptBytes(fSigner, keys.PublicKeySize, keys.PublicKeySize); ok {
-		r.Signer = (*keys.PublicKey)(s)
-	}
-	copy(r.ID[:], d.Bytes(fID, IDSize, IDSize))
-	r.Time = int64(d.Uint(fTime, 1<<62))
-	r.Kind = Kind(d.Uint(fKind, uint64(maxKind)))
-	if t, ok := d.OptBytes(fTarget, IDSize, IDSize); ok {
-		r.Target = (*[IDSize]byte)(t)
-	}
+	r := &Record{Signature: bytes.Clone(sig)}
+	r.decodeAuthority(&d)
 	switch r.Kind {
 	case KindPost, KindEdit:
 		r.Text = string(d.Bytes(fText, 0, MaxText))
 		for d.More(fMedia) && len(r.Media) < MaxMedia {
 			r.Media = append(r.Media, d.Bytes(fMedia, 1, mediaMaxLen))
-		}
-	case KindAddAdmin, KindRemoveAdmin:
-		if a := d.Bytes(fAdmin, keys.PublicKeySize, keys.PublicKeySize); len(a) == keys.PublicKeySize {
-			r.Admin = (*keys.PublicKey)(a)
-		}
-		if r.Kind == KindAddAdmin {
-			r.AdminName = string(d.Bytes(fAdminName, 1, MaxAdminName))
 		}
 	case KindProfile:
 		r.Title = string(d.Bytes(fTitle, 1, MaxTitle))
@@ -298,11 +349,77 @@ func Parse(b []byte) (*Record, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
+	// The decoding is canonical, so encoding the fields again gives the
+	// very bytes: the body is authority ‖ content (see appendAuthority).
+	if !bytes.Equal(r.seal(), body) {
+		return nil, fmt.Errorf("%w: not canonical", ErrMalformed)
+	}
+	r.encoded = bytes.Clone(b)
 	return r, nil
+}
+
+// ParseStub decodes a stub (spec/protocol.md §10.2): header ‖ authority
+// fields ‖ content digest ‖ signature, without checking the signature or
+// its place in the chain (State.ApplyStub does that). The record it
+// returns has Stub set and no content.
+func ParseStub(b []byte) (*Record, error) {
+	if len(b) < 2+HashSize+ed25519.SignatureSize || b[0] != Version || b[1] != recordType {
+		return nil, fmt.Errorf("%w: stub header or length", ErrMalformed)
+	}
+	signed, sig := b[:len(b)-ed25519.SignatureSize], b[len(b)-ed25519.SignatureSize:]
+	auth := signed[:len(signed)-HashSize]
+	d := wire.NewDecoder(auth[2:])
+	r := &Record{Stub: true, Signed: bytes.Clone(signed), Signature: bytes.Clone(sig)}
+	copy(r.Digest[:], signed[len(auth):])
+	r.decodeAuthority(&d)
+	if err := d.Finish(); err != nil {
+		return nil, fmt.Errorf("%w: stub: %w", ErrMalformed, err)
+	}
+	if err := r.checkAuthority(); err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(r.appendAuthority(nil), auth) {
+		return nil, fmt.Errorf("%w: stub not canonical", ErrMalformed)
+	}
+	return r, nil
+}
+
+// decodeAuthority decodes the authority fields (channel to admin name).
+func (r *Record) decodeAuthority(d *wire.Decoder) {
+	r.Channel = d.Bytes(fChannel, ed25519.PublicKeySize, ed25519.PublicKeySize)
+	r.Position = d.Uint(fPosition, maxPosition)
+	if p, ok := d.OptBytes(fPrev, HashSize, HashSize); ok {
+		r.Prev = (*[HashSize]byte)(p)
+	}
+	if s, ok := d.OptBytes(fSigner, keys.PublicKeySize, keys.PublicKeySize); ok {
+		r.Signer = (*keys.PublicKey)(s)
+	}
+	copy(r.ID[:], d.Bytes(fID, IDSize, IDSize))
+	r.Time = int64(d.Uint(fTime, 1<<62))
+	r.Kind = Kind(d.Uint(fKind, uint64(maxKind)))
+	if t, ok := d.OptBytes(fTarget, IDSize, IDSize); ok {
+		r.Target = (*[IDSize]byte)(t)
+	}
+	if r.Kind == KindAddAdmin || r.Kind == KindRemoveAdmin {
+		if a := d.Bytes(fAdmin, keys.PublicKeySize, keys.PublicKeySize); len(a) == keys.PublicKeySize {
+			r.Admin = (*keys.PublicKey)(a)
+		}
+		if r.Kind == KindAddAdmin {
+			r.AdminName = string(d.Bytes(fAdminName, 1, MaxAdminName))
+		}
+	}
 }
 
 // check enforces which fields each kind has.
 func (r *Record) check() error {
+	if err := r.checkAuthority(); err != nil {
+		return err
+	}
+	return r.checkContent()
+}
+
+// checkAuthority enforces which authority fields each kind has.
+func (r *Record) checkAuthority() error {
 	if len(r.Channel) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: channel key", ErrMalformed)
 	}
@@ -325,12 +442,19 @@ func (r *Record) check() error {
 		return fmt.Errorf("%w: admin name", ErrMalformed)
 	case r.Kind != KindAddAdmin && r.AdminName != "":
 		return fmt.Errorf("%w: admin name", ErrMalformed)
+	case r.Time < 0:
+		return fmt.Errorf("%w: time", ErrMalformed)
+	}
+	return nil
+}
+
+// checkContent enforces which content fields each kind has.
+func (r *Record) checkContent() error {
+	switch {
 	case len(r.Media) > MaxMedia || len(r.Text) > MaxText:
 		return fmt.Errorf("%w: too large", ErrMalformed)
 	case r.Kind == KindProfile && (r.Title == "" || len(r.Title) > MaxTitle || len(r.About) > MaxAbout):
 		return fmt.Errorf("%w: profile", ErrMalformed)
-	case r.Time < 0:
-		return fmt.Errorf("%w: time", ErrMalformed)
 	case r.Avatar != nil && (len(r.Avatar) == 0 || len(r.Avatar) > mediaMaxLen):
 		return fmt.Errorf("%w: avatar", ErrMalformed)
 	}

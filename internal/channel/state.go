@@ -23,8 +23,8 @@ type State struct {
 	hashes [][HashSize]byte // hashes[i]: the record at position base+1+i
 	admins map[keys.PublicKey]string
 	spans  map[keys.PublicKey][]span
-	// ids maps every record ID to whether it may be a target (a post, or
-	// a record taken down). nil for a Resume: the caller checks targets.
+	// ids maps every record ID to whether it may be a target (a post,
+	// whole or as a stub). nil for a Resume: the caller checks targets.
 	ids map[[IDSize]byte]bool
 }
 
@@ -113,52 +113,70 @@ func (s *State) IsAdmin(k keys.PublicKey) bool { _, ok := s.admins[k]; return ok
 // the signer (ErrAuthority); a target is an earlier post and the ID is new
 // (ErrTarget). On any error the State is unchanged.
 func (s *State) Apply(b []byte) (*Record, error) {
-	r, err := s.check(b)
-	if err != nil {
-		return nil, err
-	}
-	s.commit(r, Hash(b))
-	return r, nil
-}
-
-func (s *State) check(b []byte) (*Record, error) {
 	r, err := Parse(b)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.check(r); err != nil {
+		return nil, err
+	}
+	s.commit(r)
+	return r, nil
+}
+
+// ApplyStub verifies a stub (spec/protocol.md §10.2, §10.7): the record
+// the operator took down, without its content, as the chain's next one,
+// with every check Apply makes (the signature covers the content digest,
+// so a stub verifies as its record does), and applies its authority
+// effects: a taken-down remove_admin still removes the admin, a
+// taken-down delete still names its target. On any error the State is
+// unchanged.
+func (s *State) ApplyStub(b []byte) (*Record, error) {
+	r, err := ParseStub(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.check(r); err != nil {
+		return nil, err
+	}
+	s.commit(r)
+	return r, nil
+}
+
+func (s *State) check(r *Record) error {
 	if !bytes.Equal(r.Channel, s.genesis) {
-		return nil, ErrWrongChannel
+		return ErrWrongChannel
 	}
 	head := s.Position()
 	switch {
 	case r.Position > head+1:
-		return nil, fmt.Errorf("%w: position %d after %d", ErrGap, r.Position, head)
+		return fmt.Errorf("%w: position %d after %d", ErrGap, r.Position, head)
 	case r.Position <= head:
-		if h, ok := s.HashAt(r.Position); ok && h == Hash(b) {
-			return nil, fmt.Errorf("%w: position %d", ErrReplay, r.Position)
+		if h, ok := s.HashAt(r.Position); ok && h == r.Hash() {
+			return fmt.Errorf("%w: position %d", ErrReplay, r.Position)
 		}
-		return nil, fmt.Errorf("%w: position %d, head %d", ErrReorder, r.Position, head)
+		return fmt.Errorf("%w: position %d, head %d", ErrReorder, r.Position, head)
 	case head > 0 && *r.Prev != s.HeadHash():
-		return nil, fmt.Errorf("%w: at position %d", ErrPrev, r.Position)
+		return fmt.Errorf("%w: at position %d", ErrPrev, r.Position)
 	}
 	if r.Signer != nil && !s.IsAdmin(*r.Signer) {
-		return nil, ErrUnauthorized
+		return ErrUnauthorized
 	}
 	if !r.verifySignature(s.genesis) {
-		return nil, ErrSignature
+		return ErrSignature
 	}
 	if err := s.checkKind(r); err != nil {
-		return nil, err
+		return err
 	}
 	if s.ids != nil {
 		if _, dup := s.ids[r.ID]; dup {
-			return nil, fmt.Errorf("%w: record ID used twice", ErrTarget)
+			return fmt.Errorf("%w: record ID used twice", ErrTarget)
 		}
 		if r.Target != nil && !s.ids[*r.Target] {
-			return nil, ErrTarget
+			return ErrTarget
 		}
 	}
-	return r, nil
+	return nil
 }
 
 // checkKind enforces who may sign what: only the owner key adds or
@@ -176,8 +194,8 @@ func (s *State) checkKind(r *Record) error {
 	return nil
 }
 
-func (s *State) commit(r *Record, h [HashSize]byte) {
-	s.hashes = append(s.hashes, h)
+func (s *State) commit(r *Record) {
+	s.hashes = append(s.hashes, r.Hash())
 	switch r.Kind {
 	case KindAddAdmin:
 		if !s.IsAdmin(*r.Admin) {
@@ -192,29 +210,6 @@ func (s *State) commit(r *Record, h [HashSize]byte) {
 	if s.ids != nil {
 		s.ids[r.ID] = r.Kind == KindPost
 	}
-}
-
-// ApplyTakenDown moves the State past the next position without its
-// record, which the server's operator took down: the notice gives the
-// record's hash and ID (the record after it confirms the hash, as its
-// prev). The ID stays a valid target: later edits of a taken-down post
-// are not errors. The caller has verified the notice (VerifyNotice).
-func (s *State) ApplyTakenDown(position uint64, id [IDSize]byte, h [HashSize]byte) error {
-	head := s.Position()
-	switch {
-	case position > head+1:
-		return fmt.Errorf("%w: position %d after %d", ErrGap, position, head)
-	case position <= head:
-		return fmt.Errorf("%w: position %d, head %d", ErrReorder, position, head)
-	}
-	if s.ids != nil {
-		if _, dup := s.ids[id]; dup {
-			return fmt.Errorf("%w: record ID used twice", ErrTarget)
-		}
-		s.ids[id] = true
-	}
-	s.hashes = append(s.hashes, h)
-	return nil
 }
 
 // authorizedAt reports whether r's signer could sign at r's position.
@@ -265,7 +260,7 @@ func (s *State) Conflict(b []byte) (*Record, error) {
 	case r.Position > head+1 || r.Position <= s.base:
 		return nil, fmt.Errorf("%w: position %d outside what this state holds", ErrGap, r.Position)
 	case r.Position <= head:
-		if h, _ := s.HashAt(r.Position); h == Hash(b) {
+		if h, _ := s.HashAt(r.Position); h == r.Hash() {
 			return nil, ErrReplay
 		}
 	case head > 0 && *r.Prev != s.HeadHash():
@@ -300,7 +295,7 @@ func (s *State) Verify(b []byte) (*Record, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: position %d not in the chain", ErrGap, r.Position)
 	}
-	if h != Hash(b) {
+	if h != r.Hash() {
 		return nil, fmt.Errorf("%w: position %d holds another record", ErrReorder, r.Position)
 	}
 	if !s.authorizedAt(r) {

@@ -31,7 +31,8 @@ Each case is built from its seed: rng = ChaCha8(seed) (Go math/rand/v2 NewChaCha
 The owner key is ed25519.NewKeyFromSeed(the first 32 bytes of rng); the admin's identity
 key is the next 32 bytes of rng, clamped (keys.GeneratePrivateKey). Every record takes a
 16-byte ID from rng, and an admin's XEdDSA signature the next 64 bytes. Times are 1000 +
-position. record_i is the record at position i+1 and hash_i its hash (§10.2).
+position. record_i is the record at position i+1, hash_i its hash and stub_i its stub (§10.2):
+a verifier that applies stub_0 … stub_{n-1} alone reaches the same hashes.
 
 A verifier starts at owner_key, applies record_0 … record_{n-1} in order (each must apply)
 and then applies last. expect says what must happen to last:
@@ -162,6 +163,11 @@ func (c vectorCase) generate(seed [32]byte) (*kat.Section, error) {
 		sec.SetHex(fmt.Sprintf("record_%d", i), b)
 		h := Hash(b)
 		sec.SetHex(fmt.Sprintf("hash_%d", i), h[:])
+		r, err := Parse(b)
+		if err != nil {
+			return nil, err
+		}
+		sec.SetHex(fmt.Sprintf("stub_%d", i), r.StubEncoded())
 	}
 	sec.SetHex("last", last)
 	return sec, nil
@@ -221,6 +227,7 @@ func runVector(t *testing.T, sec *kat.Section) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stubs, _ := NewState(sec.MustHex(t, "owner_key"))
 	n, _ := strconv.Atoi(sec.Values["records"])
 	for i := range n {
 		b := sec.MustHex(t, fmt.Sprintf("record_%d", i))
@@ -229,6 +236,14 @@ func runVector(t *testing.T, sec *kat.Section) {
 		}
 		if h := Hash(b); !bytes.Equal(h[:], sec.MustHex(t, fmt.Sprintf("hash_%d", i))) {
 			t.Fatalf("hash_%d differs", i)
+		}
+		// The stub verifies as its record does and moves a chain built
+		// from stubs alone to the same hash (spec/protocol.md §10.2).
+		if _, err := stubs.ApplyStub(sec.MustHex(t, fmt.Sprintf("stub_%d", i))); err != nil {
+			t.Fatalf("stub_%d: %v", i, err)
+		}
+		if stubs.HeadHash() != s.HeadHash() {
+			t.Fatalf("stub_%d: head hash differs from the record's", i)
 		}
 	}
 	last := sec.MustHex(t, "last")

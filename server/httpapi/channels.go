@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -124,7 +125,7 @@ func (h *Handler) createChannel(w http.ResponseWriter, r *http.Request) error {
 }
 
 func storedRecord(rec *channel.Record, data []byte, now time.Time) store.ChannelRecord {
-	h := channel.Hash(data)
+	h := rec.Hash()
 	return store.ChannelRecord{RecordID: rec.ID, Kind: uint8(rec.Kind), Target: rec.Target, Position: rec.Position, Hash: h[:], Time: rec.Time,
 		Data: data, Created: now, Title: rec.Title, About: rec.About, Avatar: rec.Avatar}
 }
@@ -314,7 +315,11 @@ func (h *Handler) listRecords(w http.ResponseWriter, r *http.Request) error {
 	for i, rec := range rs {
 		out.Records[i] = api.ChannelRecord{Seq: rec.Seq, Data: rec.Data, Views: rec.Views, TakenDown: rec.TakedownReason}
 		if rec.TakedownReason != "" {
-			out.Records[i].Data, out.Records[i].Notice = nil, rec.TakedownNotice
+			full, err := channel.Parse(rec.Data)
+			if err != nil {
+				return fmt.Errorf("httpapi: stored record %d of a channel: %w", rec.Seq, err)
+			}
+			out.Records[i].Data, out.Records[i].Notice, out.Records[i].Stub = nil, rec.TakedownNotice, full.StubEncoded()
 		}
 	}
 	if len(rs) == sq.Limit {

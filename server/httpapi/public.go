@@ -116,20 +116,29 @@ func (h *Handler) page(ctx context.Context, r *http.Request, c store.Channel) (*
 	var seqd []channel.Sequenced
 	views := map[uint64]int64{}
 	for _, sr := range recs {
-		if sr.TakedownReason != "" {
-			continue
-		}
 		rec, err := channel.Parse(sr.Data)
 		if err != nil {
 			continue // verified on the way in; never expected
 		}
+		if sr.TakedownReason != "" {
+			// Its stub still acts (spec/protocol.md §10.7): a taken-down
+			// delete still deletes, and a post shows nothing.
+			if rec, err = channel.ParseStub(rec.StubEncoded()); err != nil {
+				continue
+			}
+		}
 		seqd = append(seqd, channel.Sequenced{Seq: sr.Seq, Record: rec})
 		views[sr.Seq] = sr.Views
 	}
-	for i, p := range channel.Fold(seqd) {
-		if i == publicPosts {
+	shown := 0
+	for _, p := range channel.Fold(seqd) {
+		if p.Removed {
+			continue // taken down: nothing of it is public
+		}
+		if shown == publicPosts {
 			break
 		}
+		shown++
 		t := time.UnixMilli(p.Record.Time).UTC()
 		updated := t
 		if p.Edited != 0 {
