@@ -185,3 +185,34 @@ func TestPublicPageUnknownHandle(t *testing.T) {
 		t.Errorf("feed: %d %s", status, hdr.Get("Content-Type"))
 	}
 }
+
+// TestPublicPageTakenDownDelete: the operator takes down a deletion, and
+// a post. The public page folds the stubs (spec/protocol.md §10.7): the
+// deleted post stays deleted, the taken-down one is not shown.
+func TestPublicPageTakenDownDelete(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{AdminToken: "tok"})
+	ctx := context.Background()
+	owner := register(t, srv, "owner", 0)
+	p := newPublisher(t)
+	p.create(owner, "news")
+	_, doomed := p.post(owner, "news", "regretted")
+	doomedRec, _ := channel.Parse(doomed)
+	del := p.sign(&channel.Record{Kind: channel.KindDelete, Target: &doomedRec.ID})
+	if _, err := owner.c.PostRecord(ctx, "news", del); err != nil {
+		t.Fatal(err)
+	}
+	_, hidden := p.post(owner, "news", "infringing")
+	p.post(owner, "news", "fine")
+	delRec, _ := channel.Parse(del)
+	hiddenRec, _ := channel.Parse(hidden)
+	op := transport.New(srv.URL, nil).Admin("tok", "olga")
+	for _, id := range [][channel.IDSize]byte{delRec.ID, hiddenRec.ID} {
+		if err := op.TakeDown(ctx, "news", id[:], "notice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, _, body := get(t, srv.URL+"/c/news")
+	if status != 200 || !strings.Contains(body, "fine") || strings.Contains(body, "regretted") || strings.Contains(body, "infringing") {
+		t.Fatalf("public page after the takedowns: %d\n%s", status, body)
+	}
+}
