@@ -247,12 +247,9 @@ func (e *ForkError) Unwrap() error { return ErrFork }
 // the reason it is no valid record at all (ErrSignature, ErrUnauthorized,
 // ErrAuthority: a forgery). The State is never changed.
 func (s *State) Conflict(b []byte) (*Record, error) {
-	r, err := Parse(b)
+	r, err := s.parse(b)
 	if err != nil {
 		return nil, err
-	}
-	if !bytes.Equal(r.Channel, s.genesis) {
-		return nil, ErrWrongChannel
 	}
 	head := s.Position()
 	at := r.Position
@@ -268,11 +265,8 @@ func (s *State) Conflict(b []byte) (*Record, error) {
 	default:
 		return nil, fmt.Errorf("%w: record extends the chain: apply it", ErrGap)
 	}
-	if !s.authorizedAt(r) {
-		return nil, ErrUnauthorized
-	}
-	if !r.verifySignature(s.genesis) {
-		return nil, ErrSignature
+	if err := s.signedAt(r); err != nil {
+		return nil, err
 	}
 	if (r.Kind == KindAddAdmin || r.Kind == KindRemoveAdmin) && r.Signer != nil {
 		return nil, ErrAuthority
@@ -280,16 +274,37 @@ func (s *State) Conflict(b []byte) (*Record, error) {
 	return r, &ForkError{Position: at, Record: bytes.Clone(b)}
 }
 
-// Verify checks a record the State already holds the hash of (an
-// operator's restoration of a record taken down): its hash is the one at
-// its position, and its signer could sign there with a valid signature.
-func (s *State) Verify(b []byte) (*Record, error) {
+// parse parses a record of this State's channel.
+func (s *State) parse(b []byte) (*Record, error) {
 	r, err := Parse(b)
 	if err != nil {
 		return nil, err
 	}
 	if !bytes.Equal(r.Channel, s.genesis) {
 		return nil, ErrWrongChannel
+	}
+	return r, nil
+}
+
+// signedAt checks that r's signer could sign at r's position, by the
+// admin history, and that its signature is valid.
+func (s *State) signedAt(r *Record) error {
+	if !s.authorizedAt(r) {
+		return ErrUnauthorized
+	}
+	if !r.verifySignature(s.genesis) {
+		return ErrSignature
+	}
+	return nil
+}
+
+// Verify checks a record the State already holds the hash of (an
+// operator's restoration of a record taken down): its hash is the one at
+// its position, and its signer could sign there with a valid signature.
+func (s *State) Verify(b []byte) (*Record, error) {
+	r, err := s.parse(b)
+	if err != nil {
+		return nil, err
 	}
 	h, ok := s.HashAt(r.Position)
 	if !ok {
@@ -298,11 +313,8 @@ func (s *State) Verify(b []byte) (*Record, error) {
 	if h != r.Hash() {
 		return nil, fmt.Errorf("%w: position %d holds another record", ErrReorder, r.Position)
 	}
-	if !s.authorizedAt(r) {
-		return nil, ErrUnauthorized
-	}
-	if !r.verifySignature(s.genesis) {
-		return nil, ErrSignature
+	if err := s.signedAt(r); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
