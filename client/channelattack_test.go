@@ -141,14 +141,8 @@ func TestAttackServerReplaysOldRecords(t *testing.T) {
 func TestAttackRemovedAdminAndServer(t *testing.T) {
 	srv := parleytest.Start(t, server.Config{})
 	ctx := context.Background()
-	alice, _ := register(t, srv, "alice")
-	bob, _ := register(t, srv, "bob")
-	carol, _ := register(t, srv, "carol")
+	alice, bob, carol := newsWithAdmin(t, srv)
 	dave, _ := register(t, srv, "dave")
-	alice.CreateChannel(ctx, "news", "News", "")
-	if err := alice.AddChannelAdmin(ctx, "news", "bob"); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := bob.Publish(ctx, "news", "as admin"); err != nil {
 		t.Fatal(err)
 	}
@@ -414,13 +408,7 @@ func signNoticeAsOperator(t *testing.T, srv *parleytest.Server, rec api.ChannelR
 func TestAttackOperatorTakesDownRemoveAdmin(t *testing.T) {
 	srv := parleytest.Start(t, server.Config{AdminToken: "tok"})
 	ctx := context.Background()
-	alice, _ := register(t, srv, "alice")
-	bob, _ := register(t, srv, "bob")
-	carol, _ := register(t, srv, "carol")
-	alice.CreateChannel(ctx, "news", "News", "")
-	if err := alice.AddChannelAdmin(ctx, "news", "bob"); err != nil {
-		t.Fatal(err)
-	}
+	alice, bob, carol := newsWithAdmin(t, srv)
 	if err := alice.RemoveChannelAdmin(ctx, "news", "bob"); err != nil {
 		t.Fatal(err)
 	}
@@ -565,13 +553,7 @@ func TestAttackServerServesStalePagesForever(t *testing.T) {
 func TestConcurrentPublishersOnStaleHead(t *testing.T) {
 	srv := parleytest.Start(t, server.Config{})
 	ctx := context.Background()
-	alice, _ := register(t, srv, "alice")
-	bob, _ := register(t, srv, "bob")
-	carol, _ := register(t, srv, "carol")
-	alice.CreateChannel(ctx, "news", "News", "")
-	if err := alice.AddChannelAdmin(ctx, "news", "bob"); err != nil {
-		t.Fatal(err)
-	}
+	alice, bob, carol := newsWithAdmin(t, srv)
 	const each = 4
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*each)
@@ -615,13 +597,7 @@ func TestConcurrentPublishersOnStaleHead(t *testing.T) {
 func TestChainCacheFollowsResolvedFork(t *testing.T) {
 	srv := parleytest.Start(t, server.Config{})
 	ctx := context.Background()
-	alice, _ := register(t, srv, "alice")
-	bob, _ := register(t, srv, "bob")
-	carol, _ := register(t, srv, "carol")
-	alice.CreateChannel(ctx, "news", "News", "")
-	if err := alice.AddChannelAdmin(ctx, "news", "bob"); err != nil {
-		t.Fatal(err)
-	}
+	alice, bob, carol := newsWithAdmin(t, srv)
 	bob.Publish(ctx, "news", "as admin")
 	carol.Follow(ctx, "news")
 	if _, err := carol.Feed(ctx, "news", 0); err != nil {
@@ -712,4 +688,20 @@ func TestAttackNoticeForAnotherStub(t *testing.T) {
 	if len(posts) != 1 || !posts[0].Withheld || posts[0].Seq != recs[1].Seq {
 		t.Fatalf("a notice for another record: %+v, want the record withheld", posts)
 	}
+}
+
+// newsWithAdmin registers alice, bob and carol; alice creates @news and
+// makes bob an admin.
+func newsWithAdmin(t *testing.T, srv *parleytest.Server) (alice, bob, carol *device) {
+	t.Helper()
+	alice, _ = register(t, srv, "alice")
+	bob, _ = register(t, srv, "bob")
+	carol, _ = register(t, srv, "carol")
+	if _, err := alice.CreateChannel(context.Background(), "news", "News", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.AddChannelAdmin(context.Background(), "news", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	return alice, bob, carol
 }
