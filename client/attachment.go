@@ -78,29 +78,29 @@ type File struct {
 	Caption string
 }
 
-// SendFile sends the file at path to peer, as SendAttachment does, under
+// SendFile sends the file at path to the conversation to, as SendAttachment does, under
 // its base name. progress, if not nil, is called as the upload advances.
-func (c *Client) SendFile(ctx context.Context, peer, path string, progress func(done, total int64)) (Message, error) {
+func (c *Client) SendFile(ctx context.Context, to ConversationID, path string, progress func(done, total int64)) (Message, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Message{}, fmt.Errorf("client: %w", err)
 	}
 	defer f.Close()
-	return c.SendAttachment(ctx, peer, File{Name: filepath.Base(path), Body: f}, progress)
+	return c.SendAttachment(ctx, to, File{Name: filepath.Base(path), Body: f}, progress)
 }
 
 // SendAttachment encrypts f under a fresh key into a temporary file (in
-// Config.TempDir), uploads it, resuming after errors, and then sends peer
+// Config.TempDir), uploads it, resuming after errors, and then sends to
 // a message that carries the file's key and digest (spec/client.md §8).
 // progress, if not nil, gets the bytes the server holds and the
 // ciphertext's size as the upload advances. Nothing is sent if the upload
 // fails.
-func (c *Client) SendAttachment(ctx context.Context, peer string, f File, progress func(done, total int64)) (Message, error) {
-	peer, err := api.NormalizeUsername(peer)
+func (c *Client) SendAttachment(ctx context.Context, to ConversationID, f File, progress func(done, total int64)) (Message, error) {
+	to, err := to.normalize()
 	if err != nil {
-		return Message{}, ErrNoSuchUser
+		return Message{}, err
 	}
-	if peer == c.acct.Username {
+	if to.Peer() == c.acct.Username {
 		return Message{}, ErrSelf
 	}
 	if f.Body == nil {
@@ -141,7 +141,7 @@ func (c *Client) SendAttachment(ctx context.Context, peer string, f File, progre
 		return Message{}, err
 	}
 	p := &filePointer{Blob: digest[:], Key: key.Bytes(), Size: n, Name: f.Name, ContentType: f.ContentType}
-	return c.sendText(ctx, peer, f.Caption, nil, p)
+	return c.sendText(ctx, to, f.Caption, nil, p)
 }
 
 // upload sends the size bytes in src as the blob sum (encrypted
@@ -254,15 +254,15 @@ func (c *Client) FindMessage(ctx context.Context, id MessageID) (Message, error)
 	return out, nil
 }
 
-// pointer returns the attachment of message id in the conversation with peer.
-func (c *Client) pointer(ctx context.Context, peer string, id MessageID) (*filePointer, error) {
-	peer, err := api.NormalizeUsername(peer)
+// pointer returns the attachment of message id in the conversation conv.
+func (c *Client) pointer(ctx context.Context, conv ConversationID, id MessageID) (*filePointer, error) {
+	conv, err := conv.normalize()
 	if err != nil {
 		return nil, ErrNoSuchMessage
 	}
 	var r messageRecord
 	err = c.view(ctx, func(tx sealedTx) error {
-		mk, err := tx.get(bucketMsgIndex, msgIndexKey(peer, id))
+		mk, err := tx.get(bucketMsgIndex, msgIndexKey(conv, id))
 		if err != nil {
 			return err
 		}
@@ -286,8 +286,8 @@ func (c *Client) pointer(ctx context.Context, peer string, id MessageID) (*fileP
 // fails (ErrDamaged, or the network) what it wrote is not the whole file:
 // discard it. progress, if not nil, gets the ciphertext bytes received and
 // their total.
-func (c *Client) Download(ctx context.Context, peer string, id MessageID, w io.Writer, progress func(done, total int64)) error {
-	p, err := c.pointer(ctx, peer, id)
+func (c *Client) Download(ctx context.Context, conv ConversationID, id MessageID, w io.Writer, progress func(done, total int64)) error {
+	p, err := c.pointer(ctx, conv, id)
 	if err != nil {
 		return err
 	}
@@ -322,8 +322,8 @@ func (c *Client) Download(ctx context.Context, peer string, id MessageID, w io.W
 // at path, through a temporary file in the same directory that becomes
 // path only once the whole file has been checked. An existing file at
 // path is replaced.
-func (c *Client) DownloadFile(ctx context.Context, peer string, id MessageID, path string, progress func(done, total int64)) error {
-	return writeChecked(path, func(w io.Writer) error { return c.Download(ctx, peer, id, w, progress) })
+func (c *Client) DownloadFile(ctx context.Context, conv ConversationID, id MessageID, path string, progress func(done, total int64)) error {
+	return writeChecked(path, func(w io.Writer) error { return c.Download(ctx, conv, id, w, progress) })
 }
 
 // writeChecked writes a file at path with fill, under a temporary name in
@@ -358,8 +358,8 @@ type AttachmentReader struct {
 // OpenAttachment opens the attachment of message id in the conversation
 // with peer for reading at any offset (a video played from the middle).
 // ctx bounds every read. Close it when done.
-func (c *Client) OpenAttachment(ctx context.Context, peer string, id MessageID) (*AttachmentReader, error) {
-	p, err := c.pointer(ctx, peer, id)
+func (c *Client) OpenAttachment(ctx context.Context, conv ConversationID, id MessageID) (*AttachmentReader, error) {
+	p, err := c.pointer(ctx, conv, id)
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ func (d *device) sendFile(peer, name string, data []byte, caption string) client
 		}
 		last, total = done, t
 	}
-	m, err := d.SendAttachment(context.Background(), peer, client.File{Name: name, ContentType: "video/mp4", Body: bytes.NewReader(data), Caption: caption}, progress)
+	m, err := d.SendAttachment(context.Background(), client.Direct(peer), client.File{Name: name, ContentType: "video/mp4", Body: bytes.NewReader(data), Caption: caption}, progress)
 	if err != nil {
 		d.t.Fatalf("%s sends %s: %v", d.Username(), name, err)
 	}
@@ -63,7 +63,7 @@ func (d *device) sendFile(peer, name string, data []byte, caption string) client
 // carries a file.
 func (d *device) withAttachment(peer string) client.Message {
 	d.t.Helper()
-	ms, err := d.Messages(context.Background(), peer, 0)
+	ms, err := d.Messages(context.Background(), client.Direct(peer), 0)
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func (d *device) withAttachment(peer string) client.Message {
 
 func (d *device) download(m client.Message) ([]byte, error) {
 	var buf bytes.Buffer
-	err := d.Download(context.Background(), m.Peer, m.ID, &buf, nil)
+	err := d.Download(context.Background(), m.Conversation, m.ID, &buf, nil)
 	return buf.Bytes(), err
 }
 
@@ -202,7 +202,7 @@ func TestAttachment(t *testing.T) {
 	}
 
 	// Names and errors.
-	if m, err := bob.FindMessage(ctx, sent.ID); err != nil || m.Peer != "alice" || m.Attachment == nil {
+	if m, err := bob.FindMessage(ctx, sent.ID); err != nil || m.Conversation != "alice" || m.Attachment == nil {
 		t.Fatalf("FindMessage: %+v, %v", m, err)
 	}
 	if _, err := bob.FindMessage(ctx, client.MessageID{1}); !errors.Is(err, client.ErrNoSuchMessage) {
@@ -212,7 +212,7 @@ func TestAttachment(t *testing.T) {
 	if _, err := alice.download(text); !errors.Is(err, client.ErrNoAttachment) {
 		t.Fatalf("downloading a text: %v", err)
 	}
-	if _, err := bob.download(client.Message{Peer: "carol", ID: sent.ID}); !errors.Is(err, client.ErrNoSuchMessage) {
+	if _, err := bob.download(client.Message{Conversation: "carol", ID: sent.ID}); !errors.Is(err, client.ErrNoSuchMessage) {
 		t.Fatalf("downloading from the wrong conversation: %v", err)
 	}
 }
@@ -229,7 +229,7 @@ func TestAttachmentSizes(t *testing.T) {
 		if err := bob.Sync(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		m := client.Message{Peer: "alice", ID: sent.ID}
+		m := client.Message{Conversation: "alice", ID: sent.ID}
 		if b, err := bob.download(m); err != nil || !bytes.Equal(b, data) {
 			t.Fatalf("%d bytes: download gives %d bytes, %v", n, len(b), err)
 		}

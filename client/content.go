@@ -42,6 +42,16 @@ type content struct {
 	Verified    bool
 
 	Failed *decryptionError // kindDecryptionError (spec/client.md §6.3)
+
+	// Group: the group the content belongs to (spec/client.md §10). For
+	// kindText, kindReceipt, kindTyping it is optional (absent: the 1:1
+	// chat); kindSyncSent and kindSyncRead name it instead of
+	// Destination; the group kinds require it.
+	Group *GroupID
+
+	GroupRecords [][]byte // kindGroupRecords: signed group records, oldest first
+	Distribution []byte   // kindSenderKey: a sender-key distribution (spec/protocol.md §7.7)
+	JoinProof    []byte   // kindJoinRequest: the proof of the invite link (spec/protocol.md §11)
 }
 
 // decryptionError names an envelope its recipient could not decrypt: a
@@ -79,7 +89,23 @@ const (
 	// to one's own devices: "I verified (or unverified) Destination's key VerifiedKey"
 	kindSyncVerified    contentKind = 18
 	kindDecryptionError contentKind = 19 // "I could not decrypt your envelope Failed.ID": please resend it
+	kindGroupRecords    contentKind = 20 // signed state changes of Group (spec/client.md §10.2)
+	kindSenderKey       contentKind = 21 // the sender's sender-key chain for Group (§10.3)
+	kindJoinRequest     contentKind = 22 // "let me join Group": to its admins, with a link proof (§10.5)
 )
+
+// groupKind reports whether k may carry a group; groupOnly, whether it must.
+func (k contentKind) groupKind() bool {
+	switch k {
+	case kindText, kindSyncSent, kindReceipt, kindSyncRead, kindTyping, kindGroupRecords, kindSenderKey, kindJoinRequest:
+		return true
+	}
+	return false
+}
+
+func (k contentKind) groupOnly() bool {
+	return k == kindGroupRecords || k == kindSenderKey || k == kindJoinRequest
+}
 
 // ReceiptType says what a receipt acknowledges.
 type ReceiptType uint8
@@ -125,6 +151,13 @@ const (
 	cFailedDevice protowire.Number = 34 // the device that sent it
 	cFailedTime   protowire.Number = 35 // when the server stored it
 
+	cGroup        protowire.Number = 36 // the group (32 bytes)
+	cGroupRecord  protowire.Number = 37 // kindGroupRecords: one signed record, repeated
+	cDistribution protowire.Number = 38 // kindSenderKey
+	cJoinProof    protowire.Number = 39 // kindJoinRequest
+	maxRecordsPer                  = 64 // group records in one content
+	maxGroupRec                    = 32 << 10
+
 	maxAttachName = 255 // bytes, for the name and the content type
 )
 
@@ -156,7 +189,7 @@ func (c *content) marshal() []byte {
 		}
 		e.Uint(cTyping, v)
 	}
-	if c.Kind == kindSyncSent || c.Kind == kindSyncRead || c.Kind == kindSyncVerified {
+	if c.Kind == kindSyncVerified || (c.Kind == kindSyncSent || c.Kind == kindSyncRead) && c.Group == nil {
 		e.Bytes(cDestination, []byte(c.Destination))
 	}
 	if c.Kind == kindSyncVerified {
@@ -178,6 +211,19 @@ func (c *content) marshal() []byte {
 		e.Uint(cAttachSize, uint64(a.Size))
 		e.Bytes(cAttachName, []byte(a.Name))
 		e.Bytes(cAttachType, []byte(a.ContentType))
+	}
+	if c.Kind.groupKind() && c.Group != nil {
+		e.Bytes(cGroup, c.Group[:])
+	}
+	switch c.Kind {
+	case kindGroupRecords:
+		for _, r := range c.GroupRecords {
+			e.Bytes(cGroupRecord, r)
+		}
+	case kindSenderKey:
+		e.Bytes(cDistribution, c.Distribution)
+	case kindJoinRequest:
+		e.Bytes(cJoinProof, c.JoinProof)
 	}
 	return e.B
 }
@@ -212,7 +258,7 @@ func parseContent(b []byte) (*content, error) {
 		}
 	case kindTyping:
 		c.Typing = d.Uint(cTyping, 1) == 1
-	case kindReset, kindSyncVerified: // the latter's fields follow the destination
+	case kindReset, kindSyncVerified, kindGroupRecords, kindSenderKey, kindJoinRequest: // fields follow
 	case kindDecryptionError:
 		f := &decryptionError{}
 		copy(f.ID[:], d.Bytes(cFailedID, len(f.ID), len(f.ID)))
@@ -225,13 +271,20 @@ func parseContent(b []byte) (*content, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", errContent, c.Kind)
 	}
-	if c.Kind == kindSyncSent || c.Kind == kindSyncRead || c.Kind == kindSyncVerified {
-		raw := string(d.Bytes(cDestination, 1, api.MaxUsername))
-		dest, err := api.NormalizeUsername(raw)
-		if d.Err() == nil && (err != nil || dest != raw) { // senders write it normalised: one encoding
-			return nil, fmt.Errorf("%w: destination", errContent)
+	if c.Kind == kindSyncVerified || c.Kind == kindSyncSent || c.Kind == kindSyncRead {
+		// Required, except that a sync of a group names the group instead
+		// (checked with the group below).
+		raw, ok := d.OptBytes(cDestination, 1, api.MaxUsername)
+		if !ok && c.Kind == kindSyncVerified {
+			raw = d.Bytes(cDestination, 1, api.MaxUsername)
 		}
-		c.Destination = dest
+		if ok || c.Kind == kindSyncVerified {
+			dest, err := api.NormalizeUsername(string(raw))
+			if d.Err() == nil && (err != nil || dest != string(raw)) { // senders write it normalised: one encoding
+				return nil, fmt.Errorf("%w: destination", errContent)
+			}
+			c.Destination = dest
+		}
 	}
 	if c.Kind == kindSyncVerified {
 		c.VerifiedKey = bytes.Clone(d.Bytes(cVerifiedKey, keys.EncodedPublicKeySize, keys.EncodedPublicKeySize))
@@ -252,6 +305,30 @@ func parseContent(b []byte) (*content, error) {
 			}
 			c.Attachment = a
 		}
+	}
+	if c.Kind.groupKind() {
+		if g, ok := d.OptBytes(cGroup, len(GroupID{}), len(GroupID{})); ok {
+			if c.Destination != "" {
+				return nil, fmt.Errorf("%w: a sync names both a peer and a group", errContent)
+			}
+			c.Group = new(GroupID)
+			copy(c.Group[:], g)
+		} else if d.Err() == nil && (c.Kind.groupOnly() || (c.Kind == kindSyncSent || c.Kind == kindSyncRead) && c.Destination == "") {
+			return nil, fmt.Errorf("%w: kind %d without a group", errContent, c.Kind)
+		}
+	}
+	switch c.Kind {
+	case kindGroupRecords:
+		for d.More(cGroupRecord) && len(c.GroupRecords) < maxRecordsPer {
+			c.GroupRecords = append(c.GroupRecords, bytes.Clone(d.Bytes(cGroupRecord, 1, maxGroupRec)))
+		}
+		if d.Err() == nil && len(c.GroupRecords) == 0 {
+			return nil, fmt.Errorf("%w: group records without a record", errContent)
+		}
+	case kindSenderKey:
+		c.Distribution = bytes.Clone(d.Bytes(cDistribution, 1, 1024))
+	case kindJoinRequest:
+		c.JoinProof = bytes.Clone(d.Bytes(cJoinProof, 1, 1024))
 	}
 	if err := d.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errContent, err)
@@ -292,4 +369,29 @@ func unpadContent(b []byte) ([]byte, error) {
 		break
 	}
 	return nil, fmt.Errorf("%w: bad padding", errContent)
+}
+
+// setConversation files c under conv: a group's ID, or for the sync kinds
+// the peer as Destination.
+func (c *content) setConversation(conv ConversationID) {
+	if id, ok := conv.Group(); ok {
+		c.Group = &id
+		c.Destination = ""
+		return
+	}
+	if c.Kind == kindSyncSent || c.Kind == kindSyncRead {
+		c.Destination = conv.Peer()
+	}
+}
+
+// conversation is where a content from sender belongs: its group, the
+// peer a sync names, or the 1:1 chat with sender.
+func (c *content) conversation(sender string) ConversationID {
+	switch {
+	case c.Group != nil:
+		return GroupConversation(*c.Group)
+	case c.Kind == kindSyncSent || c.Kind == kindSyncRead:
+		return Direct(c.Destination)
+	}
+	return Direct(sender)
 }

@@ -138,7 +138,7 @@ func (d *device) waitStatus(peer string, id client.MessageID, status client.Mess
 	d.t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
-		ms, err := d.Messages(context.Background(), peer, 0)
+		ms, err := d.Messages(context.Background(), client.Direct(peer), 0)
 		if err != nil {
 			d.t.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func (d *device) waitStatus(peer string, id client.MessageID, status client.Mess
 
 func (d *device) send(peer, text string) client.Message {
 	d.t.Helper()
-	m, err := d.Send(context.Background(), peer, text)
+	m, err := d.Send(context.Background(), client.Direct(peer), text)
 	if err != nil {
 		d.t.Fatalf("%s sends %q: %v", d.Username(), text, err)
 	}
@@ -167,7 +167,7 @@ func (d *device) send(peer, text string) client.Message {
 // transcript is a conversation as (sender, text) pairs.
 func (d *device) transcript(peer string) []string {
 	d.t.Helper()
-	ms, err := d.Messages(context.Background(), peer, 0)
+	ms, err := d.Messages(context.Background(), client.Direct(peer), 0)
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestEveryDeviceSeesTheConversation(t *testing.T) {
 		t.Errorf("alice's first message: %v %v, want read", ms[0].Text, ms[0].Status)
 	}
 	convs, _ := bob.Conversations(ctx)
-	if len(convs) != 1 || convs[0].Peer != "alice" || convs[0].Unread != 0 {
+	if len(convs) != 1 || convs[0].ID != "alice" || convs[0].Unread != 0 {
 		t.Errorf("bob's conversations after reading: %+v", convs)
 	}
 	// Alice reads on her phone: her laptop's unread count drops too.
@@ -250,7 +250,10 @@ func TestEveryDeviceSeesTheConversation(t *testing.T) {
 	if err := alice.MarkRead(ctx, "bob"); err != nil {
 		t.Fatal(err)
 	}
-	alice2.waitEvent(func(e client.Event) bool { r, ok := e.(*client.ReadElsewhereEvent); return ok && r.Peer == "bob" })
+	alice2.waitEvent(func(e client.Event) bool {
+		r, ok := e.(*client.ReadElsewhereEvent)
+		return ok && r.Conversation == "bob"
+	})
 	if c, _ := alice2.Conversations(ctx); c[0].Unread != 0 {
 		t.Fatalf("alice's laptop after reading on the phone: %+v", c)
 	}
@@ -259,7 +262,7 @@ func TestEveryDeviceSeesTheConversation(t *testing.T) {
 	}
 	alice.waitEvent(func(e client.Event) bool {
 		ty, ok := e.(*client.TypingEvent)
-		return ok && ty.Peer == "bob" && ty.Started
+		return ok && ty.From == "bob" && ty.Started
 	})
 }
 

@@ -15,19 +15,23 @@ type MessageEvent struct {
 	Resent  bool
 }
 
-// ReceiptEvent reports that the peer's devices received or read
-// outgoing messages; IDs are those whose status changed.
+// ReceiptEvent reports that From's devices received or read outgoing
+// messages of Conversation; IDs are those whose status (or, in a group,
+// count of receipts) changed.
 type ReceiptEvent struct {
-	Peer string
-	Type ReceiptType
-	IDs  []MessageID
+	Conversation ConversationID
+	From         string
+	Type         ReceiptType
+	IDs          []MessageID
 }
 
-// TypingEvent reports that the peer started or stopped typing.
+// TypingEvent reports that From started or stopped typing in
+// Conversation.
 type TypingEvent struct {
-	Peer    string
-	Device  uint32
-	Started bool
+	Conversation ConversationID
+	From         string
+	Device       uint32
+	Started      bool
 }
 
 // IdentityChangedEvent reports that the peer's identity key (safety
@@ -53,10 +57,11 @@ type DecryptionFailureEvent struct {
 // (spec/client.md §6.3). The message's status is StatusUndelivered, and
 // a note says so in the conversation.
 type UndeliveredEvent struct {
-	Peer      string
-	ID        MessageID
-	Device    uint32
-	OwnDevice bool
+	Conversation ConversationID
+	To           string // the account whose device it is
+	ID           MessageID
+	Device       uint32
+	OwnDevice    bool
 }
 
 func (*UndeliveredEvent) event() {}
@@ -129,11 +134,11 @@ func (*ChannelPostEvent) event()    {}
 func (*ChannelStateEvent) event()   {}
 func (*ChannelForgeryEvent) event() {}
 
-// ReadElsewhereEvent reports that messages from Peer were read on another
-// of this account's devices, so they are read here too.
+// ReadElsewhereEvent reports that messages of Conversation were read on
+// another of this account's devices, so they are read here too.
 type ReadElsewhereEvent struct {
-	Peer string
-	IDs  []MessageID
+	Conversation ConversationID
+	IDs          []MessageID
 }
 
 func (*ReadElsewhereEvent) event() {}

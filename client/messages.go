@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"maps"
+	"slices"
 	"sort"
 	"time"
-
-	"github.com/parley-chat/parley/api"
 )
 
 // MessageID names a message; it is the send's client_id (spec/api.md §6.4).
@@ -80,27 +80,34 @@ func (s MessageStatus) String() string {
 
 // Message is one message of a conversation.
 type Message struct {
-	ID         MessageID
-	Peer       string // the conversation: the other user
-	Outgoing   bool   // sent by this account (from any of its devices)
-	From       string
-	FromDevice uint32
-	Kind       MessageKind
-	Text       string
-	ReplyTo    *MessageID
-	Attachment *Attachment // a file (Download, OpenAttachment), or nil
-	Time       time.Time   // the sender's clock
-	Status     MessageStatus
+	ID           MessageID
+	Conversation ConversationID // the other user, or the group
+	Outgoing     bool           // sent by this account (from any of its devices)
+	From         string
+	FromDevice   uint32
+	Kind         MessageKind
+	Text         string
+	ReplyTo      *MessageID
+	Attachment   *Attachment // a file (Download, OpenAttachment), or nil
+	Time         time.Time   // the sender's clock
+	Status       MessageStatus
+	// Recipients is the number of member accounts an outgoing group
+	// message went to (ReadBy and DeliveredTo count their receipts).
+	Recipients int
+
+	receipts map[string]MessageStatus
 }
 
 func (r *messageRecord) message() Message {
-	return Message{ID: r.ID, Peer: r.Peer, Outgoing: r.Outgoing, From: r.From, FromDevice: r.FromDevice,
-		Kind: r.Kind, Text: r.Text, ReplyTo: r.ReplyTo, Attachment: r.Attachment.public(), Time: time.UnixMilli(r.Timestamp), Status: r.Status}
+	return Message{ID: r.ID, Conversation: r.Conv, Outgoing: r.Outgoing, From: r.From, FromDevice: r.FromDevice,
+		Kind: r.Kind, Text: r.Text, ReplyTo: r.ReplyTo, Attachment: r.Attachment.public(), Time: time.UnixMilli(r.Timestamp), Status: r.Status,
+		Recipients: len(r.Recipients), receipts: maps.Clone(r.Receipts)}
 }
 
-// Conversation summarises the messages with one peer.
+// Conversation summarises one conversation: with a peer, or a group.
 type Conversation struct {
-	Peer   string
+	ID     ConversationID
+	Title  string // the peer's username, or the group's title
 	Unread int
 	Last   time.Time
 }
@@ -114,7 +121,11 @@ func (c *Client) Conversations(ctx context.Context) ([]Conversation, error) {
 			if err := tx.getJSON(bucketConv, k, &r); err != nil {
 				return err
 			}
-			out = append(out, Conversation{Peer: k, Unread: r.Unread, Last: time.UnixMilli(r.Last)})
+			conv := Conversation{ID: ConversationID(k), Title: k, Unread: r.Unread, Last: time.UnixMilli(r.Last)}
+			if conv.ID.IsGroup() {
+				conv.Title = groupTitle(tx, conv.ID)
+			}
+			out = append(out, conv)
 			return nil
 		})
 	})
@@ -122,16 +133,16 @@ func (c *Client) Conversations(ctx context.Context) ([]Conversation, error) {
 	return out, err
 }
 
-// Messages returns the conversation with peer, oldest first; at most
-// limit of the newest if limit > 0.
-func (c *Client) Messages(ctx context.Context, peer string, limit int) ([]Message, error) {
-	peer, err := api.NormalizeUsername(peer)
+// Messages returns the conversation conv, oldest first; at most limit of
+// the newest if limit > 0.
+func (c *Client) Messages(ctx context.Context, conv ConversationID, limit int) ([]Message, error) {
+	conv, err := conv.normalize()
 	if err != nil {
-		return nil, ErrNoSuchUser
+		return nil, err
 	}
 	var out []Message
 	err = c.view(ctx, func(tx sealedTx) error {
-		return tx.scan(bucketMessage, peer+"/", func(_ string, v []byte) error {
+		return tx.scan(bucketMessage, string(conv)+"/", func(_ string, v []byte) error {
 			var r messageRecord
 			if err := jsonUnmarshal(v, &r); err != nil {
 				return err
@@ -146,18 +157,19 @@ func (c *Client) Messages(ctx context.Context, peer string, limit int) ([]Messag
 	return out, err
 }
 
-// MarkRead marks every unread message from peer as read and sends the
-// peer read receipts for them.
-func (c *Client) MarkRead(ctx context.Context, peer string) error {
-	peer, err := api.NormalizeUsername(peer)
+// MarkRead marks every unread message of conv as read and sends their
+// senders read receipts for them.
+func (c *Client) MarkRead(ctx context.Context, conv ConversationID) error {
+	conv, err := conv.normalize()
 	if err != nil {
-		return ErrNoSuchUser
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	bySender := map[string][]MessageID{}
 	var ids []MessageID
 	err = c.update(ctx, func(tx sealedTx) error {
-		err := tx.scan(bucketMessage, peer+"/", func(k string, v []byte) error {
+		err := tx.scan(bucketMessage, string(conv)+"/", func(k string, v []byte) error {
 			var r messageRecord
 			if err := jsonUnmarshal(v, &r); err != nil {
 				return err
@@ -168,32 +180,36 @@ func (c *Client) MarkRead(ctx context.Context, peer string) error {
 			r.Status = StatusRead
 			if r.Kind == KindText {
 				ids = append(ids, r.ID)
+				bySender[r.From] = append(bySender[r.From], r.ID)
 			}
 			return tx.putJSON(bucketMessage, k, &r)
 		})
 		if err != nil {
 			return err
 		}
-		var conv convRecord
-		if err := tx.getJSON(bucketConv, peer, &conv); err != nil {
+		var cr convRecord
+		if err := tx.getJSON(bucketConv, string(conv), &cr); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return nil
 			}
 			return err
 		}
-		conv.Unread = 0
-		return tx.putJSON(bucketConv, peer, &conv)
+		cr.Unread = 0
+		return tx.putJSON(bucketConv, string(conv), &cr)
 	})
 	if err != nil || len(ids) == 0 {
 		return err
 	}
-	if err := c.sendReceipts(ctx, peer, ReceiptRead, ids); err != nil {
-		return err
+	for _, sender := range slices.Sorted(maps.Keys(bySender)) {
+		if err := c.sendReceipts(ctx, conv, sender, ReceiptRead, bySender[sender]); err != nil {
+			return err
+		}
 	}
 	// The account's other devices mark them read too (spec/client.md §2).
 	for len(ids) > 0 {
 		n := min(len(ids), maxReceiptIDs)
-		ct := &content{Kind: kindSyncRead, Timestamp: c.nowMillis(), ReceiptIDs: ids[:n], Destination: peer}
+		ct := &content{Kind: kindSyncRead, Timestamp: c.nowMillis(), ReceiptIDs: ids[:n]}
+		ct.setConversation(conv)
 		c.rand.Read(ct.ID[:])
 		if err := c.deliver(ctx, c.acct.Username, ct, false); err != nil {
 			return err
@@ -204,12 +220,12 @@ func (c *Client) MarkRead(ctx context.Context, peer string) error {
 }
 
 // markReadElsewhere applies a read sync from another of this account's
-// devices: the named messages from peer are read. It returns those that
+// devices: the named messages of conv are read. It returns those that
 // were unread here.
-func markReadElsewhere(tx sealedTx, peer string, ids []MessageID) ([]MessageID, error) {
+func markReadElsewhere(tx sealedTx, conv ConversationID, ids []MessageID) ([]MessageID, error) {
 	var changed []MessageID
 	for _, id := range ids {
-		mk, r, err := messageByID(tx, peer, id)
+		mk, r, err := messageByID(tx, conv, id)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -228,18 +244,18 @@ func markReadElsewhere(tx sealedTx, peer string, ids []MessageID) ([]MessageID, 
 	if len(changed) == 0 {
 		return nil, nil
 	}
-	var conv convRecord
-	if err := tx.getJSON(bucketConv, peer, &conv); err != nil {
+	var cr convRecord
+	if err := tx.getJSON(bucketConv, string(conv), &cr); err != nil {
 		return nil, err
 	}
-	conv.Unread = max(0, conv.Unread-len(changed))
-	return changed, tx.putJSON(bucketConv, peer, &conv)
+	cr.Unread = max(0, cr.Unread-len(changed))
+	return changed, tx.putJSON(bucketConv, string(conv), &cr)
 }
 
 // storeMessage adds r to its conversation, or does nothing if a message
 // with its ID is already there. It reports whether it stored r.
 func storeMessage(tx sealedTx, r *messageRecord) (bool, error) {
-	ik := msgIndexKey(r.Peer, r.ID)
+	ik := msgIndexKey(r.Conv, r.ID)
 	if _, err := tx.get(bucketMsgIndex, ik); err == nil {
 		return false, nil
 	} else if !errors.Is(err, ErrNotFound) {
@@ -250,7 +266,7 @@ func storeMessage(tx sealedTx, r *messageRecord) (bool, error) {
 			return false, err
 		}
 	}
-	mk := messageKey(r.Peer, r.Timestamp, r.ID)
+	mk := messageKey(r.Conv, r.Timestamp, r.ID)
 	if err := tx.putJSON(bucketMessage, mk, r); err != nil {
 		return false, err
 	}
@@ -258,27 +274,29 @@ func storeMessage(tx sealedTx, r *messageRecord) (bool, error) {
 		return false, err
 	}
 	var conv convRecord
-	if err := tx.getJSON(bucketConv, r.Peer, &conv); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := tx.getJSON(bucketConv, string(r.Conv), &conv); err != nil && !errors.Is(err, ErrNotFound) {
 		return false, err
 	}
 	if r.Status == StatusUnread {
 		conv.Unread++
 	}
 	conv.Last = max(conv.Last, r.Timestamp)
-	return true, tx.putJSON(bucketConv, r.Peer, &conv)
+	return true, tx.putJSON(bucketConv, string(r.Conv), &conv)
 }
 
-// setStatus moves the outgoing messages ids of the conversation with peer
-// forward to status (never back). It returns the IDs it changed.
-func setStatus(tx sealedTx, peer string, ids []MessageID, status MessageStatus) ([]MessageID, error) {
+// setStatus moves the outgoing messages ids of conv forward to status
+// (never back), on a receipt from the account from. In a group a message
+// is Delivered (Read) once every recipient has said so; the receipts are
+// counted per member. It returns the IDs it changed.
+func setStatus(tx sealedTx, conv ConversationID, from string, ids []MessageID, status MessageStatus) ([]MessageID, error) {
 	var changed []MessageID
 	for _, id := range ids {
-		mk, r, err := messageByID(tx, peer, id)
+		mk, r, err := messageByID(tx, conv, id)
 		if errors.Is(err, ErrNotFound) {
 			// A receipt can overtake the sync transcript of a message
 			// sent from another of our devices: keep it for when the
 			// message arrives.
-			if err := keepEarlyReceipt(tx, peer, id, status); err != nil {
+			if err := keepEarlyReceipt(tx, conv, id, status); err != nil {
 				return nil, err
 			}
 			continue
@@ -286,10 +304,18 @@ func setStatus(tx sealedTx, peer string, ids []MessageID, status MessageStatus) 
 		if err != nil {
 			return nil, err
 		}
-		if !r.Outgoing || !statusAdvances(r.Status, status) {
+		if !r.Outgoing {
 			continue
 		}
-		r.Status = status
+		if conv.IsGroup() {
+			if !r.groupReceipt(from, status) {
+				continue
+			}
+		} else if !statusAdvances(r.Status, status) {
+			continue
+		} else {
+			r.Status = status
+		}
 		if err := tx.putJSON(bucketMessage, mk, &r); err != nil {
 			return nil, err
 		}
@@ -321,8 +347,8 @@ type earlyReceipt struct {
 	At     int64         `json:"at"`
 }
 
-func keepEarlyReceipt(tx sealedTx, peer string, id MessageID, status MessageStatus) error {
-	k := msgIndexKey(peer, id)
+func keepEarlyReceipt(tx sealedTx, conv ConversationID, id MessageID, status MessageStatus) error {
+	k := msgIndexKey(conv, id)
 	var e earlyReceipt
 	if err := tx.getJSON(bucketEarly, k, &e); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
@@ -334,7 +360,7 @@ func keepEarlyReceipt(tx sealedTx, peer string, id MessageID, status MessageStat
 }
 
 func applyEarlyReceipt(tx sealedTx, r *messageRecord) error {
-	k := msgIndexKey(r.Peer, r.ID)
+	k := msgIndexKey(r.Conv, r.ID)
 	var e earlyReceipt
 	if err := tx.getJSON(bucketEarly, k, &e); err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -351,26 +377,74 @@ func applyEarlyReceipt(tx sealedTx, r *messageRecord) error {
 // forgetMessage removes a message, and its conversation if it held
 // nothing else.
 func forgetMessage(tx sealedTx, r *messageRecord) error {
-	if err := tx.del(bucketMessage, messageKey(r.Peer, r.Timestamp, r.ID)); err != nil {
+	if err := tx.del(bucketMessage, messageKey(r.Conv, r.Timestamp, r.ID)); err != nil {
 		return err
 	}
-	if err := tx.del(bucketMsgIndex, msgIndexKey(r.Peer, r.ID)); err != nil {
+	if err := tx.del(bucketMsgIndex, msgIndexKey(r.Conv, r.ID)); err != nil {
 		return err
 	}
-	rest, err := tx.keys(bucketMessage, r.Peer+"/")
+	rest, err := tx.keys(bucketMessage, string(r.Conv)+"/")
 	if err != nil || len(rest) > 0 {
 		return err
 	}
-	return tx.del(bucketConv, r.Peer)
+	return tx.del(bucketConv, string(r.Conv))
 }
 
 // messageByID finds the message id of the conversation with peer through
 // the index: its key in bucketMessage and its record, or ErrNotFound.
-func messageByID(tx sealedTx, peer string, id MessageID) (string, messageRecord, error) {
+func messageByID(tx sealedTx, conv ConversationID, id MessageID) (string, messageRecord, error) {
 	var r messageRecord
-	mk, err := tx.get(bucketMsgIndex, msgIndexKey(peer, id))
+	mk, err := tx.get(bucketMsgIndex, msgIndexKey(conv, id))
 	if err != nil {
 		return "", r, err
 	}
 	return string(mk), r, tx.getJSON(bucketMessage, string(mk), &r)
+}
+
+// groupReceipt counts status from the member from for an outgoing group
+// message, and reports whether anything changed. The status moves on
+// when every recipient has reached it.
+func (r *messageRecord) groupReceipt(from string, status MessageStatus) bool {
+	if !slices.Contains(r.Recipients, from) || !statusAdvances(r.Receipts[from], status) {
+		return false
+	}
+	if r.Receipts == nil {
+		r.Receipts = map[string]MessageStatus{}
+	}
+	r.Receipts[from] = status
+	for _, s := range []MessageStatus{StatusRead, StatusDelivered} {
+		all := true
+		for _, m := range r.Recipients {
+			if !reached(r.Receipts[m], s) {
+				all = false
+				break
+			}
+		}
+		if all && statusAdvances(r.Status, s) {
+			r.Status = s
+			break
+		}
+	}
+	return true
+}
+
+// reached reports whether status st is s or beyond it.
+func reached(st, s MessageStatus) bool { return st == s || statusAdvances(s, st) }
+
+// ReadBy counts the recipients of an outgoing group message that have
+// read it.
+func (m Message) ReadBy() int { return m.count(StatusRead) }
+
+// DeliveredTo counts the recipients of an outgoing group message that
+// have received it (reading it counts).
+func (m Message) DeliveredTo() int { return m.count(StatusDelivered) }
+
+func (m Message) count(s MessageStatus) int {
+	n := 0
+	for _, st := range m.receipts {
+		if reached(st, s) {
+			n++
+		}
+	}
+	return n
 }

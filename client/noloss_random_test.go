@@ -109,7 +109,7 @@ func (w *world) play(steps int) {
 			d := w.anyDevice(a)
 			text := fmt.Sprintf("step %d: %s.%d to %s", step, a.name, d.DeviceID(), b.name)
 			targets := slices.Clone(b.devices)
-			m, err := d.Send(ctx, b.name, text)
+			m, err := d.Send(ctx, client.Direct(b.name), text)
 			if err != nil {
 				w.t.Logf("step %d: %s.%d sends to %s: %v", step, a.name, d.DeviceID(), b.name, err)
 				w.failed++
@@ -204,7 +204,7 @@ func (w *world) check() (lost, noted int) {
 			if !w.alive(d) {
 				continue
 			}
-			ms, err := d.Messages(ctx, m.from.Username(), 0)
+			ms, err := d.Messages(ctx, client.Direct(m.from.Username()), 0)
 			if err != nil {
 				w.t.Fatal(err)
 			}

@@ -25,7 +25,7 @@ func syncAll(t *testing.T, ds ...*device) {
 // failures counts the decryption-failure notes in d's conversation with peer.
 func failures(t *testing.T, d *device, peer string) int {
 	t.Helper()
-	ms, err := d.Messages(context.Background(), peer, 0)
+	ms, err := d.Messages(context.Background(), client.Direct(peer), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestUnresendableMessageIsReportedUndelivered(t *testing.T) {
 	syncAll(t, bob)
 	syncAll(t, alice)
 	e := alice.waitEvent(func(e client.Event) bool { _, ok := e.(*client.UndeliveredEvent); return ok }).(*client.UndeliveredEvent)
-	if e.Peer != "bob" || e.ID != m.ID || e.Device != bob.DeviceID() || e.OwnDevice {
+	if e.Conversation != "bob" || e.ID != m.ID || e.Device != bob.DeviceID() || e.OwnDevice {
 		t.Errorf("event %+v, want message %s to bob's device %d", e, m.ID, bob.DeviceID())
 	}
 	alice.waitStatus("bob", m.ID, client.StatusUndelivered)

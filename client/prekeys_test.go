@@ -165,7 +165,7 @@ func TestTypingStartsNoSession(t *testing.T) {
 	}
 	bob.waitEvent(func(e client.Event) bool {
 		ty, ok := e.(*client.TypingEvent)
-		return ok && ty.Peer == "alice" && ty.Started
+		return ok && ty.From == "alice" && ty.Started
 	})
 }
 

@@ -133,6 +133,7 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 	var (
 		events   []Event
 		receipts []MessageID
+		rconv    ConversationID
 		dup      bool
 	)
 	c.resends = c.resends[:0] // resends of this envelope count only if it commits
@@ -189,7 +190,7 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 				return nil
 			}
 			c.log.Warn("unreadable content", "sender", sender, "device", dev, "err", err)
-			r := &messageRecord{ID: newID(c), Peer: sender, From: sender, FromDevice: dev, Kind: KindDecryptionFailed,
+			r := &messageRecord{ID: newID(c), Conv: Direct(sender), From: sender, FromDevice: dev, Kind: KindDecryptionFailed,
 				Text:      fmt.Sprintf("A message from %s could not be shown (it may need a newer version of Parley).", sender),
 				Timestamp: noteTime(c, f), Status: StatusUnread}
 			if _, err := storeMessage(tx, r); err != nil {
@@ -198,7 +199,8 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 			events = append(events, &MessageEvent{Message: r.message()})
 			return nil
 		}
-		events, receipts, err = c.apply(tx, sender, dev, ct, events)
+		rconv = ct.conversation(sender)
+		events, receipts, err = c.apply(tx, sender, dev, ct, nil, events)
 		return err
 	})
 	if err != nil {
@@ -218,7 +220,7 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 	for _, e := range events {
 		c.emit(e)
 	}
-	rb.add(sender, receipts)
+	rb.add(rconv, sender, receipts)
 	c.runResends(ctx)
 	return nil
 }
@@ -227,24 +229,30 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 // connection ends.
 const receiptFlushTimeout = 5 * time.Second
 
-// receiptBatch gathers the delivery receipts owed, per sender, in the
-// order the senders first came.
+// receiptBatch gathers the delivery receipts owed, per conversation and
+// sender, in the order they first came.
 type receiptBatch struct {
-	peers []string
-	ids   map[string][]MessageID
+	peers []receiptTo
+	ids   map[receiptTo][]MessageID
 }
 
-func (b *receiptBatch) add(peer string, ids []MessageID) {
+type receiptTo struct {
+	conv   ConversationID
+	sender string
+}
+
+func (b *receiptBatch) add(conv ConversationID, sender string, ids []MessageID) {
 	if len(ids) == 0 {
 		return
 	}
 	if b.ids == nil {
-		b.ids = map[string][]MessageID{}
+		b.ids = map[receiptTo][]MessageID{}
 	}
-	if _, ok := b.ids[peer]; !ok {
-		b.peers = append(b.peers, peer)
+	k := receiptTo{conv, sender}
+	if _, ok := b.ids[k]; !ok {
+		b.peers = append(b.peers, k)
 	}
-	b.ids[peer] = append(b.ids[peer], ids...)
+	b.ids[k] = append(b.ids[k], ids...)
 }
 
 // flushReceipts sends the receipts b holds (sendReceipts splits them into
@@ -256,22 +264,43 @@ func (c *Client) flushReceipts(ctx context.Context, b *receiptBatch) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, peer := range b.peers {
-		if err := c.sendReceipts(ctx, peer, ReceiptDelivered, b.ids[peer]); err != nil {
-			c.log.Warn("delivery receipt not sent", "peer", peer, "err", err)
+	for _, k := range b.peers {
+		if err := c.sendReceipts(ctx, k.conv, k.sender, ReceiptDelivered, b.ids[k]); err != nil {
+			c.log.Warn("delivery receipt not sent", "peer", k.sender, "err", err)
 		}
 	}
 	b.peers, b.ids = b.peers[:0], nil
 }
 
-// apply stores what a decrypted content carries. It returns the events to
+// apply stores what a decrypted content carries. group is the group whose
+// sender key opened it, nil for a 1:1 envelope. It returns the events to
 // report and the messages to acknowledge with a delivery receipt.
-func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, events []Event) ([]Event, []MessageID, error) {
+func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, group *GroupID, events []Event) ([]Event, []MessageID, error) {
 	self := sender == c.acct.Username
+	if (ct.Kind == kindText || ct.Kind == kindTyping) && !sameGroup(ct.Group, group) {
+		// A group's messages come under its sender keys, and only
+		// those: a 1:1 envelope cannot post into a group, nor a group's
+		// chain into another conversation.
+		c.log.Warn("content in the wrong conversation dropped", "sender", sender, "kind", ct.Kind)
+		return events, nil, nil
+	}
+	conv := ct.conversation(sender)
+	if conv.IsGroup() && !ct.Kind.groupOnly() {
+		ok, err := c.groupAllows(tx, conv, sender, ct)
+		if err != nil || !ok {
+			return events, nil, err
+		}
+	}
 	var receipts []MessageID
 	switch {
+	case ct.Kind.groupOnly():
+		evs, err := c.applyGroupContent(tx, sender, dev, ct)
+		if err != nil {
+			return nil, nil, err
+		}
+		events = append(events, evs...)
 	case ct.Kind == kindText && !self:
-		r := &messageRecord{ID: ct.ID, Peer: sender, From: sender, FromDevice: dev, Kind: KindText, Text: ct.Text,
+		r := &messageRecord{ID: ct.ID, Conv: conv, From: sender, FromDevice: dev, Kind: KindText, Text: ct.Text,
 			ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusUnread}
 		// A resend takes the place of the note its failure left.
 		resent, err := replaceFailureNote(tx, sender, ct.ID)
@@ -287,7 +316,7 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 			events = append(events, &MessageEvent{Message: r.message(), Resent: resent})
 		}
 	case ct.Kind == kindSyncSent && self && ct.Destination != c.acct.Username:
-		r := &messageRecord{ID: ct.ID, Peer: ct.Destination, Outgoing: true, From: sender, FromDevice: dev, Kind: KindText,
+		r := &messageRecord{ID: ct.ID, Conv: conv, Outgoing: true, From: sender, FromDevice: dev, Kind: KindText,
 			Text: ct.Text, ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusSent}
 		stored, err := storeMessage(tx, r)
 		if err != nil {
@@ -301,7 +330,7 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 		if ct.Receipt == ReceiptRead {
 			status = StatusRead
 		}
-		changed, err := setStatus(tx, sender, ct.ReceiptIDs, status)
+		changed, err := setStatus(tx, conv, sender, ct.ReceiptIDs, status)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -309,15 +338,15 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 			return nil, nil, err
 		}
 		if len(changed) > 0 {
-			events = append(events, &ReceiptEvent{Peer: sender, Type: ct.Receipt, IDs: changed})
+			events = append(events, &ReceiptEvent{Conversation: conv, From: sender, Type: ct.Receipt, IDs: changed})
 		}
 	case ct.Kind == kindSyncRead && self:
-		changed, err := markReadElsewhere(tx, ct.Destination, ct.ReceiptIDs)
+		changed, err := markReadElsewhere(tx, conv, ct.ReceiptIDs)
 		if err != nil {
 			return nil, nil, err
 		}
 		if len(changed) > 0 {
-			events = append(events, &ReadElsewhereEvent{Peer: ct.Destination, IDs: changed})
+			events = append(events, &ReadElsewhereEvent{Conversation: conv, IDs: changed})
 		}
 	case ct.Kind == kindSyncVerified && self:
 		ev, err := c.applyVerifiedSync(tx, dev, ct)
@@ -334,7 +363,7 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, even
 		}
 		events = append(events, evs...)
 	case ct.Kind == kindTyping && !self:
-		events = append(events, &TypingEvent{Peer: sender, Device: dev, Started: ct.Typing})
+		events = append(events, &TypingEvent{Conversation: conv, From: sender, Device: dev, Started: ct.Typing})
 	}
 	// kindReset, and contents that make no sense from this sender, carry
 	// nothing to store: decrypting them was all they were for.
@@ -366,7 +395,7 @@ func (c *Client) undecryptable(ctx context.Context, f *api.Frame) error {
 		if peer == c.acct.Username {
 			return nil // a sync transcript: no conversation to note it in
 		}
-		_, err = storeMessage(tx, &messageRecord{ID: id, Peer: peer, From: sender, FromDevice: dev, Kind: KindDecryptionFailed,
+		_, err = storeMessage(tx, &messageRecord{ID: id, Conv: Direct(peer), From: sender, FromDevice: dev, Kind: KindDecryptionFailed,
 			Text: fmt.Sprintf("A message from %s (device %d) could not be decrypted.", sender, dev), Timestamp: noteTime(c, f), Status: StatusUnread})
 		return err
 	})
@@ -478,4 +507,11 @@ func noteTime(c *Client, f *api.Frame) int64 {
 		return f.Timestamp
 	}
 	return c.nowMillis()
+}
+
+func sameGroup(a, b *GroupID) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
 }

@@ -81,7 +81,7 @@ func (c *Client) retain(tx sealedTx, user string, ct *content) ([]Event, error) 
 	if err := tx.putJSON(bucketOutbox, k, &outboxRecord{User: user, Content: b, Sent: now}); err != nil {
 		return nil, err
 	}
-	if err := tx.put(bucketOutboxID, msgIndexKey(user, ct.ID), []byte(k)); err != nil {
+	if err := tx.put(bucketOutboxID, msgIndexKey(Direct(user), ct.ID), []byte(k)); err != nil {
 		return nil, err
 	}
 	var m outboxMeta
@@ -147,7 +147,7 @@ func (c *Client) forgetOutbox(tx sealedTx, k string, r *outboxRecord) error {
 		return err
 	}
 	if ct, err := parseContent(r.Content); err == nil {
-		return tx.del(bucketOutboxID, msgIndexKey(r.User, ct.ID))
+		return tx.del(bucketOutboxID, msgIndexKey(Direct(r.User), ct.ID))
 	}
 	return nil
 }
@@ -155,7 +155,7 @@ func (c *Client) forgetOutbox(tx sealedTx, k string, r *outboxRecord) error {
 // outboxByID finds the kept message id sent to user, or ErrNotFound.
 func outboxByID(tx sealedTx, user string, id MessageID) (string, outboxRecord, error) {
 	var r outboxRecord
-	k, err := tx.get(bucketOutboxID, msgIndexKey(user, id))
+	k, err := tx.get(bucketOutboxID, msgIndexKey(Direct(user), id))
 	if err != nil {
 		return "", r, err
 	}
@@ -238,22 +238,22 @@ func (c *Client) undelivered(tx sealedTx, r *outboxRecord, dev uint32, id ...Mes
 		return nil, nil
 	}
 	own := r.User == c.acct.Username
-	peer := r.User
+	conv := Direct(r.User)
 	if own {
 		if ct.Kind != kindSyncSent {
 			return nil, nil
 		}
-		peer = ct.Destination
+		conv = ct.conversation(r.User)
 	}
 	c.log.Warn("message not delivered", "peer", r.User, "device", dev, "id", ct.ID)
-	mk, m, err := messageByID(tx, peer, ct.ID)
+	mk, m, err := messageByID(tx, conv, ct.ID)
 	if errors.Is(err, ErrNotFound) || err == nil && !m.Outgoing {
 		return nil, nil // not a message of this conversation
 	}
 	if err != nil {
 		return nil, err
 	}
-	ev := &UndeliveredEvent{Peer: peer, ID: ct.ID, Device: dev, OwnDevice: own}
+	ev := &UndeliveredEvent{Conversation: conv, To: r.User, ID: ct.ID, Device: dev, OwnDevice: own}
 	if own {
 		return []Event{ev}, nil // the peer may have it: the status stays
 	}
@@ -266,9 +266,9 @@ func (c *Client) undelivered(tx sealedTx, r *outboxRecord, dev uint32, id ...Mes
 	h := sha256.Sum256(fmt.Appendf(ct.ID[:], "/undelivered/%d", dev))
 	var noteID MessageID
 	copy(noteID[:], h[:])
-	note := &messageRecord{ID: noteID, Peer: peer, From: c.acct.Username, FromDevice: c.acct.DeviceID, Kind: KindUndelivered,
+	note := &messageRecord{ID: noteID, Conv: conv, From: c.acct.Username, FromDevice: c.acct.DeviceID, Kind: KindUndelivered,
 		Text: fmt.Sprintf("Your message of %s could not be delivered to %s's device %d.",
-			time.UnixMilli(m.Timestamp).UTC().Format("2006-01-02 15:04 MST"), peer, dev),
+			time.UnixMilli(m.Timestamp).UTC().Format("2006-01-02 15:04 MST"), r.User, dev),
 		Timestamp: c.nowMillis(), Status: StatusUnread}
 	if _, err := storeMessage(tx, note); err != nil {
 		return nil, err
@@ -323,7 +323,8 @@ func (c *Client) countFailure(tx sealedTx, sender string, dev uint32, clientID [
 // stands for message id from sender, before the message itself is
 // stored. It reports whether there was one.
 func replaceFailureNote(tx sealedTx, sender string, id MessageID) (bool, error) {
-	mk, r, err := messageByID(tx, sender, id)
+	note := Direct(sender) // where undecryptable's note is
+	mk, r, err := messageByID(tx, note, id)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -336,7 +337,7 @@ func replaceFailureNote(tx sealedTx, sender string, id MessageID) (bool, error) 
 	if err := tx.del(bucketMessage, mk); err != nil {
 		return false, err
 	}
-	if err := tx.del(bucketMsgIndex, msgIndexKey(sender, id)); err != nil {
+	if err := tx.del(bucketMsgIndex, msgIndexKey(note, id)); err != nil {
 		return false, err
 	}
 	if r.Status != StatusUnread {

@@ -21,25 +21,26 @@ const (
 // ErrSelf means a message was addressed to the sender's own account.
 var ErrSelf = errors.New("client: cannot send a message to your own account")
 
-// Send sends a text message to peer: encrypted to every device of peer,
-// and, as a sync transcript, to this account's other devices. It returns
-// the stored message; its status is Sent once the server has it.
-func (c *Client) Send(ctx context.Context, peer, text string) (Message, error) {
-	return c.sendText(ctx, peer, text, nil, nil)
+// Send sends a text message to the conversation to: to a peer, encrypted
+// to every device of the peer, or to a group (spec/client.md §10.4); and,
+// as a sync transcript, to this account's other devices. It returns the
+// stored message; its status is Sent once the server has it.
+func (c *Client) Send(ctx context.Context, to ConversationID, text string) (Message, error) {
+	return c.sendText(ctx, to, text, nil, nil)
 }
 
-// Reply sends text as a reply to the message to.
-func (c *Client) Reply(ctx context.Context, peer string, to MessageID, text string) (Message, error) {
-	return c.sendText(ctx, peer, text, &to, nil)
+// Reply sends text as a reply to the message re of the conversation to.
+func (c *Client) Reply(ctx context.Context, to ConversationID, re MessageID, text string) (Message, error) {
+	return c.sendText(ctx, to, text, &re, nil)
 }
 
 // sendText sends a text, with an uploaded attachment if att is not nil.
-func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *MessageID, att *filePointer) (Message, error) {
-	peer, err := api.NormalizeUsername(peer)
+func (c *Client) sendText(ctx context.Context, to ConversationID, text string, replyTo *MessageID, att *filePointer) (Message, error) {
+	to, err := to.normalize()
 	if err != nil {
-		return Message{}, ErrNoSuchUser
+		return Message{}, err
 	}
-	if peer == c.acct.Username {
+	if to.Peer() == c.acct.Username {
 		return Message{}, ErrSelf
 	}
 	if len(text) > maxText {
@@ -48,8 +49,13 @@ func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *Messa
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ct := &content{Kind: kindText, Timestamp: c.nowMillis(), Text: text, ReplyTo: replyTo, Attachment: att}
+	ct.setConversation(to)
 	c.rand.Read(ct.ID[:])
-	rec := &messageRecord{ID: ct.ID, Peer: peer, Outgoing: true, From: c.acct.Username, FromDevice: c.acct.DeviceID,
+	if to.IsGroup() {
+		return c.sendGroupText(ctx, to, ct)
+	}
+	peer := to.Peer()
+	rec := &messageRecord{ID: ct.ID, Conv: to, Outgoing: true, From: c.acct.Username, FromDevice: c.acct.DeviceID,
 		Kind: KindText, Text: text, ReplyTo: replyTo, Attachment: att, Timestamp: ct.Timestamp, Status: StatusSending}
 	if err := c.update(ctx, func(tx sealedTx) error { _, err := storeMessage(tx, rec); return err }); err != nil {
 		return Message{}, err
@@ -69,7 +75,7 @@ func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *Messa
 	}
 	var events []Event
 	if err := c.update(ctx, func(tx sealedTx) error {
-		if err := tx.putJSON(bucketMessage, messageKey(peer, rec.Timestamp, rec.ID), rec); err != nil || sendErr != nil {
+		if err := tx.putJSON(bucketMessage, messageKey(to, rec.Timestamp, rec.ID), rec); err != nil || sendErr != nil {
 			return err
 		}
 		// Kept for a resend if a device cannot decrypt it (spec/client.md §6.3).
@@ -82,15 +88,24 @@ func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *Messa
 	if sendErr != nil {
 		return rec.message(), sendErr
 	}
-	sync := &content{Kind: kindSyncSent, ID: ct.ID, Timestamp: ct.Timestamp, Text: text, ReplyTo: replyTo, Destination: peer,
-		Attachment: att}
-	if err := c.deliver(ctx, c.acct.Username, sync, false); err != nil {
+	c.syncSent(ctx, to, ct, events)
+	return rec.message(), nil
+}
+
+// syncSent sends the transcript of ct, just sent to to, to this account's other
+// devices, keeps it for resending, and reports events (the caller's
+// and the resends'). c.mu is held.
+func (c *Client) syncSent(ctx context.Context, to ConversationID, ct *content, events []Event) {
+	sync := *ct
+	sync.Kind = kindSyncSent
+	sync.setConversation(to)
+	if err := c.deliver(ctx, c.acct.Username, &sync, false); err != nil {
 		c.log.Warn("sync transcript not sent", "err", err)
 	} else if err := c.update(ctx, func(tx sealedTx) error {
 		if own, err := sessionDevices(tx, c.acct.Username, c.acct.DeviceID, true); err != nil || len(own) == 0 {
 			return err // no other device: nothing was sent
 		}
-		evs, err := c.retain(tx, c.acct.Username, sync)
+		evs, err := c.retain(tx, c.acct.Username, &sync)
 		events = append(events, evs...)
 		return err
 	}); err != nil {
@@ -99,32 +114,41 @@ func (c *Client) sendText(ctx context.Context, peer, text string, replyTo *Messa
 	for _, e := range events {
 		c.emit(e)
 	}
-	return rec.message(), nil
 }
 
-// SendTyping tells peer's online devices that the user started or
-// stopped typing. The server does not store it (an ephemeral send). It
-// goes only to devices this one already has sessions with: starting one
+// SendTyping tells the online devices of the conversation's other
+// members that the user started or stopped typing. The server does not
+// store it (an ephemeral send). It goes only to devices this one already
+// has sessions (or, in a group, a sent sender key) with: starting one
 // would use up a one-time prekey of the peer's for a best-effort signal.
-func (c *Client) SendTyping(ctx context.Context, peer string, started bool) error {
-	peer, err := api.NormalizeUsername(peer)
+func (c *Client) SendTyping(ctx context.Context, to ConversationID, started bool) error {
+	to, err := to.normalize()
 	if err != nil {
-		return ErrNoSuchUser
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ct := &content{Kind: kindTyping, Timestamp: c.nowMillis(), Typing: started}
+	ct.setConversation(to)
 	c.rand.Read(ct.ID[:])
-	return c.deliver(ctx, peer, ct, true)
+	if to.IsGroup() {
+		return c.sendGroupEphemeral(ctx, to, ct)
+	}
+	return c.deliver(ctx, to.Peer(), ct, true)
 }
 
-// sendReceipts sends receipts for ids to peer. c.mu is held.
-func (c *Client) sendReceipts(ctx context.Context, peer string, typ ReceiptType, ids []MessageID) error {
+// sendReceipts sends receipts for ids of conv to sender, their author.
+// c.mu is held.
+func (c *Client) sendReceipts(ctx context.Context, conv ConversationID, sender string, typ ReceiptType, ids []MessageID) error {
+	if sender == c.acct.Username {
+		return nil // own messages from another device: the read sync tells it
+	}
 	for len(ids) > 0 {
 		n := min(len(ids), maxReceiptIDs)
 		ct := &content{Kind: kindReceipt, Timestamp: c.nowMillis(), Receipt: typ, ReceiptIDs: ids[:n]}
+		ct.setConversation(conv)
 		c.rand.Read(ct.ID[:])
-		if err := c.deliver(ctx, peer, ct, false); err != nil {
+		if err := c.deliver(ctx, sender, ct, false); err != nil {
 			return err
 		}
 		ids = ids[n:]

@@ -19,9 +19,9 @@ const (
 	bucketSession  = "session"  // user/device → sessionRecord
 	bucketArchive  = "archive"  // user/device → archiveRecord: receive-only sessions
 	bucketContact  = "contact"  // user → contactRecord
-	bucketConv     = "conv"     // user → convRecord
-	bucketMessage  = "msg"      // user/timestamp/id → messageRecord
-	bucketMsgIndex = "msgid"    // user/id → the message's key in bucketMessage (raw)
+	bucketConv     = "conv"     // conversation → convRecord
+	bucketMessage  = "msg"      // conversation/timestamp/id → messageRecord
+	bucketMsgIndex = "msgid"    // conversation/id → the message's key in bucketMessage (raw)
 	bucketSeen     = "seen"     // sender/device/clientID → unix ms (raw), for dedup
 	bucketEarly    = "early"    // user/id → earlyReceipt: a receipt that came before its message
 	bucketOutbox   = "outbox"   // "m/"time/user/id → outboxRecord; "size" → outboxMeta (retry.go)
@@ -114,17 +114,22 @@ type convRecord struct {
 
 // messageRecord is a stored message.
 type messageRecord struct {
-	ID         MessageID     `json:"id"`
-	Peer       string        `json:"peer"`
-	Outgoing   bool          `json:"outgoing"`
-	From       string        `json:"from"`
-	FromDevice uint32        `json:"from_device"`
-	Kind       MessageKind   `json:"kind"`
-	Text       string        `json:"text,omitempty"`
-	ReplyTo    *MessageID    `json:"reply_to,omitempty"`
-	Attachment *filePointer  `json:"attachment,omitempty"` // with its key: sealed like the text
-	Timestamp  int64         `json:"timestamp"`
-	Status     MessageStatus `json:"status"`
+	ID         MessageID      `json:"id"`
+	Conv       ConversationID `json:"peer"` // the conversation (the JSON name predates groups)
+	Outgoing   bool           `json:"outgoing"`
+	From       string         `json:"from"`
+	FromDevice uint32         `json:"from_device"`
+	Kind       MessageKind    `json:"kind"`
+	Text       string         `json:"text,omitempty"`
+	ReplyTo    *MessageID     `json:"reply_to,omitempty"`
+	Attachment *filePointer   `json:"attachment,omitempty"` // with its key: sealed like the text
+	Timestamp  int64          `json:"timestamp"`
+	Status     MessageStatus  `json:"status"`
+
+	// An outgoing group message: the member accounts it went to, and
+	// the best receipt from each (spec/client.md §10.4).
+	Recipients []string                 `json:"recipients,omitempty"`
+	Receipts   map[string]MessageStatus `json:"receipts,omitempty"`
 }
 
 func idKey(id uint32) string { return fmt.Sprintf("%010d", id) }
@@ -140,11 +145,13 @@ func parseSessionKey(k string) (user string, device uint32, err error) {
 	return user, uint32(n), err
 }
 
-func messageKey(peer string, ts int64, id MessageID) string {
-	return fmt.Sprintf("%s/%016x/%s", peer, uint64(ts), hex.EncodeToString(id[:]))
+func messageKey(conv ConversationID, ts int64, id MessageID) string {
+	return fmt.Sprintf("%s/%016x/%s", conv, uint64(ts), hex.EncodeToString(id[:]))
 }
 
-func msgIndexKey(peer string, id MessageID) string { return peer + "/" + hex.EncodeToString(id[:]) }
+func msgIndexKey(conv ConversationID, id MessageID) string {
+	return string(conv) + "/" + hex.EncodeToString(id[:])
+}
 
 func seenKey(sender string, device uint32, clientID []byte) string {
 	return sender + "/" + idKey(device) + "/" + hex.EncodeToString(clientID)

@@ -185,7 +185,7 @@ func (c *Client) applyVerifiedSync(tx sealedTx, dev uint32, ct *content) (Event,
 		}
 		var id MessageID
 		c.rand.Read(id[:])
-		_, err := storeMessage(tx, &messageRecord{ID: id, Peer: peer, From: peer, Kind: KindIdentityChanged,
+		_, err := storeMessage(tx, &messageRecord{ID: id, Conv: Direct(peer), From: peer, Kind: KindIdentityChanged,
 			Text:      fmt.Sprintf("Your device %d marked %s %s for another safety number than this device has; nothing changed here. Compare the safety number on this device.", dev, peer, what),
 			Timestamp: c.nowMillis(), Status: StatusRead})
 		return ev, err
@@ -237,7 +237,7 @@ func (c *Client) observeIdentity(tx sealedTx, peer string, key keys.PublicKey, e
 	}
 	var id MessageID
 	c.rand.Read(id[:])
-	_, err = storeMessage(tx, &messageRecord{ID: id, Peer: peer, From: peer, Kind: KindIdentityChanged,
+	_, err = storeMessage(tx, &messageRecord{ID: id, Conv: Direct(peer), From: peer, Kind: KindIdentityChanged,
 		Text: "The safety number with " + peer + " changed.", Timestamp: c.nowMillis(), Status: StatusRead})
 	return true, err
 }

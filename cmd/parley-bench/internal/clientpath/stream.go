@@ -47,7 +47,7 @@ func (s *stream) sendOne(ctx context.Context) {
 	mctx, cancel := context.WithTimeout(ctx, s.r.cfg.Timeout)
 	defer cancel()
 	t0 := time.Now()
-	_, err := s.from.c.Send(mctx, s.to.name, encodeText(seq, t0.Sub(s.r.base), s.r.cfg.Size))
+	_, err := s.from.c.Send(mctx, client.Direct(s.to.name), encodeText(seq, t0.Sub(s.r.base), s.r.cfg.Size))
 	took := time.Since(t0)
 	if err != nil {
 		if ctx.Err() != nil {

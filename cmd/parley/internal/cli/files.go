@@ -50,7 +50,7 @@ func (c *getCmd) Run(r *run) error {
 	a := m.Attachment
 	bar := newProgress(r, "downloading "+safe(a.SafeName()))
 	if c.Output == "-" {
-		err = cl.Download(r.ctx, m.Peer, m.ID, r.env.Stdout, bar.update)
+		err = cl.Download(r.ctx, m.Conversation, m.ID, r.env.Stdout, bar.update)
 		bar.done()
 		return downloadError(err)
 	}
@@ -61,7 +61,7 @@ func (c *getCmd) Run(r *run) error {
 			return fail("choose another name with -o PATH", "%s exists already", path)
 		}
 	}
-	err = cl.DownloadFile(r.ctx, m.Peer, m.ID, path, bar.update)
+	err = cl.DownloadFile(r.ctx, m.Conversation, m.ID, path, bar.update)
 	bar.done()
 	if err != nil {
 		return downloadError(err)

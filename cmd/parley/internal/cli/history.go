@@ -33,7 +33,7 @@ func (c *historyCmd) Run(r *run) error {
 	if err != nil {
 		return err
 	}
-	ms, err := cl.Messages(r.ctx, peer, c.N)
+	ms, err := cl.Messages(r.ctx, client.Direct(peer), c.N)
 	if err != nil {
 		return err
 	}

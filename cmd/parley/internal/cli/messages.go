@@ -31,12 +31,12 @@ func (c *sendCmd) Run(r *run) error {
 		return err
 	}
 	defer cl.Close()
-	m, err := cl.Send(r.ctx, username(c.To), text)
+	m, err := cl.Send(r.ctx, client.Direct(username(c.To)), text)
 	w.report(r)
 	if err != nil {
 		return sendError(err, c.To)
 	}
-	r.errf("sent to @%s (%s)\n", safe(m.Peer), m.ID)
+	r.errf("sent to @%s (%s)\n", safe(string(m.Conversation)), m.ID)
 	return nil
 }
 
@@ -118,13 +118,13 @@ func (c *sendCmd) sendFile(r *run, caption string) error {
 	}
 	defer cl.Close()
 	bar := newProgress(r, "uploading "+safe(filepath.Base(c.File)))
-	m, err := cl.SendAttachment(r.ctx, username(c.To), client.File{Name: filepath.Base(c.File), Body: f, Caption: caption}, bar.update)
+	m, err := cl.SendAttachment(r.ctx, client.Direct(username(c.To)), client.File{Name: filepath.Base(c.File), Body: f, Caption: caption}, bar.update)
 	bar.done()
 	w.report(r)
 	if err != nil {
 		return sendError(err, c.To)
 	}
-	r.errf("sent %s (%s) to @%s (%s)\n", safe(m.Attachment.Name), size(m.Attachment.Size), safe(m.Peer), m.ID)
+	r.errf("sent %s (%s) to @%s (%s)\n", safe(m.Attachment.Name), size(m.Attachment.Size), safe(string(m.Conversation)), m.ID)
 	return nil
 }
 
@@ -154,7 +154,7 @@ func (c *inboxCmd) Run(r *run) error {
 		if conv.Unread == 0 {
 			continue
 		}
-		ms, err := cl.Messages(r.ctx, conv.Peer, 0)
+		ms, err := cl.Messages(r.ctx, conv.ID, 0)
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,7 @@ func (c *inboxCmd) Run(r *run) error {
 			shown++
 		}
 		if !c.Peek {
-			if err := cl.MarkRead(r.ctx, conv.Peer); err != nil {
+			if err := cl.MarkRead(r.ctx, conv.ID); err != nil {
 				return err
 			}
 		}

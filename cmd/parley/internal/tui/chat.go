@@ -80,7 +80,7 @@ func (m *model) loadMessages() tea.Cmd {
 	seq, ctx, c, peer := m.nextSeq(), m.ctx, m.c, m.chat.peer
 	return func() tea.Msg {
 		r := messagesMsg{seq: seq, peer: peer}
-		r.msgs, r.err = c.Messages(ctx, peer, messageLimit)
+		r.msgs, r.err = c.Messages(ctx, client.Direct(peer), messageLimit)
 		if r.err == nil {
 			r.contact, r.known, r.err = findContact(ctx, c, peer)
 		}
@@ -166,10 +166,10 @@ func (m *model) send() tea.Cmd {
 	t.gen++
 	ctx, c, peer := m.ctx, m.c, m.chat.peer
 	return func() tea.Msg {
-		_, err := c.Send(ctx, peer, text)
+		_, err := c.Send(ctx, client.Direct(peer), text)
 		if wasTyping {
 			tctx, cancel := context.WithTimeout(ctx, typingTimeout)
-			_ = c.SendTyping(tctx, peer, false) // best effort, as every typing notification
+			_ = c.SendTyping(tctx, client.Direct(peer), false) // best effort, as every typing notification
 			cancel()
 		}
 		return sentMsg{peer: peer, text: text, err: err}

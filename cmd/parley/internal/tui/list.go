@@ -25,7 +25,7 @@ func newListView() listView {
 	in.Prompt = "New conversation with @"
 	in.Placeholder = "username"
 	in.CharLimit = api.MaxUsername
-	return listView{input: in, convs: picker[client.Conversation]{key: func(c client.Conversation) string { return c.Peer }}}
+	return listView{input: in, convs: picker[client.Conversation]{key: func(c client.Conversation) string { return string(c.ID) }}}
 }
 
 // convsMsg is the answer of Conversations.
@@ -81,7 +81,7 @@ func (m *model) listKey(k tea.KeyPressMsg) tea.Cmd {
 		m.list.convs.selectRow(len(m.list.convs.items) - 1)
 	case "enter":
 		if c, ok := m.list.convs.selected(); ok {
-			return m.openChat(c.Peer)
+			return m.openChat(string(c.ID))
 		}
 	case "tab":
 		return m.openChannels()
@@ -145,13 +145,13 @@ func (m *model) listRows(rows int) []string {
 }
 
 func (m *model) listRow(c client.Conversation, selected bool, now time.Time) string {
-	name := fmt.Sprintf("  @%s", clean(c.Peer))
+	name := fmt.Sprintf("  @%s", clean(string(c.ID)))
 	if selected {
-		name = "▸ @" + clean(c.Peer)
+		name = "▸ @" + clean(string(c.ID))
 	}
 	var note string
 	switch {
-	case m.typing.on(c.Peer):
+	case m.typing.on(string(c.ID)):
 		note = styleFaint.Render("typing… ")
 	case c.Unread > 0:
 		note = styleUnread.Render(fmt.Sprintf("%d unread ", c.Unread))

@@ -281,15 +281,15 @@ func (m *model) onEvents(evs eventsMsg) tea.Cmd {
 	for _, e := range evs {
 		switch e := e.(type) {
 		case *client.TypingEvent:
-			cmds = append(cmds, m.typing.set(e.Peer, e.Started))
+			cmds = append(cmds, m.typing.set(e.From, e.Started))
 			continue
 		case *client.MessageEvent:
 			m.messageArrived(e.Message)
-			arrived = arrived || m.inChat(e.Message.Peer)
+			arrived = arrived || m.inChat(string(e.Message.Conversation))
 		case *client.DecryptionFailureEvent:
 			arrived = arrived || m.inChat(e.Peer)
 		case *client.UndeliveredEvent:
-			arrived = arrived || m.inChat(e.Peer)
+			arrived = arrived || m.inChat(string(e.Conversation))
 		case *client.IdentityChangedEvent:
 			m.identityChanged(e)
 		case *client.ChannelStateEvent:
@@ -324,9 +324,9 @@ func (m *model) messageArrived(msg client.Message) {
 	if msg.Outgoing {
 		return
 	}
-	m.typing.clear(msg.Peer)
-	if m.screen == screenChat && msg.Peer != m.chat.peer && m.status.kind != statusError {
-		m.setInfo(fmt.Sprintf("new message from @%s (Esc: conversations)", clean(msg.Peer)))
+	m.typing.clear(string(msg.Conversation))
+	if m.screen == screenChat && string(msg.Conversation) != m.chat.peer && m.status.kind != statusError {
+		m.setInfo(fmt.Sprintf("new message from @%s (Esc: conversations)", clean(string(msg.Conversation))))
 	}
 }
 
@@ -365,5 +365,5 @@ type markedMsg struct {
 // read receipts and clears its unread count.
 func (m *model) markRead(peer string) tea.Cmd {
 	ctx, c := m.ctx, m.c
-	return func() tea.Msg { return markedMsg{peer: peer, err: c.MarkRead(ctx, peer)} }
+	return func() tea.Msg { return markedMsg{peer: peer, err: c.MarkRead(ctx, client.Direct(peer))} }
 }

@@ -142,6 +142,6 @@ func (m *model) sendTyping(started bool) tea.Cmd {
 			ctx, cancel = context.WithTimeout(ctx, typingTimeout)
 			defer cancel()
 		}
-		return typingSentMsg{peer: peer, err: c.SendTyping(ctx, peer, started)}
+		return typingSentMsg{peer: peer, err: c.SendTyping(ctx, client.Direct(peer), started)}
 	}
 }
