@@ -1,0 +1,442 @@
+package group
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// Log holds every record of a group a member has accepted, as a tree from
+// the create record (two admins may sign children of one version at
+// once), and the canonical chain the fork rule picks through it
+// (spec/protocol.md §11.5). Every member that holds the same records has
+// the same canonical chain and State, whatever order they came in.
+//
+// A Log is safe for concurrent use.
+type Log struct {
+	opts Options
+
+	mu    sync.Mutex
+	id    ID
+	root  *node
+	nodes map[[HashSize]byte]*node // every accepted record
+	// pending holds records whose parent the Log lacks, by hash, and
+	// waiting their hashes by the parent they name.
+	pending map[[HashSize]byte]*Record
+	waiting map[[HashSize]byte][][HashSize]byte
+	chain   []*node // the canonical chain: chain[i] is at version i+1
+	// head is the State at the end of chain. headShared is set once State
+	// has handed it out; it is then copied before it moves on.
+	head       *State
+	headShared bool
+	// checkpoints are States of records (the root's always), so that
+	// the state at a record is rebuilt by replaying a few records.
+	checkpoints map[*node]*State
+	// recent is the state at the record accepted last off the head, so
+	// that a branch that grows record by record costs no replay.
+	recent struct {
+		node  *node
+		state *State
+	}
+}
+
+// node is one accepted record in the tree.
+type node struct {
+	rec       *Record
+	parent    *node
+	children  []*node
+	canonical bool
+}
+
+const (
+	// checkpointEvery is how often, in versions, the canonical chain
+	// keeps a State; checkpointSpan how far behind the head it keeps them.
+	checkpointEvery = 64
+	checkpointSpan  = 4096
+)
+
+// AddResult says what Add did with a record.
+type AddResult struct {
+	Record      *Record // the record, parsed (a copy the caller may keep)
+	Canonical   bool    // the record is on the canonical chain now
+	HeadChanged bool    // the canonical head moved (on, or to another branch)
+	Pending     bool    // its parent is unknown: kept until the parent arrives
+	Duplicate   bool    // the Log already held the record; nothing changed
+}
+
+// NewLog starts a Log at a group's create record, which it verifies
+// (NewState).
+func NewLog(genesis []byte, o Options) (*Log, error) {
+	r, err := Parse(genesis)
+	if err != nil {
+		return nil, err
+	}
+	st, err := genesisState(r, o)
+	if err != nil {
+		return nil, err
+	}
+	root := &node{rec: r, canonical: true}
+	return &Log{
+		opts: o, id: r.Group, root: root,
+		nodes:       map[[HashSize]byte]*node{r.hash: root},
+		pending:     map[[HashSize]byte]*Record{},
+		waiting:     map[[HashSize]byte][][HashSize]byte{},
+		chain:       []*node{root},
+		head:        st,
+		checkpoints: map[*node]*State{root: st.clone()},
+	}, nil
+}
+
+// Add verifies an encoded record against the state of its parent and
+// keeps it, moving the canonical chain if the fork rule says so. A record
+// whose parent the Log lacks is kept as pending (at most MaxPending) and
+// added when its parent is. A record the Log holds is a Duplicate, no
+// error. An invalid record is an error (ErrMalformed, ErrSignature,
+// ErrNotAllowed, ErrStale, ErrUnknownParent, ErrLimit) and changes nothing.
+func (l *Log) Add(b []byte) (AddResult, error) {
+	r, err := Parse(b)
+	if err != nil {
+		return AddResult{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r.Group != l.id {
+		return AddResult{}, fmt.Errorf("%w: record of another group", ErrMalformed)
+	}
+	if n, ok := l.nodes[r.hash]; ok {
+		return AddResult{Record: n.rec.clone(), Canonical: n.canonical, Duplicate: true}, nil
+	}
+	if _, ok := l.pending[r.hash]; ok {
+		return AddResult{Record: r, Pending: true, Duplicate: true}, nil
+	}
+	if r.Kind == KindCreate {
+		return AddResult{}, fmt.Errorf("%w: the group has another create record", ErrNotAllowed)
+	}
+	parent, ok := l.nodes[r.Prev]
+	if !ok {
+		if len(l.pending) >= MaxPending {
+			return AddResult{}, fmt.Errorf("%w: %d records wait for their parent", ErrLimit, len(l.pending))
+		}
+		l.pending[r.hash] = r
+		l.waiting[r.Prev] = append(l.waiting[r.Prev], r.hash)
+		return AddResult{Record: r.clone(), Pending: true}, nil
+	}
+	n, moved, err := l.insert(parent, r)
+	if err != nil {
+		return AddResult{}, err
+	}
+	if l.drain(n) {
+		moved = true
+	}
+	return AddResult{Record: r.clone(), Canonical: n.canonical, HeadChanged: moved}, nil
+}
+
+// insert verifies r as a child of parent and adds it to the tree,
+// reporting whether the canonical head moved.
+func (l *Log) insert(parent *node, r *Record) (*node, bool, error) {
+	atHead := parent == l.headNode()
+	st := l.head
+	if !atHead {
+		st = l.stateAt(parent)
+	}
+	if err := st.allowed(r); err != nil {
+		return nil, false, err
+	}
+	if err := st.verifySignature(r); err != nil {
+		return nil, false, err
+	}
+	if len(l.nodes) >= l.opts.maxRecords() {
+		return nil, false, fmt.Errorf("%w: the log holds %d records", ErrLimit, len(l.nodes))
+	}
+	n := &node{rec: r, parent: parent}
+	if len(parent.children) >= MaxChildren {
+		// Keep the MaxChildren children that come first in the fork
+		// order, so every Log keeps the same winner (§11.5).
+		worst := slices.MaxFunc(parent.children, func(a, b *node) int { return forkCmp(st, a.rec, b.rec) })
+		if forkCmp(st, r, worst.rec) > 0 {
+			return nil, false, fmt.Errorf("%w: version %d has %d children", ErrLimit, parent.rec.Version, MaxChildren)
+		}
+		l.evict(worst)
+	}
+	parent.children = append(parent.children, n)
+	l.nodes[r.hash] = n
+	switch {
+	case atHead:
+		l.advance(n)
+		return n, true, nil
+	case !parent.canonical:
+		st.apply(r)
+		l.recent.node, l.recent.state = n, st
+		return n, false, nil
+	}
+	// A fork on the canonical chain: follow the winners again from it.
+	old := l.chain[parent.rec.Version]
+	if l.pick(parent, st) == old {
+		st.apply(r)
+		l.recent.node, l.recent.state = n, st
+		return n, false, nil
+	}
+	l.rebuild(parent, st)
+	return n, true, nil
+}
+
+// headNode is the canonical chain's last record.
+func (l *Log) headNode() *node { return l.chain[len(l.chain)-1] }
+
+// advance moves the head on to n, its only child.
+func (l *Log) advance(n *node) {
+	if l.headShared {
+		l.head, l.headShared = l.head.clone(), false
+	}
+	l.head.apply(n.rec)
+	n.canonical = true
+	l.chain = append(l.chain, n)
+	l.checkpoint(n, l.head)
+}
+
+// rebuild follows the fork rule from p, whose state is st (which it takes
+// over), to a leaf: the canonical chain after p.
+func (l *Log) rebuild(p *node, st *State) {
+	for _, n := range l.chain[p.rec.Version:] {
+		n.canonical = false
+	}
+	l.chain = l.chain[:p.rec.Version]
+	for c := l.pick(p, st); c != nil; c = l.pick(c, st) {
+		st.apply(c.rec)
+		c.canonical = true
+		l.chain = append(l.chain, c)
+		l.checkpoint(c, st)
+	}
+	l.head, l.headShared = st, false
+}
+
+// checkpoint keeps a copy of st, the state at canonical record n, every
+// checkpointEvery versions, and drops checkpoints far behind it.
+func (l *Log) checkpoint(n *node, st *State) {
+	v := n.rec.Version
+	if v%checkpointEvery != 0 {
+		return
+	}
+	l.checkpoints[n] = st.clone()
+	for m := range l.checkpoints {
+		if m != l.root && m.rec.Version+checkpointSpan < v {
+			delete(l.checkpoints, m)
+		}
+	}
+}
+
+// stateAt returns a new State at n, replayed from the nearest state kept.
+func (l *Log) stateAt(n *node) *State {
+	var path []*node
+	var base *State
+	for m := n; base == nil; m = m.parent {
+		switch {
+		case m == l.headNode():
+			base = l.head
+		case m == l.recent.node:
+			base = l.recent.state
+		case l.checkpoints[m] != nil:
+			base = l.checkpoints[m]
+		default:
+			path = append(path, m)
+		}
+	}
+	st := base.clone()
+	for i := len(path) - 1; i >= 0; i-- {
+		st.apply(path[i].rec)
+	}
+	return st
+}
+
+// pick is the fork rule (spec/protocol.md §11.5): among p's children, all
+// valid in p's state st, a child whose signer a sibling removes or demotes
+// loses; of the others the one whose signer ranks highest in st wins, and
+// between records of one signer (or of two joiners) the lower hash. nil
+// if p has no child.
+func (l *Log) pick(p *node, st *State) *node {
+	var best *node
+	for _, c := range p.children {
+		if !ousted(c, p.children) && (best == nil || forkCmp(st, c.rec, best.rec) < 0) {
+			best = c
+		}
+	}
+	if best == nil && len(p.children) > 0 {
+		// Unreachable: a removal or demotion needs a signer who outranks
+		// its target, so the highest-ranking signer is never ousted.
+		best = slices.MinFunc(p.children, func(a, b *node) int { return forkCmp(st, a.rec, b.rec) })
+	}
+	return best
+}
+
+// ousted reports whether a sibling of c removes or demotes c's signer.
+func ousted(c *node, siblings []*node) bool {
+	for _, d := range siblings {
+		if d != c && (d.rec.Kind == KindRemove || d.rec.Kind == KindDemote) && d.rec.Target == c.rec.Signer {
+			return true
+		}
+	}
+	return false
+}
+
+// forkCmp orders two children of a state st: a member's record before a
+// joiner's, a higher-ranking signer's first, then the lower hash.
+func forkCmp(st *State, a, b *Record) int {
+	ma, oka := st.members[a.Signer]
+	mb, okb := st.members[b.Signer]
+	switch {
+	case oka != okb:
+		if oka {
+			return -1
+		}
+		return 1
+	case oka && a.Signer != b.Signer:
+		if outranks(ma, mb) {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(a.hash[:], b.hash[:])
+}
+
+// evict forgets n, a child that is not canonical, and its descendants.
+func (l *Log) evict(n *node) {
+	p := n.parent
+	p.children = slices.DeleteFunc(p.children, func(c *node) bool { return c == n })
+	var forget func(*node)
+	forget = func(m *node) {
+		delete(l.nodes, m.rec.hash)
+		delete(l.checkpoints, m)
+		if l.recent.node == m {
+			l.recent.node, l.recent.state = nil, nil
+		}
+		for _, c := range m.children {
+			forget(c)
+		}
+	}
+	forget(n)
+}
+
+// drain adds the pending records that wait for n, and for those, and
+// reports whether the head moved. A pending record that turns out
+// invalid is dropped.
+func (l *Log) drain(n *node) bool {
+	moved := false
+	queue := []*node{n}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		hashes := l.waiting[p.rec.hash]
+		delete(l.waiting, p.rec.hash)
+		for _, h := range hashes {
+			r := l.pending[h]
+			delete(l.pending, h)
+			if c, m, err := l.insert(p, r); err == nil {
+				moved = moved || m
+				queue = append(queue, c)
+			}
+		}
+	}
+	return moved
+}
+
+// State returns the state at the canonical head. The Log never changes
+// a State it has returned.
+func (l *Log) State() *State {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.headShared = true
+	return l.head
+}
+
+// Head returns the canonical head's version and hash.
+func (l *Log) Head() (version uint64, hash [32]byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.head.version, l.head.head
+}
+
+// Chain returns the canonical chain's records, the create record first:
+// what a new member or a newly linked device is given.
+func (l *Log) Chain() [][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([][]byte, len(l.chain))
+	for i, n := range l.chain {
+		out[i] = n.rec.Encoded()
+	}
+	return out
+}
+
+// All returns every record the Log holds, for persistence: the accepted
+// ones, parents before children (by version, then hash), then the
+// pending ones. Adding them in this order to a NewLog of the first gives
+// the same Log.
+func (l *Log) All() [][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	recs := make([]*Record, 0, len(l.nodes))
+	for _, n := range l.nodes {
+		recs = append(recs, n.rec)
+	}
+	sortRecords(recs)
+	pend := make([]*Record, 0, len(l.pending))
+	for _, r := range l.pending {
+		pend = append(pend, r)
+	}
+	sortRecords(pend)
+	out := make([][]byte, 0, len(recs)+len(pend))
+	for _, r := range append(recs, pend...) {
+		out = append(out, r.Encoded())
+	}
+	return out
+}
+
+// Dropped returns the signer's accepted records that are not on the
+// canonical chain (they lost a fork, or continue a branch that did), by
+// version: the changes the signer's client may sign again on the head
+// (State.Rebase) if they are still allowed.
+func (l *Log) Dropped(signer string) []*Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*Record
+	for _, n := range l.nodes {
+		if !n.canonical && n.rec.Signer == signer {
+			out = append(out, n.rec.clone())
+		}
+	}
+	sortRecords(out)
+	return out
+}
+
+// Changes returns the canonical records after version from, in order:
+// what to show as system lines since the client last looked.
+func (l *Log) Changes(from uint64) []*Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if from >= uint64(len(l.chain)) {
+		return nil
+	}
+	out := make([]*Record, 0, uint64(len(l.chain))-from)
+	for _, n := range l.chain[from:] {
+		out = append(out, n.rec.clone())
+	}
+	return out
+}
+
+// Len returns the number of records the Log holds, accepted and pending.
+func (l *Log) Len() (accepted, pending int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.nodes), len(l.pending)
+}
+
+func sortRecords(rs []*Record) {
+	slices.SortFunc(rs, func(a, b *Record) int {
+		if c := cmp.Compare(a.Version, b.Version); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.hash[:], b.hash[:])
+	})
+}
