@@ -155,7 +155,7 @@ func TestRemove(t *testing.T) {
 	w := newWorld(t, "alice", "bob", "carol", "dave")
 	g := w.newGroup("alice", "bob", "carol", "dave")
 	target := func(n string) func(*Record) { return func(r *Record) { r.Target = n } }
-	g.do(KindPromote, "alice", target("bob"))  // bob: admin since 2
+	g.do(KindPromote, "alice", target("bob"))   // bob: admin since 2
 	g.do(KindPromote, "alice", target("carol")) // carol: admin since 3
 	g.refuse(ErrNotAllowed, KindRemove, "dave", target("carol"))
 	g.refuse(ErrNotAllowed, KindRemove, "bob", target("alice"))
@@ -254,7 +254,9 @@ func TestLeave(t *testing.T) {
 func TestInfoSettingsLink(t *testing.T) {
 	w := newWorld(t, "alice", "bob")
 	g := w.newGroup("alice", "bob")
-	info := func(title string) func(*Record) { return func(r *Record) { r.Info = &Info{Title: title, Avatar: []byte{1, 2}} } }
+	info := func(title string) func(*Record) {
+		return func(r *Record) { r.Info = &Info{Title: title, Avatar: []byte{1, 2}} }
+	}
 	g.do(KindInfo, "bob", info("bob's"))
 	if i := g.log.State().Info(); i.Title != "bob's" || !bytes.Equal(i.Avatar, []byte{1, 2}) || i.Description != "" {
 		t.Fatalf("info %+v", i)
