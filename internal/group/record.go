@@ -194,6 +194,9 @@ func (r *Record) verify(id keys.PublicKey) bool {
 
 // appendBody appends the header and the canonical encoding of the fields.
 func (r *Record) appendBody(b []byte) []byte {
+	if b == nil {
+		b = make([]byte, 0, r.sizeHint())
+	}
 	e := wire.Encoder{B: append(b, Version, recordType)}
 	e.Bytes(fGroup, r.Group[:])
 	e.Uint(fVersion, r.Version)
@@ -202,8 +205,9 @@ func (r *Record) appendBody(b []byte) []byte {
 	}
 	e.Uint(fKind, uint64(r.Kind))
 	e.Bytes(fSigner, []byte(r.Signer))
+	var me wire.Encoder
 	for _, m := range r.Members {
-		var me wire.Encoder
+		me.B = me.B[:0]
 		me.Bytes(fMemberUsername, []byte(m.Username))
 		me.Bytes(fMemberIdentity, m.Identity[:])
 		e.Bytes(fMembers, me.B)
@@ -237,6 +241,16 @@ func (r *Record) appendBody(b []byte) []byte {
 	}
 	e.Uint(fTime, uint64(r.Time))
 	return e.B
+}
+
+// sizeHint bounds the size of r's header and body, to allocate it once.
+func (r *Record) sizeHint() int {
+	n := 2 + 34 + 11 + 34 + 2 + 2 + len(r.Signer) + 2 + len(r.Target) + 11 + 6 + 36 + 34 + 4
+	n += len(r.Members) * (3 + maxMemberLen)
+	if r.Info != nil {
+		n += 3 + 9 + len(r.Info.Title) + len(r.Info.Description) + len(r.Info.Avatar)
+	}
+	return n
 }
 
 func boolUint(b bool) uint64 {

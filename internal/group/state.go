@@ -171,25 +171,41 @@ func (s *State) Allowed(r *Record) error {
 }
 
 // Verify is Allowed and the signature check of a signed or parsed record
-// (ErrSignature): exactly what Log.Add checks of a record whose parent is s.
+// (ErrSignature): exactly what Log.Add checks of a record whose parent is
+// s. It checks the record as encoded (Encoded), so fields changed after
+// Sign or Parse play no part.
 func (s *State) Verify(r *Record) error {
-	if r.encoded == nil {
-		return fmt.Errorf("%w: the record is not signed", ErrMalformed)
-	}
-	if err := s.Allowed(r); err != nil {
-		return err
-	}
-	return s.verifySignature(r)
+	_, err := s.verified(r)
+	return err
 }
 
 // Apply verifies r (Verify) and returns the state it makes; s is unchanged.
 func (s *State) Apply(r *Record) (*State, error) {
-	if err := s.Verify(r); err != nil {
+	p, err := s.verified(r)
+	if err != nil {
 		return nil, err
 	}
 	n := s.clone()
-	n.apply(r)
+	n.apply(p)
 	return n, nil
+}
+
+// verified parses r's encoding again and checks it as the child of s.
+func (s *State) verified(r *Record) (*Record, error) {
+	if r.encoded == nil {
+		return nil, fmt.Errorf("%w: the record is not signed", ErrMalformed)
+	}
+	p, err := Parse(r.encoded)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allowed(p); err != nil {
+		return nil, err
+	}
+	if err := s.verifySignature(p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // allowed checks a record whose structure is already checked.
