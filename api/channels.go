@@ -54,9 +54,11 @@ type ChannelRecord struct {
 }
 
 // ServerInfo answers GET /v1/server: the server's public operator key
-// (Ed25519), which signs takedown notices.
+// (Ed25519), which signs takedown notices, and how many accounts besides
+// the sender's own one send to many may name (spec/api.md §6.6).
 type ServerInfo struct {
-	OperatorKey []byte `json:"operator_key"`
+	OperatorKey     []byte `json:"operator_key"`
+	MaxGroupMembers int    `json:"max_group_members"`
 }
 
 // ChannelRecords answers GET /v1/channels/{handle}/records. Next is the

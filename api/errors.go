@@ -45,6 +45,9 @@ const (
 	CodeQuotaExceeded  Code = "quota_exceeded"  // HTTP 413
 	CodeOffsetMismatch Code = "offset_mismatch" // HTTP 409, with an Upload-Offset header
 	CodeDigestMismatch Code = "digest_mismatch" // HTTP 422
+	// Groups (spec/api.md §6.6, §13).
+	CodeTooManyRecipients Code = "too_many_recipients" // HTTP 413
+	CodeTooManyLinks      Code = "too_many_links"      // HTTP 429
 )
 
 // Error is the body of every error response, and the error type the Go
@@ -57,6 +60,10 @@ type Error struct {
 	// devices the send lacked, and the ones it named that do not exist.
 	Missing []uint32 `json:"missing,omitempty"`
 	Extra   []uint32 `json:"extra,omitempty"`
+	// Accounts is set with CodeStaleDevices in answer to a send to many
+	// (PUT /v1/messages): every account the send named wrongly, so that
+	// the client mends them all before it sends again.
+	Accounts []StaleAccount `json:"accounts,omitempty"`
 	// HeadPosition is set with CodeStaleHead: the position of the
 	// channel's last record.
 	HeadPosition uint64 `json:"head_position,omitempty"`

@@ -89,6 +89,12 @@ func newFlagSet(getenv func(string) string) (*flag.FlagSet, *parsed, error) {
 		return nil, nil, fmt.Errorf("PARLEY_REGISTER_RATE: %w", err)
 	}
 	fs.Float64Var(&f.Config.RegisterRate, "register-rate", rate, "registrations and provisioning mailboxes per second per IP; 0 means 1/min (PARLEY_REGISTER_RATE)")
+	members, err := strconv.Atoi(env("PARLEY_MAX_GROUP_MEMBERS", "1000"))
+	if err != nil || members < 1 {
+		return nil, nil, fmt.Errorf("PARLEY_MAX_GROUP_MEMBERS: want a positive integer, got %q", getenv("PARLEY_MAX_GROUP_MEMBERS"))
+	}
+	f.Config.MaxGroupMembers = members
+	fs.Var(&positiveInt{&f.Config.MaxGroupMembers}, "max-group-members", "most accounts one send to many may name besides the sender's own (PARLEY_MAX_GROUP_MEMBERS)")
 	fs.StringVar(&f.Config.AdminToken, "admin-token", env("PARLEY_ADMIN_TOKEN", ""), "enable the operator's API for this bearer token (PARLEY_ADMIN_TOKEN); see parleyd admin")
 	fs.BoolVar(&f.Config.InviteOnly, "invite-only", env("PARLEY_INVITE_ONLY", "") == "1", "registration needs an invite code (PARLEY_INVITE_ONLY=1)")
 	fs.StringVar(&f.Config.FFmpeg, "ffmpeg", env("PARLEY_FFMPEG", ""), "ffmpeg program that makes posters of videos posted without one; empty looks it up on PATH, off makes none (PARLEY_FFMPEG)")
@@ -135,6 +141,25 @@ func (pf *parsed) finish() (*Flags, error) {
 		return nil, errors.New("-public-url must start with http:// or https://")
 	}
 	return &f, nil
+}
+
+// positiveInt is a flag of an integer of at least 1.
+type positiveInt struct{ p *int }
+
+func (f *positiveInt) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return strconv.Itoa(*f.p)
+}
+
+func (f *positiveInt) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return fmt.Errorf("%q: want a positive integer", s)
+	}
+	*f.p = n
+	return nil
 }
 
 // sizeFlag is a flag of a size in bytes (see parseSize).

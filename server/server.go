@@ -80,6 +80,9 @@ type Config struct {
 	// posters off, and anything else is the program's path. Without
 	// ffmpeg the server makes none and works as before.
 	FFmpeg string
+	// MaxGroupMembers bounds the accounts one send to many may name
+	// besides the sender's own (spec/api.md §6.6); 0 means 1000.
+	MaxGroupMembers int
 }
 
 // Server is a running parleyd.
@@ -153,6 +156,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		InviteOnly: cfg.InviteOnly, RegisterRate: cfg.RegisterRate, PingInterval: cfg.PingInterval, WriteTimeout: cfg.WriteTimeout,
 		AdminToken: cfg.AdminToken, PublicURL: cfg.PublicURL, FFmpeg: ffmpeg,
 		Blobs: blobs, MaxUpload: cfg.MaxUpload, StorageQuota: cfg.StorageQuota,
+		MaxGroupMembers: cfg.MaxGroupMembers,
 	})
 	s.pushTo.Store(s.api)
 	mux := http.NewServeMux()

@@ -143,6 +143,6 @@ func (h *Handler) serverInfo(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, api.ServerInfo{OperatorKey: pub})
+	writeJSON(w, http.StatusOK, api.ServerInfo{OperatorKey: pub, MaxGroupMembers: h.groups.MaxMembers()})
 	return nil
 }

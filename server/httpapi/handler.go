@@ -16,6 +16,7 @@ import (
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/server/blob"
+	"github.com/parley-chat/parley/server/groups"
 	"github.com/parley-chat/parley/server/store"
 )
 
@@ -68,6 +69,10 @@ type Options struct {
 	// FFmpeg is the ffmpeg program that makes posters of videos posted
 	// without one (posters.go); empty makes none.
 	FFmpeg string
+	// MaxGroupMembers bounds the accounts one send to many may name
+	// besides the sender's own (spec/api.md §6.6); 0 means
+	// api.DefaultMaxGroupMembers.
+	MaxGroupMembers int
 }
 
 // Handler serves the API.
@@ -92,6 +97,8 @@ type Handler struct {
 
 	media   media       // uploads and blobs (media.go)
 	posters posterMaker // posters of videos (posters.go)
+
+	groups *groups.Service // sends to many and group links (groups.go)
 }
 
 // Drain closes every device WebSocket and waits for their handlers to
@@ -179,6 +186,7 @@ func New(o Options) *Handler {
 	h.followers.m = map[int64][]int64{}
 	h.views = newKeyLimiter(20, 200)
 	h.viewed = newViewCounter()
+	h.groups = h.newGroups()
 	h.routes()
 	return h
 }
@@ -204,6 +212,10 @@ func (h *Handler) routes() {
 	h.handle("GET /v1/keys/count", h.auth(h.keyCounts))
 	h.handle("GET /v1/keys/{username}", h.auth(h.fetchBundles))
 	h.handle("PUT /v1/messages/{username}", h.auth(h.sendHTTP))
+	h.handle("PUT /v1/messages", h.auth(h.sendManyHTTP))
+	h.handle("PUT /v1/group-links/{id}", h.auth(h.putGroupLink))
+	h.handle("GET /v1/group-links/{id}", h.auth(h.getGroupLink))
+	h.handle("DELETE /v1/group-links/{id}", h.auth(h.deleteGroupLink))
 	h.handle("POST /v1/provisioning", h.createProvisioning)
 	h.handle("PUT /v1/provisioning/{id}", h.auth(h.putProvisioning))
 	h.handle("GET /v1/provisioning/{id}", h.takeProvisioning)

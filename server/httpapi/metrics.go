@@ -74,6 +74,11 @@ func (s *timedStore) Enqueue(ctx context.Context, envs []store.Envelope, lim sto
 	return s.Store.Enqueue(ctx, envs, lim)
 }
 
+func (s *timedStore) EnqueueShared(ctx context.Context, content []byte, envs []store.Envelope, lim store.QueueLimits) ([]bool, error) {
+	defer s.observe("enqueue", time.Now())
+	return s.Store.EnqueueShared(ctx, content, envs, lim)
+}
+
 func (s *timedStore) Pending(ctx context.Context, acct int64, dev uint32, after uint64, limit int, now time.Time) ([]store.Envelope, error) {
 	defer s.observe("pending", time.Now())
 	return s.Store.Pending(ctx, acct, dev, after, limit, now)

@@ -169,6 +169,7 @@ type Store interface {
 	ChannelStore
 	BlobStore   // media: blobs, their owners, uploads in progress (blobs.go)
 	PosterStore // posters the server makes for videos (posters.go)
+	GroupStore  // shared contents and group links (groups.go)
 
 	// CreateAccount creates an account (with a.RecoveryHash, if set), its
 	// first device (ID 1) and that device's prekeys (keys, as SetPreKeys)

@@ -87,10 +87,19 @@ func enqueueOne(t *wtx, e *store.Envelope, lim store.QueueLimits) (seq uint64, d
 	if content == nil {
 		content = []byte{} // NOT NULL: an empty content is a zero-length blob
 	}
-	var id int64
-	err = t.st.insertMessage.QueryRowContext(t.ctx,
+	row := t.st.insertMessage.QueryRowContext(t.ctx,
 		e.DestAccount, e.DestDevice, e.SenderAccount, e.SenderName, e.SenderDevice,
-		e.ClientID[:], e.Type, content, toMillis(e.Created), toMillis(e.Expires)).Scan(&id)
+		e.ClientID[:], e.Type, content, toMillis(e.Created), toMillis(e.Expires))
+	return enqueued(t, e, row, int64(len(content)), lim)
+}
+
+// enqueued finishes storing e, whose insert (RETURNING seq) is row and
+// whose content counts size bytes: it looks up the seq of a duplicate, or
+// counts a new envelope in its device's queue and its sender's share and
+// checks the bounds.
+func enqueued(t *wtx, e *store.Envelope, row *sql.Row, size int64, lim store.QueueLimits) (seq uint64, dup bool, err error) {
+	var id int64
+	err = row.Scan(&id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows): // a duplicate: ON CONFLICT DO NOTHING
 		err = t.st.dupSeq.QueryRowContext(t.ctx,
@@ -104,7 +113,6 @@ func enqueueOne(t *wtx, e *store.Envelope, lim store.QueueLimits) (seq uint64, d
 	case err != nil:
 		return 0, false, err
 	}
-	size := int64(len(content))
 	var n int
 	var bytes int64
 	if err := t.st.bumpShare.QueryRowContext(t.ctx, e.DestAccount, e.DestDevice, e.SenderAccount, size).Scan(&n, &bytes); err != nil {

@@ -14,6 +14,8 @@ type writeStmts struct {
 
 	insertMessage *sql.Stmt // -> seq, or no row for a duplicate
 	dupSeq        *sql.Stmt // the seq of the envelope a duplicate repeats
+	insertShared  *sql.Stmt // insertMessage for an envelope whose content is in bodies
+	insertBody    *sql.Stmt // -> the new body's id
 	bumpQueue     *sql.Stmt // -> the destination's new queue depth and bytes
 	bumpShare     *sql.Stmt // -> the sender's new share of it, envelopes and bytes
 	ack           *sql.Stmt
@@ -35,6 +37,13 @@ func prepareWrite(ctx context.Context, conn *sql.Conn) (*writeStmts, error) {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (sender_account, sender_device, client_id, dest_account, dest_device) DO NOTHING
 		RETURNING seq`)
+	st.insertShared = p.prepare(`INSERT INTO messages
+		(dest_account, dest_device, sender_account, sender_name, sender_device,
+		 client_id, type, content, created, expires, body_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, X'', ?, ?, ?)
+		ON CONFLICT (sender_account, sender_device, client_id, dest_account, dest_device) DO NOTHING
+		RETURNING seq`)
+	st.insertBody = p.prepare("INSERT INTO bodies (refs, content) VALUES (0, ?) RETURNING id")
 	st.dupSeq = p.prepare(`SELECT seq FROM messages
 		WHERE sender_account = ? AND sender_device = ? AND client_id = ?
 		AND dest_account = ? AND dest_device = ?`)
@@ -69,11 +78,14 @@ type readStmts struct {
 func prepareRead(ctx context.Context, db *sql.DB) (*readStmts, error) {
 	st := new(readStmts)
 	p := preparer{prep: db.PrepareContext, ctx: ctx}
-	st.pending = p.prepare(`SELECT seq, sender_account, sender_name, sender_device,
-		client_id, type, content, created, expires
-		FROM messages
-		WHERE dest_account = ? AND dest_device = ? AND seq > ? AND expires > ?
-		ORDER BY seq LIMIT ?`)
+	// A shared content is in bodies (EnqueueShared); the envelope's own
+	// content is then empty.
+	st.pending = p.prepare(`SELECT m.seq, m.sender_account, m.sender_name, m.sender_device,
+		m.client_id, m.type, CASE WHEN m.body_id IS NULL THEN m.content ELSE b.content END,
+		m.created, m.expires
+		FROM messages m LEFT JOIN bodies b ON b.id = m.body_id
+		WHERE m.dest_account = ? AND m.dest_device = ? AND m.seq > ? AND m.expires > ?
+		ORDER BY m.seq LIMIT ?`)
 	st.deviceByName = p.prepare(`SELECT ` + accountColumns + `, ` + deviceColumns + `
 		FROM accounts a JOIN devices d ON d.account_id = a.id
 		WHERE a.username = ? AND d.id = ?`)

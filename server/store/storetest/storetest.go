@@ -69,6 +69,10 @@ func Run(t *testing.T, open Open) {
 		{"AckOwnQueueOnly", testAckOwnQueueOnly},
 		{"EnqueueConcurrent", testEnqueueConcurrent},
 		{"Durability", testDurability},
+		{"EnqueueShared", testEnqueueShared},
+		{"EnqueueSharedBounds", testEnqueueSharedBounds},
+		{"SharedContentGoes", testSharedContentGoes},
+		{"GroupLinks", testGroupLinks},
 
 		{"Provisioning", testProvisioning},
 
