@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -150,35 +151,31 @@ func (l *Log) insert(parent *node, r *Record) (*node, bool, error) {
 	if len(l.nodes) >= l.opts.maxRecords() {
 		return nil, false, fmt.Errorf("%w: the log holds %d records", ErrLimit, len(l.nodes))
 	}
-	n := &node{rec: r, parent: parent}
 	if len(parent.children) >= MaxChildren {
-		// Keep the MaxChildren children that come first in the fork
-		// order, so every Log keeps the same winner (§11.5).
-		worst := slices.MaxFunc(parent.children, func(a, b *node) int { return forkCmp(st, a.rec, b.rec) })
-		if forkCmp(st, r, worst.rec) > 0 {
-			return nil, false, fmt.Errorf("%w: version %d has %d children", ErrLimit, parent.rec.Version, MaxChildren)
-		}
-		l.evict(worst)
+		return nil, false, fmt.Errorf("%w: version %d has %d children", ErrLimit, parent.rec.Version, MaxChildren)
 	}
+	n := &node{rec: r, parent: parent}
 	parent.children = append(parent.children, n)
 	l.nodes[r.hash] = n
-	switch {
-	case atHead:
+	if atHead {
 		l.advance(n)
 		return n, true, nil
-	case !parent.canonical:
-		st.apply(r)
-		l.recent.node, l.recent.state = n, st
+	}
+	st.apply(r)
+	l.recent.node, l.recent.state = n, st
+	// n is off the canonical chain, below its last record on it, p. The
+	// fork at p may now go another way (its children's subtrees changed);
+	// the forks above p may not: n is in their winners' subtrees, where it
+	// only strengthens them (spec/protocol.md §11.5).
+	p := parent
+	for !p.canonical {
+		p = p.parent
+	}
+	stp := l.stateAt(p)
+	if l.pick(p, stp) == l.chain[p.rec.Version] {
 		return n, false, nil
 	}
-	// A fork on the canonical chain: follow the winners again from it.
-	old := l.chain[parent.rec.Version]
-	if l.pick(parent, st) == old {
-		st.apply(r)
-		l.recent.node, l.recent.state = n, st
-		return n, false, nil
-	}
-	l.rebuild(parent, st)
+	l.rebuild(p, stp)
 	return n, true, nil
 }
 
@@ -250,72 +247,148 @@ func (l *Log) stateAt(n *node) *State {
 	return st
 }
 
-// pick is the fork rule (spec/protocol.md §11.5): among p's children, all
-// valid in p's state st, a child whose signer a sibling removes or demotes
-// loses; of the others the one whose signer ranks highest in st wins, and
-// between records of one signer (or of two joiners) the lower hash. nil
-// if p has no child.
+// pick is the fork rule (spec/protocol.md §11.5) at p, whose state is
+// st: the canonical child of p, nil if p has none. Every child is valid in
+// st.
+//
+// Rule 1: a child X is ousted by a sibling D whose subtree (D and its
+// descendants) removes or demotes X's signer, or holds a record X's
+// signer signed below D (the signer had seen D: X is a late fork). Two
+// children may oust each other (a removed admin's backdated branch that
+// removes whoever signed the sibling); the ousting whose signer ranks
+// highest in st is applied first, and an ousted child ousts nobody.
+// Rule 2: of the children left, the one whose signer ranks highest in st
+// wins; rule 3: between two of one signer, the one whose subtree has more
+// distinct signers, then the lower hash.
 func (l *Log) pick(p *node, st *State) *node {
-	var best *node
-	for _, c := range p.children {
-		if !ousted(c, p.children) && (best == nil || forkCmp(st, c.rec, best.rec) < 0) {
-			best = c
+	switch len(p.children) {
+	case 0:
+		return nil
+	case 1:
+		return p.children[0]
+	}
+	kids := p.children
+	sums := make([]summary, len(kids))
+	for i, c := range kids {
+		sums[i] = summarize(c)
+	}
+	type ousting struct {
+		from, to int
+		by       string
+	}
+	var events []ousting
+	for i := range kids {
+		for j, x := range kids {
+			if i == j {
+				continue
+			}
+			by, ok := "", false
+			for _, o := range sums[i].ousters[x.rec.Signer] {
+				if !ok || rankCmp(st, o, by) < 0 {
+					by, ok = o, true
+				}
+			}
+			if sums[i].below[x.rec.Signer] && (!ok || rankCmp(st, x.rec.Signer, by) < 0) {
+				by, ok = x.rec.Signer, true
+			}
+			if ok {
+				events = append(events, ousting{from: i, to: j, by: by})
+			}
 		}
 	}
-	if best == nil && len(p.children) > 0 {
-		// Unreachable: a removal or demotion needs a signer who outranks
-		// its target, so the highest-ranking signer is never ousted.
-		best = slices.MinFunc(p.children, func(a, b *node) int { return forkCmp(st, a.rec, b.rec) })
-	}
-	return best
-}
-
-// ousted reports whether a sibling of c removes or demotes c's signer.
-func ousted(c *node, siblings []*node) bool {
-	for _, d := range siblings {
-		if d != c && (d.rec.Kind == KindRemove || d.rec.Kind == KindDemote) && d.rec.Target == c.rec.Signer {
-			return true
+	slices.SortFunc(events, func(a, b ousting) int {
+		if c := rankCmp(st, a.by, b.by); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(kids[a.from].rec.hash[:], kids[b.from].rec.hash[:]); c != 0 {
+			return c
+		}
+		return bytes.Compare(kids[a.to].rec.hash[:], kids[b.to].rec.hash[:])
+	})
+	out := make([]bool, len(kids))
+	for _, e := range events {
+		if !out[e.from] && !out[e.to] {
+			out[e.to] = true
 		}
 	}
-	return false
+	// The child that ousted last is never ousted, so one is left.
+	best := -1
+	for i, c := range kids {
+		if !out[i] && (best < 0 || forkCmp(st, c, kids[best], sums[i], sums[best]) < 0) {
+			best = i
+		}
+	}
+	return kids[best]
 }
 
-// forkCmp orders two children of a state st: a member's record before a
-// joiner's, a higher-ranking signer's first, then the lower hash.
-func forkCmp(st *State, a, b *Record) int {
-	ma, oka := st.members[a.Signer]
-	mb, okb := st.members[b.Signer]
+// summary is what the fork rule needs of a child's subtree.
+type summary struct {
+	below   map[string]bool     // signers of the child's descendants
+	ousters map[string][]string // member removed or demoted in the subtree -> who signed it
+	signed  int                 // distinct signers in the subtree, the child's included
+}
+
+func summarize(c *node) summary {
+	s := summary{below: map[string]bool{}, ousters: map[string][]string{}}
+	all := map[string]bool{c.rec.Signer: true}
+	var walk func(*node)
+	walk = func(m *node) {
+		if m.rec.Kind == KindRemove || m.rec.Kind == KindDemote {
+			s.ousters[m.rec.Target] = append(s.ousters[m.rec.Target], m.rec.Signer)
+		}
+		for _, d := range m.children {
+			s.below[d.rec.Signer], all[d.rec.Signer] = true, true
+			walk(d)
+		}
+	}
+	walk(c)
+	s.signed = len(all)
+	return s
+}
+
+// rankCmp orders usernames by rank in st: members first, by rank; then
+// others by username.
+func rankCmp(st *State, a, b string) int {
+	ma, oka := st.members[a]
+	mb, okb := st.members[b]
+	switch {
+	case a == b:
+		return 0
+	case oka != okb:
+		if oka {
+			return -1
+		}
+		return 1
+	case oka:
+		if outranks(ma, mb) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+// forkCmp orders two children a and b of a state st: a member's record
+// before a joiner's, a higher-ranking signer's first; for one signer (or
+// two joiners) the subtree with more distinct signers, then the lower hash.
+func forkCmp(st *State, a, b *node, sa, sb summary) int {
+	ma, oka := st.members[a.rec.Signer]
+	mb, okb := st.members[b.rec.Signer]
 	switch {
 	case oka != okb:
 		if oka {
 			return -1
 		}
 		return 1
-	case oka && a.Signer != b.Signer:
+	case oka && a.rec.Signer != b.rec.Signer:
 		if outranks(ma, mb) {
 			return -1
 		}
 		return 1
+	case sa.signed != sb.signed:
+		return cmp.Compare(sb.signed, sa.signed)
 	}
-	return bytes.Compare(a.hash[:], b.hash[:])
-}
-
-// evict forgets n, a child that is not canonical, and its descendants.
-func (l *Log) evict(n *node) {
-	p := n.parent
-	p.children = slices.DeleteFunc(p.children, func(c *node) bool { return c == n })
-	var forget func(*node)
-	forget = func(m *node) {
-		delete(l.nodes, m.rec.hash)
-		delete(l.checkpoints, m)
-		if l.recent.node == m {
-			l.recent.node, l.recent.state = nil, nil
-		}
-		for _, c := range m.children {
-			forget(c)
-		}
-	}
-	forget(n)
+	return bytes.Compare(a.rec.hash[:], b.rec.hash[:])
 }
 
 // drain adds the pending records that wait for n, and for those, and
