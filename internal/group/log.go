@@ -35,6 +35,8 @@ type Log struct {
 	// checkpoints are States of records (the root's always), so that
 	// the state at a record is rebuilt by replaying a few records.
 	checkpoints map[*node]*State
+	// forks are the records with more than one child.
+	forks map[*node]bool
 	// recent is the state at the record accepted last off the head, so
 	// that a branch that grows record by record costs no replay.
 	recent struct {
@@ -87,6 +89,7 @@ func NewLog(genesis []byte, o Options) (*Log, error) {
 		chain:       []*node{root},
 		head:        st,
 		checkpoints: map[*node]*State{root: st.clone()},
+		forks:       map[*node]bool{},
 	}, nil
 }
 
@@ -157,19 +160,25 @@ func (l *Log) insert(parent *node, r *Record) (*node, bool, error) {
 	n := &node{rec: r, parent: parent}
 	parent.children = append(parent.children, n)
 	l.nodes[r.hash] = n
+	if len(parent.children) == 2 {
+		l.forks[parent] = true
+	}
 	if atHead {
 		l.advance(n)
+		l.recheck(n, n.rec.Version)
 		return n, true, nil
 	}
 	st.apply(r)
 	l.recent.node, l.recent.state = n, st
 	// n is off the canonical chain, below its last record on it, p. The
-	// fork at p may now go another way (its children's subtrees changed);
-	// the forks above p may not: n is in their winners' subtrees, where it
-	// only strengthens them (spec/protocol.md §11.5).
+	// forks above p hold n in their canonical child's subtree, and it may
+	// oust a sibling there (recheck); the fork at p may go another way.
 	p := parent
 	for !p.canonical {
 		p = p.parent
+	}
+	if l.recheck(n, p.rec.Version) {
+		return n, true, nil
 	}
 	stp := l.stateAt(p)
 	if l.pick(p, stp) == l.chain[p.rec.Version] {
@@ -177,6 +186,44 @@ func (l *Log) insert(parent *node, r *Record) (*node, bool, error) {
 	}
 	l.rebuild(p, stp)
 	return n, true, nil
+}
+
+// recheck applies the fork rule again at the canonical forks before
+// version below, root first, after n joined the subtree of their
+// canonical child, and rebuilds the chain from the first whose winner
+// changes. n can change a fork's winner only by ousting a sibling of the
+// canonical child: if it removes or demotes, or if its signer signed a
+// sibling; only those forks are looked at.
+func (l *Log) recheck(n *node, below uint64) bool {
+	var forks []*node
+	for f := range l.forks {
+		if f.canonical && f.rec.Version < below && l.touches(f, n) {
+			forks = append(forks, f)
+		}
+	}
+	slices.SortFunc(forks, func(a, b *node) int { return cmp.Compare(a.rec.Version, b.rec.Version) })
+	for _, f := range forks {
+		st := l.stateAt(f)
+		if l.pick(f, st) != l.chain[f.rec.Version] {
+			l.rebuild(f, st)
+			return true
+		}
+	}
+	return false
+}
+
+// touches reports whether n, in the subtree of f's canonical child, may
+// oust another child of f.
+func (l *Log) touches(f, n *node) bool {
+	if n.rec.Kind == KindRemove || n.rec.Kind == KindDemote {
+		return true
+	}
+	for _, c := range f.children {
+		if !c.canonical && c.rec.Signer == n.rec.Signer {
+			return true
+		}
+	}
+	return false
 }
 
 // headNode is the canonical chain's last record.

@@ -502,3 +502,41 @@ func TestOusted(t *testing.T) {
 		t.Fatal("a child whose signer signed below a sibling won")
 	}
 }
+
+// TestOustingReachesUp: a record that extends the head can change a fork
+// above it. Bob's child of version 3 is ousted by erin's sibling, below
+// which bob signed; carol's child wins. Alice then removes erin below
+// carol's child: erin's child is ousted first (alice outranks bob), so it
+// ousts nobody, and bob's child wins. In all 120 orders.
+func TestOustingReachesUp(t *testing.T) {
+	w := newWorld(t, "alice", "bob", "carol", "erin")
+	genesis := w.create("alice", "bob", "carol")
+	st1, _ := NewState(genesis, Options{})
+	promote := w.next(st1, KindPromote, "alice", func(r *Record) { r.Target = "bob" })
+	st2 := apply(t, st1, promote)
+	addErin := w.next(st2, KindAdd, "alice", func(r *Record) { r.Members = w.members("erin") })
+	st3 := apply(t, st2, addErin)
+	info := func(title string) func(*Record) { return func(r *Record) { r.Info = &Info{Title: title} } }
+	c := w.next(st3, KindInfo, "carol", info("carol's"))
+	x := w.next(st3, KindInfo, "erin", info("erin's"))
+	bx := w.next(apply(t, st3, x), KindInfo, "bob", info("bob below erin's"))
+	y := w.next(st3, KindInfo, "bob", info("bob's"))
+	n := w.next(apply(t, st3, c), KindRemove, "alice", func(r *Record) { r.Target = "erin" })
+	base := [][]byte{genesis, promote, addErin}
+	before := logOf(t, append(base, c, x, bx, y))
+	if _, h := before.Head(); h != Hash(c) {
+		t.Fatal("carol's child does not win before the removal")
+	}
+	recs := [][]byte{c, x, bx, y, n}
+	permutations(len(recs), func(p []int) {
+		l := logOf(t, base)
+		for _, i := range p {
+			if _, err := l.Add(recs[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, h := l.Head(); h != Hash(y) {
+			t.Fatalf("order %v: bob's child does not win", p)
+		}
+	})
+}
