@@ -516,7 +516,9 @@ func (l *Log) All() [][]byte {
 // Dropped returns the signer's accepted records that are not on the
 // canonical chain (they lost a fork, or continue a branch that did), by
 // version: the changes the signer's client may sign again on the head
-// (State.Rebase) if they are still allowed.
+// (State.Rebase) if they are still allowed. A dropped record stays in the
+// Log (and in Dropped) after it is re-based: the client remembers which it
+// has re-based, by hash.
 func (l *Log) Dropped(signer string) []*Record {
 	l.mu.Lock()
 	defer l.mu.Unlock()
