@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -34,6 +35,8 @@ type Log struct {
 	// checkpoints are States of records (the root's always), so that
 	// the state at a record is rebuilt by replaying a few records.
 	checkpoints map[*node]*State
+	// forks are the records with more than one child.
+	forks map[*node]bool
 	// recent is the state at the record accepted last off the head, so
 	// that a branch that grows record by record costs no replay.
 	recent struct {
@@ -86,6 +89,7 @@ func NewLog(genesis []byte, o Options) (*Log, error) {
 		chain:       []*node{root},
 		head:        st,
 		checkpoints: map[*node]*State{root: st.clone()},
+		forks:       map[*node]bool{},
 	}, nil
 }
 
@@ -150,36 +154,76 @@ func (l *Log) insert(parent *node, r *Record) (*node, bool, error) {
 	if len(l.nodes) >= l.opts.maxRecords() {
 		return nil, false, fmt.Errorf("%w: the log holds %d records", ErrLimit, len(l.nodes))
 	}
-	n := &node{rec: r, parent: parent}
 	if len(parent.children) >= MaxChildren {
-		// Keep the MaxChildren children that come first in the fork
-		// order, so every Log keeps the same winner (§11.5).
-		worst := slices.MaxFunc(parent.children, func(a, b *node) int { return forkCmp(st, a.rec, b.rec) })
-		if forkCmp(st, r, worst.rec) > 0 {
-			return nil, false, fmt.Errorf("%w: version %d has %d children", ErrLimit, parent.rec.Version, MaxChildren)
-		}
-		l.evict(worst)
+		return nil, false, fmt.Errorf("%w: version %d has %d children", ErrLimit, parent.rec.Version, MaxChildren)
 	}
+	n := &node{rec: r, parent: parent}
 	parent.children = append(parent.children, n)
 	l.nodes[r.hash] = n
-	switch {
-	case atHead:
+	if len(parent.children) == 2 {
+		l.forks[parent] = true
+	}
+	if atHead {
 		l.advance(n)
+		l.recheck(n, n.rec.Version)
 		return n, true, nil
-	case !parent.canonical:
-		st.apply(r)
-		l.recent.node, l.recent.state = n, st
+	}
+	st.apply(r)
+	l.recent.node, l.recent.state = n, st
+	// n is off the canonical chain, below its last record on it, p. The
+	// forks above p hold n in their canonical child's subtree, and it may
+	// oust a sibling there (recheck); the fork at p may go another way.
+	p := parent
+	for !p.canonical {
+		p = p.parent
+	}
+	if l.recheck(n, p.rec.Version) {
+		return n, true, nil
+	}
+	stp := l.stateAt(p)
+	if l.pick(p, stp) == l.chain[p.rec.Version] {
 		return n, false, nil
 	}
-	// A fork on the canonical chain: follow the winners again from it.
-	old := l.chain[parent.rec.Version]
-	if l.pick(parent, st) == old {
-		st.apply(r)
-		l.recent.node, l.recent.state = n, st
-		return n, false, nil
-	}
-	l.rebuild(parent, st)
+	l.rebuild(p, stp)
 	return n, true, nil
+}
+
+// recheck applies the fork rule again at the canonical forks before
+// version below, root first, after n joined the subtree of their
+// canonical child, and rebuilds the chain from the first whose winner
+// changes. n can change a fork's winner only by ousting a sibling of the
+// canonical child: if it removes or demotes, or if its signer signed a
+// sibling; only those forks are looked at.
+func (l *Log) recheck(n *node, below uint64) bool {
+	var forks []*node
+	for f := range l.forks {
+		if f.canonical && f.rec.Version < below && l.touches(f, n) {
+			forks = append(forks, f)
+		}
+	}
+	slices.SortFunc(forks, func(a, b *node) int { return cmp.Compare(a.rec.Version, b.rec.Version) })
+	for _, f := range forks {
+		st := l.stateAt(f)
+		if l.pick(f, st) != l.chain[f.rec.Version] {
+			l.rebuild(f, st)
+			return true
+		}
+	}
+	return false
+}
+
+// touches reports whether n, in the subtree of f's canonical child, may
+// oust another child of f.
+func (l *Log) touches(f, n *node) bool {
+	if n.rec.Kind == KindRemove || n.rec.Kind == KindDemote {
+		return true
+	}
+	for _, c := range f.children {
+		if !c.canonical && c.rec.Signer == n.rec.Signer {
+			return true
+		}
+	}
+	return false
 }
 
 // headNode is the canonical chain's last record.
@@ -250,72 +294,148 @@ func (l *Log) stateAt(n *node) *State {
 	return st
 }
 
-// pick is the fork rule (spec/protocol.md §11.5): among p's children, all
-// valid in p's state st, a child whose signer a sibling removes or demotes
-// loses; of the others the one whose signer ranks highest in st wins, and
-// between records of one signer (or of two joiners) the lower hash. nil
-// if p has no child.
+// pick is the fork rule (spec/protocol.md §11.5) at p, whose state is
+// st: the canonical child of p, nil if p has none. Every child is valid in
+// st.
+//
+// Rule 1: a child X is ousted by a sibling D whose subtree (D and its
+// descendants) removes or demotes X's signer, or holds a record X's
+// signer signed below D (the signer had seen D: X is a late fork). Two
+// children may oust each other (a removed admin's backdated branch that
+// removes whoever signed the sibling); the ousting whose signer ranks
+// highest in st is applied first, and an ousted child ousts nobody.
+// Rule 2: of the children left, the one whose signer ranks highest in st
+// wins; rule 3: between two of one signer, the one whose subtree has more
+// distinct signers, then the lower hash.
 func (l *Log) pick(p *node, st *State) *node {
-	var best *node
-	for _, c := range p.children {
-		if !ousted(c, p.children) && (best == nil || forkCmp(st, c.rec, best.rec) < 0) {
-			best = c
+	switch len(p.children) {
+	case 0:
+		return nil
+	case 1:
+		return p.children[0]
+	}
+	kids := p.children
+	sums := make([]summary, len(kids))
+	for i, c := range kids {
+		sums[i] = summarize(c)
+	}
+	type ousting struct {
+		from, to int
+		by       string
+	}
+	var events []ousting
+	for i := range kids {
+		for j, x := range kids {
+			if i == j {
+				continue
+			}
+			by, ok := "", false
+			for _, o := range sums[i].ousters[x.rec.Signer] {
+				if !ok || rankCmp(st, o, by) < 0 {
+					by, ok = o, true
+				}
+			}
+			if sums[i].below[x.rec.Signer] && (!ok || rankCmp(st, x.rec.Signer, by) < 0) {
+				by, ok = x.rec.Signer, true
+			}
+			if ok {
+				events = append(events, ousting{from: i, to: j, by: by})
+			}
 		}
 	}
-	if best == nil && len(p.children) > 0 {
-		// Unreachable: a removal or demotion needs a signer who outranks
-		// its target, so the highest-ranking signer is never ousted.
-		best = slices.MinFunc(p.children, func(a, b *node) int { return forkCmp(st, a.rec, b.rec) })
-	}
-	return best
-}
-
-// ousted reports whether a sibling of c removes or demotes c's signer.
-func ousted(c *node, siblings []*node) bool {
-	for _, d := range siblings {
-		if d != c && (d.rec.Kind == KindRemove || d.rec.Kind == KindDemote) && d.rec.Target == c.rec.Signer {
-			return true
+	slices.SortFunc(events, func(a, b ousting) int {
+		if c := rankCmp(st, a.by, b.by); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(kids[a.from].rec.hash[:], kids[b.from].rec.hash[:]); c != 0 {
+			return c
+		}
+		return bytes.Compare(kids[a.to].rec.hash[:], kids[b.to].rec.hash[:])
+	})
+	out := make([]bool, len(kids))
+	for _, e := range events {
+		if !out[e.from] && !out[e.to] {
+			out[e.to] = true
 		}
 	}
-	return false
+	// The child that ousted last is never ousted, so one is left.
+	best := -1
+	for i, c := range kids {
+		if !out[i] && (best < 0 || forkCmp(st, c, kids[best], sums[i], sums[best]) < 0) {
+			best = i
+		}
+	}
+	return kids[best]
 }
 
-// forkCmp orders two children of a state st: a member's record before a
-// joiner's, a higher-ranking signer's first, then the lower hash.
-func forkCmp(st *State, a, b *Record) int {
-	ma, oka := st.members[a.Signer]
-	mb, okb := st.members[b.Signer]
+// summary is what the fork rule needs of a child's subtree.
+type summary struct {
+	below   map[string]bool     // signers of the child's descendants
+	ousters map[string][]string // member removed or demoted in the subtree -> who signed it
+	signed  int                 // distinct signers in the subtree, the child's included
+}
+
+func summarize(c *node) summary {
+	s := summary{below: map[string]bool{}, ousters: map[string][]string{}}
+	all := map[string]bool{c.rec.Signer: true}
+	var walk func(*node)
+	walk = func(m *node) {
+		if m.rec.Kind == KindRemove || m.rec.Kind == KindDemote {
+			s.ousters[m.rec.Target] = append(s.ousters[m.rec.Target], m.rec.Signer)
+		}
+		for _, d := range m.children {
+			s.below[d.rec.Signer], all[d.rec.Signer] = true, true
+			walk(d)
+		}
+	}
+	walk(c)
+	s.signed = len(all)
+	return s
+}
+
+// rankCmp orders usernames by rank in st: members first, by rank; then
+// others by username.
+func rankCmp(st *State, a, b string) int {
+	ma, oka := st.members[a]
+	mb, okb := st.members[b]
+	switch {
+	case a == b:
+		return 0
+	case oka != okb:
+		if oka {
+			return -1
+		}
+		return 1
+	case oka:
+		if outranks(ma, mb) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+// forkCmp orders two children a and b of a state st: a member's record
+// before a joiner's, a higher-ranking signer's first; for one signer (or
+// two joiners) the subtree with more distinct signers, then the lower hash.
+func forkCmp(st *State, a, b *node, sa, sb summary) int {
+	ma, oka := st.members[a.rec.Signer]
+	mb, okb := st.members[b.rec.Signer]
 	switch {
 	case oka != okb:
 		if oka {
 			return -1
 		}
 		return 1
-	case oka && a.Signer != b.Signer:
+	case oka && a.rec.Signer != b.rec.Signer:
 		if outranks(ma, mb) {
 			return -1
 		}
 		return 1
+	case sa.signed != sb.signed:
+		return cmp.Compare(sb.signed, sa.signed)
 	}
-	return bytes.Compare(a.hash[:], b.hash[:])
-}
-
-// evict forgets n, a child that is not canonical, and its descendants.
-func (l *Log) evict(n *node) {
-	p := n.parent
-	p.children = slices.DeleteFunc(p.children, func(c *node) bool { return c == n })
-	var forget func(*node)
-	forget = func(m *node) {
-		delete(l.nodes, m.rec.hash)
-		delete(l.checkpoints, m)
-		if l.recent.node == m {
-			l.recent.node, l.recent.state = nil, nil
-		}
-		for _, c := range m.children {
-			forget(c)
-		}
-	}
-	forget(n)
+	return bytes.Compare(a.rec.hash[:], b.rec.hash[:])
 }
 
 // drain adds the pending records that wait for n, and for those, and
@@ -396,7 +516,9 @@ func (l *Log) All() [][]byte {
 // Dropped returns the signer's accepted records that are not on the
 // canonical chain (they lost a fork, or continue a branch that did), by
 // version: the changes the signer's client may sign again on the head
-// (State.Rebase) if they are still allowed.
+// (State.Rebase) if they are still allowed. A dropped record stays in the
+// Log (and in Dropped) after it is re-based: the client remembers which it
+// has re-based, by hash.
 func (l *Log) Dropped(signer string) []*Record {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -326,8 +326,8 @@ func TestPending(t *testing.T) {
 	}
 }
 
-// TestBounds: a node keeps the MaxChildren children first in the fork
-// order, whatever order they come in; a Log keeps at most MaxRecords.
+// TestBounds: a record keeps at most MaxChildren children; a Log keeps
+// at most MaxRecords records.
 func TestBounds(t *testing.T) {
 	w := newWorld(t, "alice", "bob")
 	genesis := w.create("alice", "bob")
@@ -336,36 +336,16 @@ func TestBounds(t *testing.T) {
 	for i := range MaxChildren + 1 {
 		kids = append(kids, w.next(st, KindInfo, "alice", func(r *Record) { r.Info = &Info{Title: strings.Repeat("k", i+1)} }))
 	}
-	slices.SortFunc(kids, func(a, b []byte) int { h, k := Hash(a), Hash(b); return bytes.Compare(h[:], k[:]) })
-	grand := w.next(apply(t, st, kids[MaxChildren]), KindLeave, "bob", nil) // a child of the worst
-	up, err := NewLog(genesis, Options{})
+	l, err := NewLog(genesis, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range kids[:MaxChildren] {
-		if _, err := up.Add(k); err != nil {
+		if _, err := l.Add(k); err != nil {
 			t.Fatal(err)
 		}
 	}
-	refuseBytes(t, up, ErrLimit, kids[MaxChildren])
-	down, _ := NewLog(genesis, Options{})
-	if _, err := down.Add(kids[MaxChildren]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := down.Add(grand); err != nil {
-		t.Fatal(err)
-	}
-	for i := MaxChildren - 1; i >= 0; i-- {
-		if _, err := down.Add(kids[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !slices.EqualFunc(up.All(), down.All(), bytes.Equal) || up.State().Head() != Hash(kids[0]) {
-		t.Fatal("the Logs keep other children")
-	}
-	if res, err := down.Add(grand); err != nil || !res.Pending {
-		t.Fatalf("a child of an evicted record: %+v, %v", res, err)
-	}
+	refuseBytes(t, l, ErrLimit, kids[MaxChildren])
 
 	small, _ := NewLog(genesis, Options{MaxRecords: 3})
 	for _, k := range kids[:2] {
@@ -425,21 +405,138 @@ func TestConcurrentUse(t *testing.T) {
 	sameState(t, g.log.State(), want.State())
 }
 
-// TestOusted: rule 1 comes before rank. A valid removal always has a
-// signer who outranks its target, so rank alone would pick the same
-// child; this checks the rule as written on a hand-made fork.
+// TestAttackRemovedAdminBackdates: bob, an admin, is removed by alice at
+// version 4. He signs a child of version 2, where he outranked carol, the
+// signer of version 3: a fork he would win on rank. Carol's record's
+// subtree removes him, so in every order his record loses, and his
+// removal stands.
+func TestAttackRemovedAdminBackdates(t *testing.T) {
+	w := newWorld(t, "alice", "bob", "carol", "mallory")
+	genesis := w.create("alice", "bob", "carol")
+	st1, _ := NewState(genesis, Options{})
+	promote := w.next(st1, KindPromote, "alice", func(r *Record) { r.Target = "bob" })
+	st2 := apply(t, st1, promote)
+	carol := w.next(st2, KindInfo, "carol", func(r *Record) { r.Info = &Info{Title: "carol's"} })
+	st3 := apply(t, st2, carol)
+	remove := w.next(st3, KindRemove, "alice", func(r *Record) { r.Target = "bob" })
+	back := w.next(st2, KindAdd, "bob", func(r *Record) { r.Members = w.members("mallory") })
+	more := w.next(apply(t, st2, back), KindRemove, "bob", func(r *Record) { r.Target = "carol" })
+	recs := [][]byte{carol, remove, back, more}
+	permutations(len(recs), func(p []int) {
+		l := logOf(t, [][]byte{genesis, promote})
+		for _, i := range p {
+			if _, err := l.Add(recs[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, h := l.Head(); h != Hash(remove) {
+			t.Fatalf("order %v: the removed admin's backdated branch won", p)
+		}
+		if got := strings.Join(names(l.State().Members()), ","); got != "alice,carol" {
+			t.Fatalf("order %v: members %s", p, got)
+		}
+	})
+}
+
+// TestAttackLateFork: a signer who has seen a branch cannot fork above
+// it: bob forks version 2 after signing version 3 himself, or after
+// signing below carol's version 4; a second record of his at version 3
+// loses to his first, on which carol built. He may still override
+// carol's version 4 if he has signed nothing since it: he outranks her.
+func TestAttackLateFork(t *testing.T) {
+	w := newWorld(t, "alice", "bob", "carol")
+	g := w.newGroup("alice", "bob", "carol")
+	g.do(KindPromote, "alice", func(r *Record) { r.Target = "bob" })
+	st2 := g.log.State()
+	g.do(KindInfo, "bob", func(r *Record) { r.Info = &Info{Title: "b3"} })
+	st3 := g.log.State()
+	g.do(KindInfo, "carol", func(r *Record) { r.Info = &Info{Title: "c4"} })
+	chain4 := g.log.Chain()
+	head := func() [32]byte { _, h := g.log.Head(); return h }
+	want := head()
+	for i := range 8 { // whatever its hash
+		fork := g.next(st2, KindInfo, "bob", func(r *Record) { r.Info = &Info{Title: strings.Repeat("f", i+1)} })
+		if res, err := g.log.Add(fork); err != nil || res.Canonical || head() != want {
+			t.Fatalf("bob's second child of version 2: %+v, %v", res, err)
+		}
+	}
+	over := g.next(st3, KindInfo, "bob", func(r *Record) { r.Info = &Info{Title: "over"} })
+	if res, err := g.log.Add(over); err != nil || !res.Canonical || head() != Hash(over) {
+		t.Fatalf("bob overrides carol's record: %+v, %v", res, err)
+	}
+	// On the chain up to carol's version 4, bob signs below it: now his
+	// fork above it loses.
+	l2 := logOf(t, chain4)
+	b5 := w.next(l2.State(), KindInfo, "bob", func(r *Record) { r.Info = &Info{Title: "b5"} })
+	if _, err := l2.Add(b5); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := l2.Add(over); err != nil || res.Canonical || l2.State().Head() != Hash(b5) {
+		t.Fatalf("bob forks above his own record: %+v, %v", res, err)
+	}
+}
+
+// TestOusted: the ousting part of the fork rule on hand-made forks: a
+// removal deep in a sibling's subtree, and a record of the child's signer
+// below a sibling, make the child lose whatever its rank.
 func TestOusted(t *testing.T) {
 	w := newWorld(t, "alice", "bob")
 	st, _ := NewState(w.create("alice", "bob"), Options{})
-	info := &node{rec: &Record{Kind: KindInfo, Signer: "alice", hash: [32]byte{1}}}
-	ousting := &node{rec: &Record{Kind: KindRemove, Signer: "bob", Target: "alice", hash: [32]byte{2}}}
-	p := &node{children: []*node{info, ousting}}
-	var l Log
-	if l.pick(p, st) != ousting {
-		t.Fatal("the ousted signer's child won")
+	mk := func(kind Kind, signer, target string, h byte, kids ...*node) *node {
+		n := &node{rec: &Record{Kind: kind, Signer: signer, Target: target, hash: [32]byte{h}}, children: kids}
+		return n
 	}
-	ousting.rec.Kind = KindInfo
-	if l.pick(p, st) != info {
+	alice := mk(KindInfo, "alice", "", 1)
+	deep := mk(KindInfo, "bob", "", 2, mk(KindInfo, "bob", "", 3, mk(KindRemove, "carol", "alice", 4)))
+	p := &node{children: []*node{alice, deep}}
+	var l Log
+	if l.pick(p, st) != deep {
+		t.Fatal("a child whose signer a sibling's subtree removes won")
+	}
+	deep.children[0].children[0].rec.Kind = KindInfo
+	if l.pick(p, st) != alice {
 		t.Fatal("rank did not decide")
 	}
+	deep.children[0].children[0].rec.Signer = "alice"
+	if l.pick(p, st) != deep {
+		t.Fatal("a child whose signer signed below a sibling won")
+	}
+}
+
+// TestOustingReachesUp: a record that extends the head can change a fork
+// above it. Bob's child of version 3 is ousted by erin's sibling, below
+// which bob signed; carol's child wins. Alice then removes erin below
+// carol's child: erin's child is ousted first (alice outranks bob), so it
+// ousts nobody, and bob's child wins. In all 120 orders.
+func TestOustingReachesUp(t *testing.T) {
+	w := newWorld(t, "alice", "bob", "carol", "erin")
+	genesis := w.create("alice", "bob", "carol")
+	st1, _ := NewState(genesis, Options{})
+	promote := w.next(st1, KindPromote, "alice", func(r *Record) { r.Target = "bob" })
+	st2 := apply(t, st1, promote)
+	addErin := w.next(st2, KindAdd, "alice", func(r *Record) { r.Members = w.members("erin") })
+	st3 := apply(t, st2, addErin)
+	info := func(title string) func(*Record) { return func(r *Record) { r.Info = &Info{Title: title} } }
+	c := w.next(st3, KindInfo, "carol", info("carol's"))
+	x := w.next(st3, KindInfo, "erin", info("erin's"))
+	bx := w.next(apply(t, st3, x), KindInfo, "bob", info("bob below erin's"))
+	y := w.next(st3, KindInfo, "bob", info("bob's"))
+	n := w.next(apply(t, st3, c), KindRemove, "alice", func(r *Record) { r.Target = "erin" })
+	base := [][]byte{genesis, promote, addErin}
+	before := logOf(t, append(base, c, x, bx, y))
+	if _, h := before.Head(); h != Hash(c) {
+		t.Fatal("carol's child does not win before the removal")
+	}
+	recs := [][]byte{c, x, bx, y, n}
+	permutations(len(recs), func(p []int) {
+		l := logOf(t, base)
+		for _, i := range p {
+			if _, err := l.Add(recs[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, h := l.Head(); h != Hash(y) {
+			t.Fatalf("order %v: bob's child does not win", p)
+		}
+	})
 }
