@@ -5,8 +5,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 
 	"testing"
 	"time"
@@ -450,4 +452,45 @@ func BenchmarkSendToMany1000Devices(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/device")
+}
+
+// TestSendToManyBodyIsExact: PUT /v1/messages decodes its body exactly
+// (spec/api.md §2.1.1), and refuses a name in another case, a name twice,
+// an unknown name and a second value, storing nothing.
+func TestSendToManyBodyIsExact(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	alice := register(t, srv, "alice", 0)
+	bob := register(t, srv, "bob", 0)
+	const valid = `{"client_id":"AAAAAAAAAAAAAAAAAAAAAA==","type":3,"content":"aGk=","recipients":[{"username":"bob","devices":[1]}]}`
+	put := func(body string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPut, srv.URL+"/v1/messages", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(alice.creds.Username+".1", alice.creds.Secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, body := range []string{
+		strings.Replace(valid, `"content"`, `"Content"`, 1),
+		strings.Replace(valid, `"type":3`, `"type":3,"type":3`, 1),
+		strings.Replace(valid, `"devices":[1]`, `"devices":[1],"devices":[1]`, 1),
+		strings.Replace(valid, `"type":3`, `"type":3,"priority":1`, 1),
+		valid + ` {}`,
+	} {
+		if code := put(body); code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", body, code)
+		}
+	}
+	if code := put(valid); code != http.StatusOK {
+		t.Fatalf("the valid body: %d", code)
+	}
+	if got := recvUntilEmpty(t, connect(t, bob)); len(got) != 1 || string(got[0].Content) != "hi" {
+		t.Fatalf("bob got %d envelopes, want the valid one", len(got))
+	}
 }
