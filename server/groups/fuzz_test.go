@@ -11,7 +11,10 @@ import (
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/api/jsonbody"
+	"github.com/parley-chat/parley/internal/fuzztest"
 )
+
+func TestMain(m *testing.M) { fuzztest.Main(m) }
 
 // FuzzParseLinkID: an accepted ID is 16 bytes whose one spelling is the
 // input (FormatLinkID gives it back), and every proper prefix is refused.
