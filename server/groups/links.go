@@ -27,8 +27,8 @@ func ParseLinkID(s string) ([api.GroupLinkIDSize]byte, error) {
 	if len(s) != linkIDLen {
 		return id, errBadLinkID
 	}
-	// Strict refuses non-zero padding bits; the length check above keeps
-	// out the newlines the decoder would otherwise skip.
+	// Strict refuses non-zero padding bits. The decoder skips CR and LF,
+	// but with one of them 22 characters hold too few for 16 bytes.
 	n, err := base64.RawURLEncoding.Strict().Decode(id[:], []byte(s))
 	if err != nil || n != len(id) {
 		return [api.GroupLinkIDSize]byte{}, errBadLinkID
