@@ -96,6 +96,15 @@ type Client struct {
 	// chains caches each channel's verified chain state (channelchain.go),
 	// rebuilt from the store when missing; guarded by mu like the rest.
 	chains map[string]*channel.State
+	// groupLogs caches each group's verified log (groups.go), rebuilt
+	// from the store when the stored records change; guarded by mu.
+	groupLogs map[GroupID]groupCache
+	// rebases are this account's group changes that lost to concurrent
+	// ones, to sign again once the envelope that decided it commits.
+	rebases []rebaseJob
+	// linkChecks are groups whose invite link this device made, changed
+	// by the envelope being processed: the server's copy follows.
+	linkChecks []GroupID
 }
 
 // Open opens the account in cfg.Store with cfg.Passphrase. A wrong
@@ -126,7 +135,7 @@ func newClient(cfg Config) (*Client, error) {
 	if cfg.Store == nil {
 		return nil, fmt.Errorf("client: Config.Store is required")
 	}
-	c := &Client{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, rand: cfg.Rand, emitF: cfg.Events, resetAt: map[string]time.Time{}, chains: map[string]*channel.State{}}
+	c := &Client{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, rand: cfg.Rand, emitF: cfg.Events, resetAt: map[string]time.Time{}, chains: map[string]*channel.State{}, groupLogs: map[GroupID]groupCache{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}

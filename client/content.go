@@ -52,6 +52,11 @@ type content struct {
 	GroupRecords [][]byte // kindGroupRecords: signed group records, oldest first
 	Distribution []byte   // kindSenderKey: a sender-key distribution (spec/protocol.md §7.7)
 	JoinProof    []byte   // kindJoinRequest: the proof of the invite link (spec/protocol.md §11)
+	// GroupSeq numbers the sending device's stored messages in Group
+	// (kindText), 1, 2, 3, …, so that a member sees a gap the server made
+	// (spec/client.md §10.4). Typing, which the server does not store,
+	// carries none.
+	GroupSeq uint64
 }
 
 // decryptionError names an envelope its recipient could not decrypt: a
@@ -155,6 +160,7 @@ const (
 	cGroupRecord  protowire.Number = 37 // kindGroupRecords: one signed record, repeated
 	cDistribution protowire.Number = 38 // kindSenderKey
 	cJoinProof    protowire.Number = 39 // kindJoinRequest
+	cGroupSeq     protowire.Number = 40 // kindText in a group: the sending device's message number
 	maxRecordsPer                  = 64 // group records in one content
 	maxGroupRec                    = 32 << 10
 
@@ -222,8 +228,13 @@ func (c *content) marshal() []byte {
 		}
 	case kindSenderKey:
 		e.Bytes(cDistribution, c.Distribution)
+		e.Uint(cGroupSeq, c.GroupSeq)
 	case kindJoinRequest:
 		e.Bytes(cJoinProof, c.JoinProof)
+	case kindText:
+		if c.Group != nil {
+			e.Uint(cGroupSeq, c.GroupSeq)
+		}
 	}
 	return e.B
 }
@@ -327,8 +338,13 @@ func parseContent(b []byte) (*content, error) {
 		}
 	case kindSenderKey:
 		c.Distribution = bytes.Clone(d.Bytes(cDistribution, 1, 1024))
+		c.GroupSeq = d.Uint(cGroupSeq, 1<<62)
 	case kindJoinRequest:
 		c.JoinProof = bytes.Clone(d.Bytes(cJoinProof, 1, 1024))
+	case kindText:
+		if c.Group != nil {
+			c.GroupSeq = d.Uint(cGroupSeq, 1<<62)
+		}
 	}
 	if err := d.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errContent, err)

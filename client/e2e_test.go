@@ -164,10 +164,17 @@ func (d *device) send(peer, text string) client.Message {
 	return m
 }
 
-// transcript is a conversation as (sender, text) pairs.
+// transcript is the conversation with peer as "sender: text" lines.
 func (d *device) transcript(peer string) []string {
 	d.t.Helper()
-	ms, err := d.Messages(context.Background(), client.Direct(peer), 0)
+	return d.groupTexts(client.Direct(peer))
+}
+
+// groupTexts is a conversation's messages as "sender: text", in the
+// order the device shows them.
+func (d *device) groupTexts(conv client.ConversationID) []string {
+	d.t.Helper()
+	ms, err := d.Messages(context.Background(), conv, 0)
 	if err != nil {
 		d.t.Fatal(err)
 	}

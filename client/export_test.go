@@ -6,6 +6,8 @@ import (
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client/transport"
 	"github.com/parley-chat/parley/internal/channel"
+	"github.com/parley-chat/parley/internal/group"
+	"github.com/parley-chat/parley/internal/keys"
 )
 
 // Hooks for the external tests (package client_test), which need a real
@@ -63,3 +65,57 @@ func (c *Client) SendDecryptionErrorForTest(ctx context.Context, to string, id M
 	defer c.mu.Unlock()
 	return c.deliver(ctx, to, ct, false)
 }
+
+// SignGroupRecordForTest signs a group record with the account's
+// identity key, whatever the group's rules say: what a hostile member
+// (or a stolen key) could sign.
+func (c *Client) SignGroupRecordForTest(r *group.Record) ([]byte, error) {
+	return r.Sign(c.identity().Private, c.rand)
+}
+
+// SendGroupRecordsForTest sends group records to every device of to over
+// the 1:1 sessions, as a member's device does, without checking them.
+func (c *Client) SendGroupRecordsForTest(ctx context.Context, to string, id GroupID, recs [][]byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sendRecords(ctx, id, to, recs)
+}
+
+// GroupHeadForTest is the version and head hash of the group conv.
+func (c *Client) GroupHeadForTest(ctx context.Context, conv ConversationID) (uint64, [32]byte, error) {
+	id, _ := conv.Group()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var (
+		v uint64
+		h [32]byte
+	)
+	err := c.view(ctx, func(tx sealedTx) error {
+		l, _, err := c.loadGroup(tx, id)
+		if err != nil {
+			return err
+		}
+		v, h = l.Head()
+		return nil
+	})
+	return v, h, err
+}
+
+// GroupStateForTest is the state of the group conv.
+func (c *Client) GroupStateForTest(ctx context.Context, conv ConversationID) (*group.State, error) {
+	id, _ := conv.Group()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var s *group.State
+	err := c.view(ctx, func(tx sealedTx) error {
+		l, _, err := c.loadGroup(tx, id)
+		if err == nil {
+			s = l.State()
+		}
+		return err
+	})
+	return s, err
+}
+
+// IdentityKeyForTest is the account's public identity key.
+func (c *Client) IdentityKeyForTest() keys.PublicKey { return c.id.Public() }

@@ -58,7 +58,15 @@ type provisionMessage struct {
 	RecoveryKey string             `json:"recovery_key,omitempty"`
 	Contacts    []provisionContact `json:"contacts"`
 	Channels    []provisionChannel `json:"channels,omitempty"`
+	// Groups holds the canonical chain of each group the account is in,
+	// as far as they fit in provisionGroupBudget; the others reach the
+	// new device with the group's next change or message (groupsend.go).
+	Groups [][][]byte `json:"groups,omitempty"`
 }
+
+// provisionGroupBudget bounds the group records of a link message, well
+// under the server's api.MaxProvisioning.
+const provisionGroupBudget = 32 << 10
 
 // provisionChannel is a channel the account knows: its pinned genesis key,
 // whether the account follows it, and, if the account owns it, its owner
@@ -188,7 +196,10 @@ func (l *Linker) Wait(ctx context.Context) (*Client, error) {
 				return err
 			}
 		}
-		return storeProvisionedChannels(tx, msg.Channels)
+		if err := storeProvisionedChannels(tx, msg.Channels); err != nil {
+			return err
+		}
+		return c.storeProvisionedGroups(tx, msg.Groups)
 	})
 	return c, err
 }
@@ -341,7 +352,10 @@ func (c *Client) ApproveLink(ctx context.Context, code string) error {
 		if err != nil {
 			return err
 		}
-		msg.Channels, err = provisionedChannels(tx)
+		if msg.Channels, err = provisionedChannels(tx); err != nil {
+			return err
+		}
+		msg.Groups, err = c.provisionedGroups(tx)
 		return err
 	}); err != nil {
 		return err

@@ -38,6 +38,9 @@ const (
 	KindIdentityChanged  MessageKind = 2 // the peer's safety number changed
 	KindDecryptionFailed MessageKind = 3 // a message from the peer could not be decrypted (yet)
 	KindUndelivered      MessageKind = 4 // a message to the peer could not be delivered to one of their devices
+	KindGroupChange      MessageKind = 5 // a change of the group's state ("alice added bob")
+	KindGroupRefused     MessageKind = 6 // a change of the group's state was refused (forged, not allowed, replayed)
+	KindGap              MessageKind = 7 // messages from a member device did not arrive (yet)
 )
 
 // MessageStatus is an outgoing message's progress, or whether an
@@ -114,6 +117,8 @@ type Conversation struct {
 
 // Conversations lists the conversations, newest first.
 func (c *Client) Conversations(ctx context.Context) ([]Conversation, error) {
+	c.mu.Lock() // the group titles come from the cached logs
+	defer c.mu.Unlock()
 	var out []Conversation
 	err := c.view(ctx, func(tx sealedTx) error {
 		return tx.scan(bucketConv, "", func(k string, _ []byte) error {
@@ -123,7 +128,7 @@ func (c *Client) Conversations(ctx context.Context) ([]Conversation, error) {
 			}
 			conv := Conversation{ID: ConversationID(k), Title: k, Unread: r.Unread, Last: time.UnixMilli(r.Last)}
 			if conv.ID.IsGroup() {
-				conv.Title = groupTitle(tx, conv.ID)
+				conv.Title = c.groupTitle(tx, conv.ID)
 			}
 			out = append(out, conv)
 			return nil
@@ -178,9 +183,14 @@ func (c *Client) MarkRead(ctx context.Context, conv ConversationID) error {
 				return nil
 			}
 			r.Status = StatusRead
-			if r.Kind == KindText {
+			switch r.Kind {
+			case KindText:
 				ids = append(ids, r.ID)
 				bySender[r.From] = append(bySender[r.From], r.ID)
+			case KindGroupChange:
+				// Its ID comes from the record's hash, the same on every
+				// device: the read sync reaches it there too.
+				ids = append(ids, r.ID)
 			}
 			return tx.putJSON(bucketMessage, k, &r)
 		})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client/transport"
+	"github.com/parley-chat/parley/internal/wire"
 )
 
 const (
@@ -128,6 +129,9 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 	if self && dev == c.acct.DeviceID {
 		return nil
 	}
+	if f.EnvType == uint8(wire.TypeSenderKey) {
+		return c.handleGroupMessage(ctx, f, rb)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var (
@@ -222,6 +226,8 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 	}
 	rb.add(rconv, sender, receipts)
 	c.runResends(ctx)
+	c.runRebases(ctx)
+	c.runLinkChecks(ctx)
 	return nil
 }
 
@@ -314,6 +320,19 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, grou
 		receipts = append(receipts, ct.ID) // acknowledged even if stored before
 		if stored {
 			events = append(events, &MessageEvent{Message: r.message(), Resent: resent})
+		}
+	case ct.Kind == kindText && self && group != nil:
+		// Sent to the group by another of this account's devices: it
+		// comes under that device's sender key, as to every member.
+		r := &messageRecord{ID: ct.ID, Conv: conv, Outgoing: true, From: sender, FromDevice: dev, Kind: KindText,
+			Text: ct.Text, ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusSent,
+			Recipients: c.groupRecipients(tx, *group)}
+		stored, err := storeMessage(tx, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		if stored {
+			events = append(events, &MessageEvent{Message: r.message()})
 		}
 	case ct.Kind == kindSyncSent && self && ct.Destination != c.acct.Username:
 		r := &messageRecord{ID: ct.ID, Conv: conv, Outgoing: true, From: sender, FromDevice: dev, Kind: KindText,

@@ -301,27 +301,10 @@ func (c *Client) encryptAll(ctx context.Context, user string, self bool, plainte
 		changed bool
 	)
 	err := c.update(ctx, func(tx sealedTx) error {
-		envs, blocked, changed = nil, false, false
-		for _, d := range sortedKeys(fresh) {
-			s := fresh[d]
-			if !self {
-				if err := c.archiveOldIdentity(tx, user, s.RemoteIdentity(), nil, 0); err != nil {
-					return err
-				}
-				ch, err := c.observeIdentity(tx, user, s.RemoteIdentity(), d)
-				if err != nil {
-					return err
-				}
-				changed = changed || ch
-			}
-			ds, err := loadSessions(tx, user, d)
-			if err != nil {
-				return err
-			}
-			ds.promote(s, c.nowMillis())
-			if err := ds.save(tx, user, d); err != nil {
-				return err
-			}
+		envs, blocked = nil, false
+		var err error
+		if changed, err = c.saveFresh(tx, user, self, fresh); err != nil {
+			return err
 		}
 		if !self {
 			var r contactRecord
@@ -363,6 +346,34 @@ func (c *Client) encryptAll(ctx context.Context, user string, self bool, plainte
 		return nil, ErrIdentityNotVerified
 	}
 	return envs, nil
+}
+
+// saveFresh makes the sessions in fresh, just started with devices of
+// user, their devices' active sessions, and notes the identity key they
+// were made with. It reports whether that key differs from the one known.
+func (c *Client) saveFresh(tx sealedTx, user string, self bool, fresh map[uint32]*ratchet.Session) (changed bool, err error) {
+	for _, d := range sortedKeys(fresh) {
+		s := fresh[d]
+		if !self {
+			if err := c.archiveOldIdentity(tx, user, s.RemoteIdentity(), nil, 0); err != nil {
+				return false, err
+			}
+			ch, err := c.observeIdentity(tx, user, s.RemoteIdentity(), d)
+			if err != nil {
+				return false, err
+			}
+			changed = changed || ch
+		}
+		ds, err := loadSessions(tx, user, d)
+		if err != nil {
+			return false, err
+		}
+		ds.promote(s, c.nowMillis())
+		if err := ds.save(tx, user, d); err != nil {
+			return false, err
+		}
+	}
+	return changed, nil
 }
 
 func sortedKeys[V any](m map[uint32]V) []uint32 {

@@ -77,6 +77,7 @@ type commandLine struct {
 	Contacts contactsCmd `cmd:"" help:"List contacts and their verification state."`
 	Whoami   whoamiCmd   `cmd:"" help:"Show this device's account, device and server."`
 	Channel  channelCmd  `cmd:"" help:"Create, post to, follow and read public channels."`
+	Group    groupCmd    `cmd:"" help:"Create and manage private groups (named +Title)."`
 }
 
 // run is the state a command gets.

@@ -2,12 +2,13 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/parley-chat/parley/client"
 )
 
 type historyCmd struct {
-	Peer string `arg:"" help:"The contact, e.g. @bob."`
+	Peer string `arg:"" help:"The contact, e.g. @bob, or a group, e.g. +Family."`
 	N    int    `short:"n" default:"20" help:"How many of the newest messages to show."`
 }
 
@@ -33,9 +34,17 @@ func (c *historyCmd) Run(r *run) error {
 	if err != nil {
 		return err
 	}
-	ms, err := cl.Messages(r.ctx, client.Direct(peer), c.N)
+	conv, err := r.target(cl, c.Peer)
 	if err != nil {
 		return err
+	}
+	ms, err := cl.Messages(r.ctx, conv, c.N)
+	if err != nil {
+		return err
+	}
+	if len(ms) == 0 && conv.IsGroup() {
+		r.errf("no messages in %s on this device yet\n", safe(c.Peer))
+		return nil
 	}
 	if len(ms) == 0 {
 		if _, _, err := cl.SafetyNumber(r.ctx, peer); errors.Is(err, client.ErrUnknownContact) {
@@ -45,7 +54,7 @@ func (c *historyCmd) Run(r *run) error {
 		return nil
 	}
 	for _, m := range ms {
-		printMessage(r, m, state(m))
+		printMessage(r, m, state(m), "")
 	}
 	return nil
 }
@@ -56,6 +65,15 @@ func state(m client.Message) string {
 	switch {
 	case m.Kind != client.KindText:
 		return ""
+	case m.Outgoing && m.Recipients > 0 && m.Status != client.StatusFailed && m.Status != client.StatusSending:
+		n := m.Recipients
+		switch read, got := m.ReadBy(), m.DeliveredTo(); {
+		case read > 0:
+			return fmt.Sprintf("read by %d of %d", read, n)
+		case got > 0:
+			return fmt.Sprintf("delivered to %d of %d", got, n)
+		}
+		return m.Status.String()
 	case m.Outgoing:
 		return m.Status.String()
 	case m.Status == client.StatusUnread:

@@ -12,7 +12,7 @@ import (
 )
 
 type sendCmd struct {
-	To   string   `arg:"" help:"The recipient, e.g. @bob."`
+	To   string   `arg:"" help:"The recipient, e.g. @bob, or a group, e.g. +Family."`
 	Text []string `arg:"" optional:"" help:"The message (with --file, an optional caption). Several words are joined with spaces."`
 	File string   `short:"f" type:"existingfile" placeholder:"PATH" help:"Send this file, end-to-end encrypted."`
 }
@@ -31,13 +31,37 @@ func (c *sendCmd) Run(r *run) error {
 		return err
 	}
 	defer cl.Close()
-	m, err := cl.Send(r.ctx, client.Direct(username(c.To)), text)
+	to, err := r.sendTarget(cl, c.To)
+	if err != nil {
+		return err
+	}
+	m, err := cl.Send(r.ctx, to, text)
 	w.report(r)
 	if err != nil {
 		return sendError(err, c.To)
 	}
-	r.errf("sent to @%s (%s)\n", safe(string(m.Conversation)), m.ID)
+	r.errf("sent to %s (%s)\n", safe(convName(c.To, m.Conversation)), m.ID)
 	return nil
+}
+
+// sendTarget resolves a recipient; for a group, it first fetches what
+// is queued, so a send follows the group's latest members.
+func (r *run) sendTarget(cl *client.Client, to string) (client.ConversationID, error) {
+	if strings.HasPrefix(to, "+") {
+		if err := cl.Sync(r.ctx); err != nil {
+			return "", err
+		}
+	}
+	return r.target(cl, to)
+}
+
+// convName is how output names a conversation: as the user typed a
+// group, or @user.
+func convName(typed string, conv client.ConversationID) string {
+	if conv.IsGroup() {
+		return typed
+	}
+	return "@" + string(conv)
 }
 
 // sendError names the contact in the advice for a changed safety number.
@@ -117,14 +141,18 @@ func (c *sendCmd) sendFile(r *run, caption string) error {
 		return err
 	}
 	defer cl.Close()
+	to, err := r.sendTarget(cl, c.To)
+	if err != nil {
+		return err
+	}
 	bar := newProgress(r, "uploading "+safe(filepath.Base(c.File)))
-	m, err := cl.SendAttachment(r.ctx, client.Direct(username(c.To)), client.File{Name: filepath.Base(c.File), Body: f, Caption: caption}, bar.update)
+	m, err := cl.SendAttachment(r.ctx, to, client.File{Name: filepath.Base(c.File), Body: f, Caption: caption}, bar.update)
 	bar.done()
 	w.report(r)
 	if err != nil {
 		return sendError(err, c.To)
 	}
-	r.errf("sent %s (%s) to @%s (%s)\n", safe(m.Attachment.Name), size(m.Attachment.Size), safe(string(m.Conversation)), m.ID)
+	r.errf("sent %s (%s) to %s (%s)\n", safe(m.Attachment.Name), size(m.Attachment.Size), safe(convName(c.To, m.Conversation)), m.ID)
 	return nil
 }
 
@@ -162,7 +190,7 @@ func (c *inboxCmd) Run(r *run) error {
 			if m.Status != client.StatusUnread {
 				continue
 			}
-			printMessage(r, m, "")
+			printMessage(r, m, "", where(conv))
 			shown++
 		}
 		if !c.Peek {
@@ -177,11 +205,23 @@ func (c *inboxCmd) Run(r *run) error {
 	return nil
 }
 
+// where labels the messages of a group conversation in a list of
+// several: "+Title".
+func where(conv client.Conversation) string {
+	if conv.ID.IsGroup() {
+		return "+" + conv.Title
+	}
+	return ""
+}
+
 // printMessage writes one message by rule 1: "time  sender: text", and
 // "  (state)" after it if state is not "".
-func printMessage(r *run, m client.Message, state string) {
+func printMessage(r *run, m client.Message, state, where string) {
 	if state != "" {
 		state = "  (" + state + ")"
+	}
+	if where != "" {
+		where = safe(where) + " "
 	}
 	switch m.Kind {
 	case client.KindText:
@@ -190,8 +230,10 @@ func printMessage(r *run, m client.Message, state string) {
 			// The ID is what `parley get` takes.
 			text = strings.TrimSpace(fmt.Sprintf("%s [file %s, %s, id %s]", text, safe(a.SafeName()), size(a.Size), m.ID))
 		}
-		r.outf("%s  @%s: %s%s\n", stamp(m.Time), safe(m.From), text, state)
+		r.outf("%s  %s@%s: %s%s\n", stamp(m.Time), where, safe(m.From), text, state)
+	case client.KindGroupChange:
+		r.outf("%s  %s* %s\n", stamp(m.Time), where, safe(m.Text))
 	default:
-		r.outf("%s  ! %s\n", stamp(m.Time), safe(m.Text))
+		r.outf("%s  %s! %s\n", stamp(m.Time), where, safe(m.Text))
 	}
 }

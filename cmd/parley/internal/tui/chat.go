@@ -20,7 +20,8 @@ const messageLimit = 500
 
 // chatView is the conversation with one peer.
 type chatView struct {
-	peer    string
+	peer    string // the conversation: a username, or "+" and a group ID
+	group   *client.GroupInfo
 	msgs    []client.Message
 	contact client.Contact
 	known   bool // the peer is a contact (keys were exchanged)
@@ -39,9 +40,12 @@ func newChatView() chatView {
 
 // reset empties the view for a conversation with peer.
 func (v *chatView) reset(peer string) {
-	v.peer, v.msgs, v.contact, v.known, v.pending, v.scroll = peer, nil, client.Contact{}, false, nil, 0
+	v.peer, v.msgs, v.contact, v.known, v.pending, v.scroll, v.group = peer, nil, client.Contact{}, false, nil, 0, nil
 	v.input.Reset()
 	v.input.Placeholder = "Message @" + peer
+	if client.ConversationID(peer).IsGroup() {
+		v.input.Placeholder = "Message the group"
+	}
 	v.typing = ownTyping{gen: v.typing.gen + 1}
 }
 
@@ -49,6 +53,9 @@ func (v *chatView) reset(peer string) {
 // without @), or says why it cannot.
 func (m *model) openChat(peer string) tea.Cmd {
 	p, err := api.NormalizeUsername(peer)
+	if _, ok := client.ConversationID(peer).Group(); ok {
+		p, err = peer, nil
+	}
 	if err != nil {
 		m.setErrorText(fmt.Sprintf("%q is not a username: use 3-32 letters, digits or _, starting with a letter", clean(peer)))
 		return nil
@@ -73,6 +80,7 @@ type messagesMsg struct {
 	msgs    []client.Message
 	contact client.Contact
 	known   bool
+	group   *client.GroupInfo
 	err     error
 }
 
@@ -80,8 +88,12 @@ func (m *model) loadMessages() tea.Cmd {
 	seq, ctx, c, peer := m.nextSeq(), m.ctx, m.c, m.chat.peer
 	return func() tea.Msg {
 		r := messagesMsg{seq: seq, peer: peer}
-		r.msgs, r.err = c.Messages(ctx, client.Direct(peer), messageLimit)
-		if r.err == nil {
+		conv := client.ConversationID(peer)
+		r.msgs, r.err = c.Messages(ctx, conv, messageLimit)
+		if r.err == nil && conv.IsGroup() {
+			g, err := c.Group(ctx, conv)
+			r.group, r.err = &g, err
+		} else if r.err == nil {
 			r.contact, r.known, r.err = findContact(ctx, c, peer)
 		}
 		return r
@@ -108,7 +120,7 @@ func (v *chatView) apply(msg messagesMsg, m *model) {
 		m.setError(msg.err, msg.peer)
 		return
 	}
-	v.msgs, v.contact, v.known = msg.msgs, msg.contact, msg.known
+	v.msgs, v.contact, v.known, v.group = msg.msgs, msg.contact, msg.known, msg.group
 }
 
 func (m *model) chatKey(k tea.KeyPressMsg) tea.Cmd {
@@ -119,6 +131,10 @@ func (m *model) chatKey(k tea.KeyPressMsg) tea.Cmd {
 	case "tab":
 		return m.openChannels() // it stops typing too
 	case "ctrl+s":
+		if m.chat.group != nil {
+			m.setInfo("safety numbers are per contact: open a chat with a member (Esc, then the member) and press Ctrl+S")
+			return nil
+		}
 		return m.openSafety(m.chat.peer)
 	case "enter":
 		return m.send()
@@ -166,10 +182,10 @@ func (m *model) send() tea.Cmd {
 	t.gen++
 	ctx, c, peer := m.ctx, m.c, m.chat.peer
 	return func() tea.Msg {
-		_, err := c.Send(ctx, client.Direct(peer), text)
+		_, err := c.Send(ctx, client.ConversationID(peer), text)
 		if wasTyping {
 			tctx, cancel := context.WithTimeout(ctx, typingTimeout)
-			_ = c.SendTyping(tctx, client.Direct(peer), false) // best effort, as every typing notification
+			_ = c.SendTyping(tctx, client.ConversationID(peer), false) // best effort, as every typing notification
 			cancel()
 		}
 		return sentMsg{peer: peer, text: text, err: err}
@@ -196,8 +212,14 @@ func (m *model) sent(msg sentMsg) tea.Cmd {
 func (m *model) chatScreen() string {
 	v := &m.chat
 	top := []string{header(m.width, styleTitle.Render("@"+clean(v.peer)), m.trustNote()), rule(m.width)}
+	if g := v.group; g != nil {
+		top = []string{header(m.width, styleTitle.Render("+"+clean(g.Title)), styleFaint.Render(fmt.Sprintf("%d members", len(g.Members)))),
+			styleFaint.Render(cut(clean(memberLine(*g)), m.width)), rule(m.width)}
+	}
 	var typing string
-	if m.typing.on(v.peer) {
+	if who := m.typing.who(v.peer); len(who) > 0 && v.group != nil {
+		typing = styleFaint.Render(clean(strings.Join(who, ", ")) + " typing…")
+	} else if len(who) > 0 {
 		typing = styleFaint.Render(clean(v.peer) + " is typing…")
 	}
 	bottom := append([]string{typing}, m.statusLines("Enter send · Esc back · Ctrl+S safety number · PgUp/PgDn scroll")...)
@@ -224,6 +246,9 @@ func (m *model) trustNote() string {
 func (m *model) chatLines(now time.Time) []string {
 	v := &m.chat
 	if len(v.msgs) == 0 && len(v.pending) == 0 {
+		if v.group != nil {
+			return []string{styleFaint.Render("No messages in +" + clean(v.group.Title) + " yet. Say hello below.")}
+		}
 		return []string{styleFaint.Render("No messages with @" + clean(v.peer) + " yet. Say hello below.")}
 	}
 	var lines []string
@@ -251,8 +276,10 @@ func formatMessage(msg client.Message, now time.Time) string {
 	when := styleFaint.Render(stamp(msg.Time, now))
 	switch msg.Kind {
 	case client.KindText:
-	case client.KindDecryptionFailed:
+	case client.KindDecryptionFailed, client.KindGroupRefused:
 		return when + " " + styleError.Render("! "+clean(msg.Text))
+	case client.KindGroupChange:
+		return when + " " + styleNote.Render("* "+clean(msg.Text))
 	default:
 		return when + " " + styleNote.Render("! "+clean(msg.Text))
 	}
@@ -265,10 +292,42 @@ func formatMessage(msg client.Message, now time.Time) string {
 		// The ID is what `parley get` takes.
 		line += styleNote.Render(fmt.Sprintf(" [file %s, %d byte%s; parley get %s]", clean(a.Name), a.Size, plural(a.Size), msg.ID))
 	}
-	if msg.Outgoing {
+	if msg.Outgoing && msg.Recipients > 0 {
+		line += "  " + groupReceipt(msg)
+	} else if msg.Outgoing {
 		line += "  " + receipt(msg.Status)
 	}
 	return line
+}
+
+// groupReceipt is an outgoing group message's mark: how many of its
+// recipients read or got it.
+func groupReceipt(msg client.Message) string {
+	n := msg.Recipients
+	switch read, got := msg.ReadBy(), msg.DeliveredTo(); {
+	case msg.Status == client.StatusSending || msg.Status == client.StatusFailed:
+		return receipt(msg.Status)
+	case read == n:
+		return styleRead.Render("✓✓ read by all")
+	case read > 0:
+		return styleRead.Render(fmt.Sprintf("✓✓ read by %d of %d", read, n))
+	case got > 0:
+		return styleFaint.Render(fmt.Sprintf("✓✓ delivered to %d of %d", got, n))
+	}
+	return receipt(msg.Status)
+}
+
+// memberLine lists a group's members, admins marked with ★.
+func memberLine(g client.GroupInfo) string {
+	var names []string
+	for _, mb := range g.Members {
+		s := mb.Username
+		if mb.Admin {
+			s += "★"
+		}
+		names = append(names, s)
+	}
+	return "members: " + strings.Join(names, ", ")
 }
 
 // receipt is an outgoing message's mark.

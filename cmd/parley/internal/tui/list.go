@@ -145,9 +145,13 @@ func (m *model) listRows(rows int) []string {
 }
 
 func (m *model) listRow(c client.Conversation, selected bool, now time.Time) string {
-	name := fmt.Sprintf("  @%s", clean(string(c.ID)))
+	mark := "@"
+	if c.ID.IsGroup() {
+		mark = "+"
+	}
+	name := "  " + mark + clean(c.Title)
 	if selected {
-		name = "▸ @" + clean(string(c.ID))
+		name = "▸ " + mark + clean(c.Title)
 	}
 	var note string
 	switch {

@@ -281,7 +281,7 @@ func (m *model) onEvents(evs eventsMsg) tea.Cmd {
 	for _, e := range evs {
 		switch e := e.(type) {
 		case *client.TypingEvent:
-			cmds = append(cmds, m.typing.set(e.From, e.Started))
+			cmds = append(cmds, m.typing.set(typingKey(e.Conversation, e.From), e.Started))
 			continue
 		case *client.MessageEvent:
 			m.messageArrived(e.Message)
@@ -324,9 +324,13 @@ func (m *model) messageArrived(msg client.Message) {
 	if msg.Outgoing {
 		return
 	}
-	m.typing.clear(string(msg.Conversation))
+	m.typing.clear(typingKey(msg.Conversation, msg.From))
 	if m.screen == screenChat && string(msg.Conversation) != m.chat.peer && m.status.kind != statusError {
-		m.setInfo(fmt.Sprintf("new message from @%s (Esc: conversations)", clean(string(msg.Conversation))))
+		if msg.Conversation.IsGroup() {
+			m.setInfo(fmt.Sprintf("new message from @%s in a group (Esc: conversations)", clean(msg.From)))
+		} else {
+			m.setInfo(fmt.Sprintf("new message from @%s (Esc: conversations)", clean(string(msg.Conversation))))
+		}
 	}
 }
 
@@ -365,5 +369,5 @@ type markedMsg struct {
 // read receipts and clears its unread count.
 func (m *model) markRead(peer string) tea.Cmd {
 	ctx, c := m.ctx, m.c
-	return func() tea.Msg { return markedMsg{peer: peer, err: c.MarkRead(ctx, client.Direct(peer))} }
+	return func() tea.Msg { return markedMsg{peer: peer, err: c.MarkRead(ctx, client.ConversationID(peer))} }
 }

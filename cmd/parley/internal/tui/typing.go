@@ -3,6 +3,8 @@ package tui
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -54,7 +56,29 @@ func (p peerTyping) expire(msg peerTypingExpiredMsg) {
 
 func (p peerTyping) clear(peer string) { delete(p, peer) }
 
-func (p peerTyping) on(peer string) bool { _, ok := p[peer]; return ok }
+func (p peerTyping) on(peer string) bool { return len(p.who(peer)) > 0 }
+
+// typingKey names who types where: in a group, one member of it.
+func typingKey(conv client.ConversationID, from string) string {
+	if conv.IsGroup() {
+		return string(conv) + "/" + from
+	}
+	return from
+}
+
+// who lists, sorted, who is typing in the conversation conv.
+func (p peerTyping) who(conv string) []string {
+	var out []string
+	for k := range p {
+		if k == conv {
+			out = append(out, k)
+		} else if rest, ok := strings.CutPrefix(k, conv+"/"); ok && strings.HasPrefix(conv, "+") {
+			out = append(out, rest)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // ownTyping is what we told the open conversation's peer.
 type ownTyping struct {
@@ -142,6 +166,6 @@ func (m *model) sendTyping(started bool) tea.Cmd {
 			ctx, cancel = context.WithTimeout(ctx, typingTimeout)
 			defer cancel()
 		}
-		return typingSentMsg{peer: peer, err: c.SendTyping(ctx, client.Direct(peer), started)}
+		return typingSentMsg{peer: peer, err: c.SendTyping(ctx, client.ConversationID(peer), started)}
 	}
 }
