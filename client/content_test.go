@@ -20,6 +20,7 @@ func sampleContents() []*content {
 		Name: "clip.mp4", ContentType: "video/mp4"}
 	empty := &filePointer{Blob: bytes.Repeat([]byte{0xb2}, 32), Key: bytes.Repeat([]byte{0x6c}, 32),
 		Name: "é", ContentType: "application/octet-stream"}
+	g := &GroupID{0x67, 0x72, 0x70}
 	return []*content{
 		{Kind: kindText, ID: id, Timestamp: 1795737600000, Text: "hello"},
 		{Kind: kindText, ID: id, Timestamp: 1, Text: "", ReplyTo: &reply},
@@ -36,6 +37,16 @@ func sampleContents() []*content {
 		{Kind: kindSyncVerified, ID: id, Timestamp: 10, Destination: "carol", VerifiedKey: identityKeySample()},
 		{Kind: kindDecryptionError, ID: id, Timestamp: 9, Failed: &decryptionError{ID: reply, Device: 3, Time: 1795737600001}},
 		{Kind: kindDecryptionError, ID: id, Timestamp: 9, Failed: &decryptionError{ID: reply, Device: 1<<32 - 1}},
+		// Group contents (spec/client.md §10).
+		{Kind: kindText, ID: id, Timestamp: 11, Text: "to the group", Group: g, GroupSeq: 7},
+		{Kind: kindText, ID: id, Timestamp: 11, Text: "a file", Group: g, GroupSeq: 1, ReplyTo: &reply, Attachment: file},
+		{Kind: kindTyping, ID: id, Timestamp: 12, Typing: true, Group: g},
+		{Kind: kindReceipt, ID: id, Timestamp: 13, Receipt: ReceiptDelivered, ReceiptIDs: []MessageID{id}, Group: g},
+		{Kind: kindSyncRead, ID: id, Timestamp: 14, ReceiptIDs: []MessageID{id}, Group: g},
+		{Kind: kindSyncSent, ID: id, Timestamp: 15, Text: "sent", Group: g},
+		{Kind: kindGroupRecords, ID: id, Timestamp: 16, Group: g, GroupRecords: [][]byte{{1, 2, 3}, bytes.Repeat([]byte{7}, 100)}},
+		{Kind: kindSenderKey, ID: id, Timestamp: 17, Group: g, Distribution: []byte{3, 4, 0x33}, GroupSeq: 42},
+		{Kind: kindJoinRequest, ID: id, Timestamp: 18, Group: g, JoinProof: bytes.Repeat([]byte{0x70}, 32)},
 	}
 }
 
@@ -67,7 +78,8 @@ func TestContentRoundTrip(t *testing.T) {
 		// authenticated encryption.)
 		for n := range len(b) {
 			p, err := parseContent(b[:n])
-			optional := c.ReplyTo != nil || len(c.ReceiptIDs) >= 2 || c.Attachment != nil
+			optional := c.ReplyTo != nil || len(c.ReceiptIDs) >= 2 || c.Attachment != nil || len(c.GroupRecords) >= 2 ||
+				c.Group != nil && (c.Kind == kindText || c.Kind == kindReceipt || c.Kind == kindTyping) // a 1:1 content
 			if err == nil && (!optional || !bytes.Equal(p.marshal(), b[:n])) {
 				t.Errorf("kind %d: prefix of %d/%d bytes parsed", c.Kind, n, len(b))
 			}

@@ -228,7 +228,7 @@ func (s *State) allowed(r *Record) error {
 		return fmt.Errorf("%w: %s is not a member", ErrNotAllowed, r.Signer)
 	}
 	if !signer.Admin && adminOnly(r.Kind, s.settings) {
-		return fmt.Errorf("%w: %s is not an admin; a %s record is for admins", ErrNotAllowed, r.Signer, r.Kind)
+		return fmt.Errorf("%w: %s is not an admin, and only admins make %s records", ErrNotAllowed, r.Signer, r.Kind)
 	}
 	switch r.Kind {
 	case KindAdd:

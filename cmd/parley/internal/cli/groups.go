@@ -77,7 +77,11 @@ func groupError(err error, conv string) error {
 	case errors.Is(err, client.ErrNotGroupMember):
 		return fail("ask an admin to add you again", "you are not a member of %s", safe(conv))
 	case errors.Is(err, client.ErrGroupNotAllowed):
-		return fail(fmt.Sprintf("see the admins with `parley group info %s`", conv), "%s", strings.TrimPrefix(err.Error(), "client: "))
+		why := err.Error()
+		if i := strings.LastIndex(why, ": "); i >= 0 {
+			why = why[i+2:]
+		}
+		return fail(fmt.Sprintf("see the admins with `parley group info %s`", conv), "%s does not allow it: %s", safe(conv), why)
 	case errors.Is(err, client.ErrLinkRevoked):
 		return fail("ask an admin for a new link", "this invite link was revoked or does not exist")
 	}

@@ -1,0 +1,94 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// TestGroup200Members: a group of 200 accounts in one test process; one
+// message reaches every member, sent once (spec/client.md §10.4).
+func TestGroup200Members(t *testing.T) {
+	if testing.Short() {
+		t.Skip("registers 200 accounts")
+	}
+	const n = 200
+	ctx := context.Background()
+	srv := start(t)
+	devs := make([]*device, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i := range devs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			devs[i], _ = register(t, srv, fmt.Sprintf("member%03d", i))
+		}()
+	}
+	wg.Wait()
+	owner := devs[0]
+	var names []string
+	for _, d := range devs[1:] {
+		names = append(names, d.Username())
+	}
+	g, err := owner.CreateGroup(ctx, "Two hundred", names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Members) != n {
+		t.Fatalf("%d members", len(g.Members))
+	}
+	parallelSync(t, devs[1:])
+	m, err := owner.Send(ctx, g.Conversation, "to all two hundred")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Recipients != n-1 {
+		t.Fatalf("sent to %d members", m.Recipients)
+	}
+	parallelSync(t, devs[1:])
+	for _, d := range devs[1:] {
+		if got := d.groupTexts(g.Conversation); !slices.Equal(got, []string{"member000: to all two hundred"}) {
+			t.Fatalf("%s shows %q", d.Username(), got)
+		}
+	}
+	// Their delivery receipts reach the sender.
+	syncAll(t, owner)
+	ms, err := owner.Messages(ctx, g.Conversation, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mm := range ms {
+		if mm.ID == m.ID && mm.DeliveredTo() != n-1 {
+			t.Fatalf("delivered to %d of %d", mm.DeliveredTo(), n-1)
+		}
+	}
+}
+
+// parallelSync syncs the devices, four at a time.
+func parallelSync(t *testing.T, devs []*device) {
+	t.Helper()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	errs := make(chan error, len(devs))
+	for _, d := range devs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := d.Sync(context.Background()); err != nil {
+				errs <- fmt.Errorf("%s: %w", d.Username(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
