@@ -105,6 +105,9 @@ type Client struct {
 	// linkChecks are groups whose invite link this device made, changed
 	// by the envelope being processed: the server's copy follows.
 	linkChecks []GroupID
+	// groupMax is the server's bound on a group's members, learnt on
+	// each connection (0 until then: the default, 1000).
+	groupMax int
 }
 
 // Open opens the account in cfg.Store with cfg.Passphrase. A wrong

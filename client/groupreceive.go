@@ -413,3 +413,46 @@ func refusal(err error) string {
 	}
 	return "it is malformed (" + err.Error() + ")"
 }
+
+// mentionsIn lists the members of the group that text names as
+// @username (spec/client.md §10.4), and whether this account is one.
+func (c *Client) mentionsIn(tx sealedTx, id GroupID, text string) ([]string, bool) {
+	l, _, err := c.loadGroup(tx, id)
+	if err != nil {
+		return nil, false
+	}
+	s := l.State()
+	var out []string
+	me := false
+	for _, name := range atNames(text) {
+		if _, ok := s.Member(name); ok && !slices.Contains(out, name) {
+			out = append(out, name)
+			me = me || name == c.acct.Username
+		}
+	}
+	return out, me
+}
+
+// atNames finds the words of text that are "@" and a username, in
+// normal form.
+func atNames(text string) []string {
+	var out []string
+	for i := 0; i < len(text); i++ {
+		if text[i] != '@' || (i > 0 && isNameByte(text[i-1])) {
+			continue
+		}
+		j := i + 1
+		for j < len(text) && isNameByte(text[j]) {
+			j++
+		}
+		if n, err := api.NormalizeUsername(text[i+1 : j]); err == nil {
+			out = append(out, n)
+		}
+		i = j - 1
+	}
+	return out
+}
+
+func isNameByte(b byte) bool {
+	return b == '_' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+}

@@ -48,6 +48,9 @@ var (
 	// make the change (or send): only admins may, or the target ranks
 	// higher. The error says which rule.
 	ErrGroupNotAllowed = errors.New("client: the group does not allow it")
+	// ErrGroupFull means a group would have more members than the
+	// server allows (parleyd's -max-group-members, 1000 by default).
+	ErrGroupFull = errors.New("client: the group would have more members than this server allows")
 	// ErrAmbiguousGroup means a group name matches several groups.
 	ErrAmbiguousGroup = errors.New("client: several groups match that name")
 )
@@ -121,7 +124,34 @@ func distributionID(id GroupID) [16]byte {
 
 // groupOptions are the limits this device applies to group records.
 func (c *Client) groupOptions() group.Options {
-	return group.Options{MaxMembers: maxGroupMembers}
+	return group.Options{MaxMembers: max(c.groupMax, maxGroupMembers)}
+}
+
+// checkSize refuses a group of n members past the server's bound.
+func (c *Client) checkSize(n int) error {
+	bound := c.groupMax
+	if bound <= 0 {
+		bound = maxGroupMembers
+	}
+	if n > bound {
+		return fmt.Errorf("%w (%d members; at most %d)", ErrGroupFull, n, bound)
+	}
+	return nil
+}
+
+// learnGroupMax asks the server how many members a group may have (a
+// flag of parleyd raises the default). Every member of a group uses one
+// server, so all apply the same bound. c.mu is held.
+func (c *Client) learnGroupMax(ctx context.Context) {
+	info, err := c.http.ServerInfo(ctx)
+	if err != nil {
+		c.log.Warn("server info not read", "err", err)
+		return
+	}
+	if info.MaxGroupMembers != c.groupMax {
+		c.groupMax = info.MaxGroupMembers
+		clear(c.groupLogs) // built under the old bound
+	}
 }
 
 // loadGroup reads a group and rebuilds its log, verifying every record
@@ -300,6 +330,10 @@ func (c *Client) CreateGroup(ctx context.Context, title string, members ...strin
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.learnGroupMax(ctx)
+	if err := c.checkSize(len(users) + 1); err != nil {
+		return GroupInfo{}, err
+	}
 	list := []group.Member{{Username: c.acct.Username, Identity: c.id.Public()}}
 	for _, u := range users {
 		k, err := c.identityOf(ctx, u)
@@ -481,6 +515,7 @@ func (c *Client) AddMembers(ctx context.Context, conv ConversationID, users ...s
 	}
 	var list []group.Member
 	c.mu.Lock()
+	c.learnGroupMax(ctx)
 	for _, u := range users {
 		k, err := c.identityOf(ctx, u)
 		if err != nil {
@@ -491,6 +526,9 @@ func (c *Client) AddMembers(ctx context.Context, conv ConversationID, users ...s
 	}
 	c.mu.Unlock()
 	return c.change(ctx, conv, group.KindAdd, func(r *group.Record, s *group.State) error {
+		if err := c.checkSize(s.Len() + len(list)); err != nil {
+			return err
+		}
 		for _, m := range list {
 			if _, ok := s.Member(m.Username); ok {
 				return fmt.Errorf("client: %s is a member already", m.Username)

@@ -380,3 +380,81 @@ func TestGroupInviteLink(t *testing.T) {
 		t.Fatalf("the revoked link after a new one: %v", err)
 	}
 }
+
+// TestGroupLinkedDeviceRepliesTypingMentions: a device linked after the
+// group was made gets it in the link message and takes part; replies,
+// typing and mentions work in the group.
+func TestGroupLinkedDeviceRepliesTypingMentions(t *testing.T) {
+	ctx := context.Background()
+	srv := start(t)
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	carol, _ := register(t, srv, "carol")
+	g, err := alice.CreateGroup(ctx, "Plans", "bob", "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := g.Conversation
+	syncRounds(t, 1, bob, carol)
+	first, err := bob.Send(ctx, conv, "lunch, @Carol and @dave?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(first.Mentions, []string{"carol"}) {
+		t.Fatalf("mentions %q: dave is not a member", first.Mentions)
+	}
+	syncRounds(t, 1, alice, carol)
+
+	alice2 := link(t, srv, alice, "alice-tablet")
+	got, err := alice2.Group(ctx, conv)
+	if err != nil {
+		t.Fatalf("the linked device lacks the group: %v", err)
+	}
+	if !got.Member || len(got.Members) != 3 {
+		t.Fatalf("the linked device sees %+v", got)
+	}
+	if _, err := alice2.Reply(ctx, conv, first.ID, "yes from the tablet"); err != nil {
+		t.Fatal(err)
+	}
+	syncRounds(t, 2, alice, bob, carol, alice2)
+	for _, d := range []*device{alice, bob, carol} {
+		ms, err := d.Messages(ctx, conv, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reply *client.Message
+		for i := range ms {
+			if ms[i].Text == "yes from the tablet" {
+				reply = &ms[i]
+			}
+		}
+		if reply == nil || reply.ReplyTo == nil || *reply.ReplyTo != first.ID || reply.From != "alice" {
+			t.Fatalf("%s: the tablet's reply is %+v", d.Username(), reply)
+		}
+	}
+	ms, _ := carol.Messages(ctx, conv, 0)
+	for _, m := range ms {
+		if m.ID == first.ID && !m.MentionsMe {
+			t.Fatal("carol is not told she was mentioned")
+		}
+	}
+	// Bob's next message reaches the tablet too: the server tells him of
+	// the new device, and he gives it his key.
+	if _, err := bob.Send(ctx, conv, "see you there"); err != nil {
+		t.Fatal(err)
+	}
+	syncRounds(t, 1, alice2)
+	if texts := alice2.groupTexts(conv); !slices.Contains(texts, "bob: see you there") {
+		t.Fatalf("the tablet shows %q", texts)
+	}
+
+	// Typing reaches the members online.
+	carol.run()
+	if err := bob.SendTyping(ctx, conv, true); err != nil {
+		t.Fatal(err)
+	}
+	e := carol.waitEvent(func(e client.Event) bool { _, ok := e.(*client.TypingEvent); return ok }).(*client.TypingEvent)
+	if e.Conversation != conv || e.From != "bob" || !e.Started {
+		t.Fatalf("typing event %+v", e)
+	}
+}

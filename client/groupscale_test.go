@@ -2,10 +2,16 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/parleytest"
+	"github.com/parley-chat/parley/server"
 )
 
 // TestGroup200Members: a group of 200 accounts in one test process; one
@@ -90,5 +96,39 @@ func parallelSync(t *testing.T, devs []*device) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// TestGroupMemberLimit: the server's bound on members (parleyd's
+// -max-group-members) is kept: a group cannot be made or grown past it,
+// and the server refuses a send to more accounts (too_many_recipients).
+func TestGroupMemberLimit(t *testing.T) {
+	ctx := context.Background()
+	srv := parleytest.Start(t, server.Config{MaxGroupMembers: 3})
+	var devs []*device
+	for _, n := range []string{"alice", "bob", "carol", "dave", "erin"} {
+		d, _ := register(t, srv, n)
+		devs = append(devs, d)
+	}
+	if _, err := devs[0].CreateGroup(ctx, "Four", "bob", "carol", "dave"); !errors.Is(err, client.ErrGroupFull) {
+		t.Fatalf("a group of 4 with a bound of 3: %v", err)
+	}
+	g, err := devs[0].CreateGroup(ctx, "Three", "bob", "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := devs[0].AddMembers(ctx, g.Conversation, "dave"); !errors.Is(err, client.ErrGroupFull) {
+		t.Fatalf("a fourth member with a bound of 3: %v", err)
+	}
+	if _, err := devs[0].Send(ctx, g.Conversation, "three of us"); err != nil {
+		t.Fatal(err)
+	}
+	// The server's own check, whatever a client does.
+	_, err = devs[0].TransportForTest().SendMulti(ctx, api.MultiSendRequest{ClientID: make([]byte, 16), Type: 3, Content: []byte{1},
+		Recipients: []api.MultiRecipient{{Username: "bob", Devices: []uint32{1}}, {Username: "carol", Devices: []uint32{1}},
+			{Username: "dave", Devices: []uint32{1}}, {Username: "erin", Devices: []uint32{1}}}})
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Code != api.CodeTooManyRecipients {
+		t.Fatalf("a send naming 4 other accounts with a bound of 3: %v", err)
 	}
 }

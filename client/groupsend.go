@@ -135,20 +135,21 @@ func (c *Client) deliverKept(ctx context.Context, user string, ct *content) erro
 // c.mu is held.
 func (c *Client) sendGroupText(ctx context.Context, to ConversationID, ct *content) (Message, error) {
 	id, _ := to.Group()
-	var members []string
+	var members, mentions []string
 	if err := c.view(ctx, func(tx sealedTx) error {
 		l, _, err := c.loadGroup(tx, id)
 		if err != nil {
 			return err
 		}
 		members, err = c.mayPost(l.State())
+		mentions, _ = c.mentionsIn(tx, id, ct.Text)
 		return err
 	}); err != nil {
 		return Message{}, err
 	}
 	rec := &messageRecord{ID: ct.ID, Conv: to, Outgoing: true, From: c.acct.Username, FromDevice: c.acct.DeviceID,
 		Kind: KindText, Text: ct.Text, ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp,
-		Status: StatusSending, Recipients: members}
+		Status: StatusSending, Recipients: members, Mentions: mentions}
 	if err := c.update(ctx, func(tx sealedTx) error { _, err := storeMessage(tx, rec); return err }); err != nil {
 		return Message{}, err
 	}

@@ -97,6 +97,10 @@ type Message struct {
 	// Recipients is the number of member accounts an outgoing group
 	// message went to (ReadBy and DeliveredTo count their receipts).
 	Recipients int
+	// Mentions lists the group members the text names as @username;
+	// MentionsMe is true if this account is among them.
+	Mentions   []string
+	MentionsMe bool
 
 	receipts map[string]MessageStatus
 }
@@ -104,7 +108,7 @@ type Message struct {
 func (r *messageRecord) message() Message {
 	return Message{ID: r.ID, Conversation: r.Conv, Outgoing: r.Outgoing, From: r.From, FromDevice: r.FromDevice,
 		Kind: r.Kind, Text: r.Text, ReplyTo: r.ReplyTo, Attachment: r.Attachment.public(), Time: time.UnixMilli(r.Timestamp), Status: r.Status,
-		Recipients: len(r.Recipients), receipts: maps.Clone(r.Receipts)}
+		Recipients: len(r.Recipients), receipts: maps.Clone(r.Receipts), Mentions: slices.Clone(r.Mentions), MentionsMe: r.MentionsMe}
 }
 
 // Conversation summarises one conversation: with a peer, or a group.

@@ -61,6 +61,9 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 		}
 		c.log.Warn("prekey maintenance failed", "err", err)
 	}
+	c.mu.Lock()
+	c.learnGroupMax(ctx)
+	c.mu.Unlock()
 	connected := c.nowMillis() // a Queue Empty on this connection drains what was queued before
 	sock, err := c.http.Connect(ctx)
 	if err != nil {
@@ -308,6 +311,9 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, grou
 	case ct.Kind == kindText && !self:
 		r := &messageRecord{ID: ct.ID, Conv: conv, From: sender, FromDevice: dev, Kind: KindText, Text: ct.Text,
 			ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusUnread}
+		if group != nil {
+			r.Mentions, r.MentionsMe = c.mentionsIn(tx, *group, ct.Text)
+		}
 		// A resend takes the place of the note its failure left.
 		resent, err := replaceFailureNote(tx, sender, ct.ID)
 		if err != nil {
@@ -327,6 +333,7 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, grou
 		r := &messageRecord{ID: ct.ID, Conv: conv, Outgoing: true, From: sender, FromDevice: dev, Kind: KindText,
 			Text: ct.Text, ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusSent,
 			Recipients: c.groupRecipients(tx, *group)}
+		r.Mentions, r.MentionsMe = c.mentionsIn(tx, *group, ct.Text)
 		stored, err := storeMessage(tx, r)
 		if err != nil {
 			return nil, nil, err

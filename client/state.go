@@ -130,6 +130,9 @@ type messageRecord struct {
 	// the best receipt from each (spec/client.md §10.4).
 	Recipients []string                 `json:"recipients,omitempty"`
 	Receipts   map[string]MessageStatus `json:"receipts,omitempty"`
+	// Mentions: the members a group message names as @username.
+	Mentions   []string `json:"mentions,omitempty"`
+	MentionsMe bool     `json:"mentions_me,omitempty"`
 }
 
 func idKey(id uint32) string { return fmt.Sprintf("%010d", id) }
