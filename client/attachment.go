@@ -103,11 +103,24 @@ func (c *Client) SendAttachment(ctx context.Context, to ConversationID, f File, 
 	if to.Peer() == c.acct.Username {
 		return Message{}, ErrSelf
 	}
+	if len(f.Caption) > maxText {
+		return Message{}, fmt.Errorf("client: a message is at most %d bytes", maxText)
+	}
+	p, err := c.encryptUpload(ctx, f, progress)
+	if err != nil {
+		return Message{}, err
+	}
+	return c.sendText(ctx, to, f.Caption, nil, p)
+}
+
+// encryptUpload encrypts f under a fresh key and uploads it, and returns
+// what a reader needs to fetch and decrypt it.
+func (c *Client) encryptUpload(ctx context.Context, f File, progress func(done, total int64)) (*filePointer, error) {
 	if f.Body == nil {
-		return Message{}, errors.New("client: File.Body is nil")
+		return nil, errors.New("client: File.Body is nil")
 	}
 	if f.Name == "" || len(f.Name) > maxAttachName || !utf8.ValidString(f.Name) {
-		return Message{}, fmt.Errorf("client: a file name is 1–%d bytes of UTF-8", maxAttachName)
+		return nil, fmt.Errorf("client: a file name is 1–%d bytes of UTF-8", maxAttachName)
 	}
 	if f.ContentType == "" {
 		f.ContentType = mime.TypeByExtension(filepath.Ext(f.Name))
@@ -115,16 +128,13 @@ func (c *Client) SendAttachment(ctx context.Context, to ConversationID, f File, 
 	if f.ContentType == "" || len(f.ContentType) > maxAttachName || !utf8.ValidString(f.ContentType) {
 		f.ContentType = defaultFileType
 	}
-	if len(f.Caption) > maxText {
-		return Message{}, fmt.Errorf("client: a message is at most %d bytes", maxText)
-	}
 	key, err := attachment.NewKey(c.rand)
 	if err != nil {
-		return Message{}, err
+		return nil, err
 	}
 	tmp, err := os.CreateTemp(c.cfg.TempDir, "parley-upload-*")
 	if err != nil {
-		return Message{}, fmt.Errorf("client: a temporary file for the encrypted attachment: %w", err)
+		return nil, fmt.Errorf("client: a temporary file for the encrypted attachment: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
@@ -134,14 +144,13 @@ func (c *Client) SendAttachment(ctx context.Context, to ConversationID, f File, 
 		err = w.Close()
 	}
 	if err != nil {
-		return Message{}, fmt.Errorf("client: encrypting %s: %w", f.Name, err)
+		return nil, fmt.Errorf("client: encrypting %s: %w", f.Name, err)
 	}
 	digest := w.Digest()
 	if err := c.upload(ctx, tmp, w.Size(), hex.EncodeToString(digest[:]), blobContentType, progress); err != nil {
-		return Message{}, err
+		return nil, err
 	}
-	p := &filePointer{Blob: digest[:], Key: key.Bytes(), Size: n, Name: f.Name, ContentType: f.ContentType}
-	return c.sendText(ctx, to, f.Caption, nil, p)
+	return &filePointer{Blob: digest[:], Key: key.Bytes(), Size: n, Name: f.Name, ContentType: f.ContentType}, nil
 }
 
 // upload sends the size bytes in src as the blob sum (encrypted
@@ -291,6 +300,11 @@ func (c *Client) Download(ctx context.Context, conv ConversationID, id MessageID
 	if err != nil {
 		return err
 	}
+	return c.download(ctx, p, w, progress)
+}
+
+// download fetches, checks and decrypts the file p points to into w.
+func (c *Client) download(ctx context.Context, p *filePointer, w io.Writer, progress func(done, total int64)) error {
 	key, err := attachment.KeyFromBytes(p.Key)
 	if err != nil {
 		return ErrDamaged

@@ -123,7 +123,7 @@ func (c *Client) describe(r *group.Record) string {
 	case group.KindDemote:
 		return fmt.Sprintf("%s made %s a member (no longer an admin)", by, who(r.Target))
 	case group.KindInfo:
-		return fmt.Sprintf("%s set the title to %q", by, r.Info.Title)
+		return fmt.Sprintf("%s updated the group's title, description or picture (title: %q)", by, r.Info.Title)
 	case group.KindSettings:
 		send, edit := "everyone sends", "everyone edits the title"
 		if r.Settings.SendAdminsOnly {

@@ -94,8 +94,9 @@ type GroupInfo struct {
 	Member       bool // this account is a member
 	Admin        bool // this account is an admin
 	Settings     GroupSettings
-	Link         bool // an invite link is active
-	JoinDirect   bool // the link joins without an admin's approval
+	Link         bool        // an invite link is active
+	JoinDirect   bool        // the link joins without an admin's approval
+	Avatar       *Attachment // the group's picture (GroupAvatar fetches it), or nil
 }
 
 // Admins lists the admins' usernames.
@@ -216,6 +217,9 @@ func (c *Client) info(s *group.State, gr *groupRecord) GroupInfo {
 	}
 	if l := s.Link(); l != nil {
 		g.Link, g.JoinDirect = true, l.Direct
+	}
+	if p, err := parseAvatar(in.Avatar); err == nil {
+		g.Avatar = p.public()
 	}
 	return g
 }

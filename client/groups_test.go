@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -456,5 +457,37 @@ func TestGroupLinkedDeviceRepliesTypingMentions(t *testing.T) {
 	e := carol.waitEvent(func(e client.Event) bool { _, ok := e.(*client.TypingEvent); return ok }).(*client.TypingEvent)
 	if e.Conversation != conv || e.From != "bob" || !e.Started {
 		t.Fatalf("typing event %+v", e)
+	}
+}
+
+// TestGroupAvatar: the picture goes up encrypted and every member, and
+// only members, can open it.
+func TestGroupAvatar(t *testing.T) {
+	ctx := context.Background()
+	srv := start(t)
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	g, err := alice.CreateGroup(ctx, "Pics", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := bytes.Repeat([]byte("\x89PNG not really"), 500)
+	if err := alice.SetGroupAvatar(ctx, g.Conversation, client.File{Name: "us.png", ContentType: "image/png", Body: bytes.NewReader(img)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	syncAll(t, bob)
+	info, err := bob.Group(ctx, g.Conversation)
+	if err != nil || info.Avatar == nil || info.Avatar.Size != int64(len(img)) {
+		t.Fatalf("bob sees the avatar %+v, %v", info.Avatar, err)
+	}
+	var got bytes.Buffer
+	if _, err := bob.GroupAvatar(ctx, g.Conversation, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), img) {
+		t.Fatal("the avatar bob opened differs")
+	}
+	if err := alice.SetGroupAvatar(ctx, g.Conversation, client.File{Name: "x.txt", ContentType: "text/plain", Body: bytes.NewReader(img)}, nil); err == nil {
+		t.Fatal("a text file became the avatar")
 	}
 }

@@ -24,6 +24,7 @@ type groupCmd struct {
 	Demote  groupDemoteCmd  `cmd:"" help:"Make an admin a plain member (admins who outrank them only)."`
 	Rename  groupRenameCmd  `cmd:"" help:"Set a group's title (and, with --about, its description)."`
 	Set     groupSetCmd     `cmd:"" help:"Set who may send and who may edit the title (admins only)."`
+	Avatar  groupAvatarCmd  `cmd:"" help:"Set the group's picture, end-to-end encrypted, or save it with --get."`
 	Invite  groupInviteCmd  `cmd:"" help:"Make an invite link (admins only), or revoke it with --revoke."`
 	Join    groupJoinCmd    `cmd:"" help:"Join a group with an invite link."`
 }
@@ -158,6 +159,9 @@ func (c *groupInfoCmd) Run(r *run) error {
 	r.outf("title: %s\n", safe(g.Title))
 	if g.Description != "" {
 		r.outf("about: %s\n", safe(g.Description))
+	}
+	if a := g.Avatar; a != nil {
+		r.outf("picture: %s, %s (parley group avatar %s --get PATH)\n", safe(a.SafeName()), size(a.Size), c.Group)
 	}
 	r.outf("id: %s\n", g.ID)
 	r.outf("version: %d\n", g.Version)
