@@ -11,6 +11,7 @@ import (
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/internal/attachment"
+	"github.com/parley-chat/parley/internal/group"
 	"github.com/parley-chat/parley/internal/keys"
 	"github.com/parley-chat/parley/internal/wire"
 )
@@ -162,7 +163,7 @@ const (
 	cJoinProof    protowire.Number = 39 // kindJoinRequest
 	cGroupSeq     protowire.Number = 40 // kindText in a group: the sending device's message number
 	maxRecordsPer                  = 64 // group records in one content
-	maxGroupRec                    = 32 << 10
+	maxGroupRec                    = group.MaxRecord
 
 	maxAttachName = 255 // bytes, for the name and the content type
 )
