@@ -3,9 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/internal/group"
 )
 
 // Groups are named on the command line with a leading "+": "+Family" is
@@ -39,9 +41,29 @@ func (r *run) target(cl *client.Client, name string) (client.ConversationID, err
 	case errors.Is(err, client.ErrNoSuchGroup):
 		return "", fail("see your groups with `parley group list`", "no group %s on this device", safe(name))
 	case errors.Is(err, client.ErrAmbiguousGroup):
-		return "", fail("name it by the start of its ID, as `parley group list` shows it (+3fa9…)", "several groups are called %s", safe(name))
+		return "", fail(r.ambiguityAdvice(cl, name), "several groups are called %s", safe(name))
 	}
 	return conv, err
+}
+
+// ambiguityAdvice names the groups a name matches by their ID prefixes,
+// as `parley group list` shows them.
+func (r *run) ambiguityAdvice(cl *client.Client, name string) string {
+	const generic = "name it by the start of its ID, as `parley group list` shows it (+3fa9…)"
+	gs, err := cl.Groups(r.ctx)
+	if err != nil {
+		return generic
+	}
+	var ids []string
+	for _, g := range gs {
+		if strings.EqualFold(g.Title, strings.TrimSpace(strings.TrimPrefix(name, "+"))) {
+			ids = append(ids, "+"+g.ID.String()[:8])
+		}
+	}
+	if len(ids) < 2 {
+		return generic
+	}
+	return "name it by the start of its ID: " + strings.Join(ids, " or ")
 }
 
 // group opens the account, fetches what is queued (so the group's state
@@ -78,15 +100,46 @@ func groupError(err error, conv string) error {
 	case errors.Is(err, client.ErrNotGroupMember):
 		return fail("ask an admin to add you again", "you are not a member of %s", safe(conv))
 	case errors.Is(err, client.ErrGroupNotAllowed):
-		why := err.Error()
-		if i := strings.LastIndex(why, ": "); i >= 0 {
-			why = why[i+2:]
-		}
-		return fail(fmt.Sprintf("see the admins with `parley group info %s`", conv), "%s does not allow it: %s", safe(conv), why)
+		return fail(fmt.Sprintf("see the admins with `parley group info %s`", conv), "%s does not allow it: %s", safe(conv), notAllowedReason(err))
 	case errors.Is(err, client.ErrLinkRevoked):
 		return fail("ask an admin for a new link", "this invite link was revoked or does not exist")
 	}
 	return err
+}
+
+// notAllowedReason is the rule a refused change broke, without the
+// packages' prefixes ("client: the group does not allow it: group:
+// change not allowed: ").
+func notAllowedReason(err error) string {
+	s := err.Error()
+	for _, prefix := range []string{client.ErrGroupNotAllowed.Error() + ": ", group.ErrNotAllowed.Error() + ": "} {
+		s = strings.TrimPrefix(s, prefix)
+	}
+	return s
+}
+
+// needAdmin refuses, before anything is signed, a change only admins
+// may make (doing says what, e.g. "add members"), when this account is
+// not an admin of conv; name is the group as the user typed it. It
+// returns the group as it is.
+func (r *run) needAdmin(cl *client.Client, conv client.ConversationID, name, doing string) (client.GroupInfo, error) {
+	g, err := cl.Group(r.ctx, conv)
+	if err != nil {
+		return g, err
+	}
+	switch {
+	case !g.Member:
+		return g, groupError(client.ErrNotGroupMember, name)
+	case !g.Admin:
+		return g, fail(fmt.Sprintf("ask an admin; see them with `parley group info %s`", name), "only admins of %s may %s, and you are not one", safe(name), doing)
+	}
+	return g, nil
+}
+
+// isMember reports whether user (with or without @) is a member of g.
+func isMember(g client.GroupInfo, user string) bool {
+	u := strings.ToLower(username(user))
+	return slices.ContainsFunc(g.Members, func(m client.GroupMember) bool { return m.Username == u })
 }
 
 type groupCreateCmd struct {
@@ -206,6 +259,15 @@ func (c *groupAddCmd) Run(r *run) error {
 		return err
 	}
 	defer cl.Close()
+	g, err := r.needAdmin(cl, conv, c.Group, "add members")
+	if err != nil {
+		return err
+	}
+	for _, m := range c.Members {
+		if isMember(g, m) {
+			return fail(fmt.Sprintf("see the members with `parley group info %s`", c.Group), "@%s is a member of %s already", safe(username(m)), safe(c.Group))
+		}
+	}
 	err = cl.AddMembers(r.ctx, conv, c.Members...)
 	w.report(r)
 	if err := groupError(err, c.Group); err != nil {
@@ -221,13 +283,20 @@ type groupMemberCmd struct {
 	Member string `arg:"" help:"The member, e.g. @bob."`
 }
 
-func (c *groupMemberCmd) do(r *run, act func(*client.Client, client.ConversationID, string) error, done string) error {
+func (c *groupMemberCmd) do(r *run, doing string, act func(*client.Client, client.ConversationID, string) error, done string) error {
 	var w identityWatch
 	cl, conv, err := r.group(c.Group, &w)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	g, err := r.needAdmin(cl, conv, c.Group, doing)
+	if err != nil {
+		return err
+	}
+	if !isMember(g, c.Member) {
+		return fail(fmt.Sprintf("see the members with `parley group info %s`", c.Group), "@%s is not a member of %s", safe(username(c.Member)), safe(c.Group))
+	}
 	err = act(cl, conv, username(c.Member))
 	w.report(r)
 	if err := groupError(err, c.Group); err != nil {
@@ -240,7 +309,7 @@ func (c *groupMemberCmd) do(r *run, act func(*client.Client, client.Conversation
 type groupRemoveCmd struct{ groupMemberCmd }
 
 func (c *groupRemoveCmd) Run(r *run) error {
-	return c.do(r, func(cl *client.Client, conv client.ConversationID, u string) error {
+	return c.do(r, "remove members", func(cl *client.Client, conv client.ConversationID, u string) error {
 		return cl.RemoveMember(r.ctx, conv, u)
 	}, "removed @%s from %s")
 }
@@ -248,7 +317,7 @@ func (c *groupRemoveCmd) Run(r *run) error {
 type groupPromoteCmd struct{ groupMemberCmd }
 
 func (c *groupPromoteCmd) Run(r *run) error {
-	return c.do(r, func(cl *client.Client, conv client.ConversationID, u string) error {
+	return c.do(r, "make admins", func(cl *client.Client, conv client.ConversationID, u string) error {
 		return cl.Promote(r.ctx, conv, u)
 	}, "@%s is now an admin of %s")
 }
@@ -256,7 +325,7 @@ func (c *groupPromoteCmd) Run(r *run) error {
 type groupDemoteCmd struct{ groupMemberCmd }
 
 func (c *groupDemoteCmd) Run(r *run) error {
-	return c.do(r, func(cl *client.Client, conv client.ConversationID, u string) error {
+	return c.do(r, "demote admins", func(cl *client.Client, conv client.ConversationID, u string) error {
 		return cl.Demote(r.ctx, conv, u)
 	}, "@%s is no longer an admin of %s")
 }
@@ -292,6 +361,11 @@ func (c *groupRenameCmd) Run(r *run) error {
 		return err
 	}
 	defer cl.Close()
+	if g, err := cl.Group(r.ctx, conv); err == nil && g.Settings.InfoAdminsOnly {
+		if _, err := r.needAdmin(cl, conv, c.Group, "change the title"); err != nil {
+			return err
+		}
+	}
 	if c.About != "" {
 		err = cl.SetGroupInfo(r.ctx, conv, c.Title, c.About)
 	} else {
@@ -320,7 +394,7 @@ func (c *groupSetCmd) Run(r *run) error {
 		return err
 	}
 	defer cl.Close()
-	g, err := cl.Group(r.ctx, conv)
+	g, err := r.needAdmin(cl, conv, c.Group, "change the settings")
 	if err != nil {
 		return err
 	}
@@ -351,6 +425,9 @@ func (c *groupInviteCmd) Run(r *run) error {
 		return err
 	}
 	defer cl.Close()
+	if _, err := r.needAdmin(cl, conv, c.Group, "make or revoke invite links"); err != nil {
+		return err
+	}
 	if c.Revoke {
 		if err := groupError(cl.RevokeGroupInvite(r.ctx, conv), c.Group); err != nil {
 			return err

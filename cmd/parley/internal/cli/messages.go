@@ -64,8 +64,12 @@ func convName(typed string, conv client.ConversationID) string {
 	return "@" + string(conv)
 }
 
-// sendError names the contact in the advice for a changed safety number.
+// sendError names the contact in the advice for a changed safety
+// number, and words a group's refusals as the group commands do.
 func sendError(err error, to string) error {
+	if strings.HasPrefix(to, "+") {
+		return groupError(err, to)
+	}
 	if errors.Is(err, client.ErrIdentityNotVerified) {
 		peer := safe(username(to))
 		return fail(fmt.Sprintf("compare the new number with `parley verify @%s`, then confirm it with `parley verify @%s --confirm`", peer, peer),
