@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -55,18 +56,23 @@ func (c *Client) noteChanges(tx sealedTx, id GroupID, l *group.Log, gr *groupRec
 	var lines []string
 	var events []Event
 	chain := l.Chain()
+	var info group.Info // as it was before each record
 	for _, b := range chain {
 		h := group.Hash(b)
 		k := hex.EncodeToString(h[:])
-		if slices.Contains(gr.Noted, k) {
-			continue
-		}
-		gr.Noted = append(gr.Noted, k)
 		r, err := group.Parse(b)
 		if err != nil {
 			return nil, err
 		}
-		line := c.describe(r)
+		before := info
+		if r.Info != nil {
+			info = *r.Info
+		}
+		if slices.Contains(gr.Noted, k) {
+			continue
+		}
+		gr.Noted = append(gr.Noted, k)
+		line := c.describe(r, before)
 		lines = append(lines, line)
 		var mid MessageID
 		copy(mid[:], h[:])
@@ -86,8 +92,9 @@ func (c *Client) noteChanges(tx sealedTx, id GroupID, l *group.Log, gr *groupRec
 	return events, nil
 }
 
-// describe tells a record in words, with "you" for this account.
-func (c *Client) describe(r *group.Record) string {
+// describe tells a record in words, with "you" for this account; before
+// is the group's info before it.
+func (c *Client) describe(r *group.Record, before group.Info) string {
 	who := func(u string) string {
 		if u == c.acct.Username {
 			return "you"
@@ -123,7 +130,20 @@ func (c *Client) describe(r *group.Record) string {
 	case group.KindDemote:
 		return fmt.Sprintf("%s made %s a member (no longer an admin)", by, who(r.Target))
 	case group.KindInfo:
-		return fmt.Sprintf("%s updated the group's title, description or picture (title: %q)", by, r.Info.Title)
+		var what []string
+		if r.Info.Title != before.Title {
+			what = append(what, fmt.Sprintf("set the title to %q", r.Info.Title))
+		}
+		if r.Info.Description != before.Description {
+			what = append(what, "changed the description")
+		}
+		if !bytes.Equal(r.Info.Avatar, before.Avatar) {
+			what = append(what, "changed the picture")
+		}
+		if len(what) == 0 {
+			what = []string{fmt.Sprintf("set the title to %q again", r.Info.Title)}
+		}
+		return by + " " + strings.Join(what, " and ")
 	case group.KindSettings:
 		send, edit := "everyone sends", "everyone edits the title"
 		if r.Settings.SendAdminsOnly {
