@@ -79,13 +79,15 @@ func sendError(err error, to string) error {
 }
 
 // identityWatch gathers the contacts whose safety number changed, or
-// whose verification mark another of the account's devices changed,
-// while a command ran (the client reports them as events, from its own
+// whose verification mark another of the account's devices changed, and
+// the requests to join a group this account administers, while a
+// command ran (the client reports them as events, from its own
 // goroutines), to tell the user at the end.
 type identityWatch struct {
 	mu       sync.Mutex
 	changed  []*client.IdentityChangedEvent
 	verified []*client.VerifiedElsewhereEvent
+	joins    []*client.JoinRequestEvent
 }
 
 func (w *identityWatch) note(e client.Event) {
@@ -96,6 +98,8 @@ func (w *identityWatch) note(e client.Event) {
 		w.changed = append(w.changed, e)
 	case *client.VerifiedElsewhereEvent:
 		w.verified = append(w.verified, e)
+	case *client.JoinRequestEvent:
+		w.joins = append(w.joins, e)
 	}
 }
 
@@ -130,6 +134,17 @@ func (w *identityWatch) report(r *run) {
 			continue
 		}
 		r.errf("@%s was marked %s on your device %d, and here too\n", peer, what, e.Device)
+	}
+	// A join request is told once, when it arrives: the line it adds to
+	// the group is not unread, so inbox would not show it.
+	for _, e := range w.joins {
+		id, ok := e.Conversation.Group()
+		if !ok {
+			continue
+		}
+		g, peer := "+"+id.String()[:8], safe(e.From)
+		r.errf("! @%s asks to join %s with its invite link\n", peer, g)
+		r.errf("  → let them in with `parley group add %s @%s`\n", g, peer)
 	}
 }
 
