@@ -196,6 +196,10 @@ func (c *inboxCmd) Run(r *run) error {
 	if err != nil {
 		return err
 	}
+	groups, err := cl.Groups(r.ctx)
+	if err != nil {
+		return err
+	}
 	shown := 0
 	for _, conv := range convs {
 		if conv.Unread == 0 {
@@ -209,7 +213,7 @@ func (c *inboxCmd) Run(r *run) error {
 			if m.Status != client.StatusUnread {
 				continue
 			}
-			printMessage(r, m, "", where(conv))
+			printMessage(r, m, "", where(conv, groups))
 			shown++
 		}
 		if !c.Peek {
@@ -225,12 +229,22 @@ func (c *inboxCmd) Run(r *run) error {
 }
 
 // where labels the messages of a group conversation in a list of
-// several: "+Title".
-func where(conv client.Conversation) string {
-	if conv.ID.IsGroup() {
-		return "+" + conv.Title
+// several by the name that addresses it: "+Title", or the start of its
+// ID when another of the groups has that title too.
+func where(conv client.Conversation, groups []client.GroupInfo) string {
+	if !conv.ID.IsGroup() {
+		return ""
 	}
-	return ""
+	same := 0
+	for _, g := range groups {
+		if strings.EqualFold(g.Title, conv.Title) {
+			same++
+		}
+	}
+	if id, ok := conv.ID.Group(); ok && same > 1 {
+		return "+" + id.String()[:8]
+	}
+	return "+" + conv.Title
 }
 
 // printMessage writes one message by rule 1: "time  sender: text", and
