@@ -148,6 +148,9 @@ type groupCreateCmd struct {
 }
 
 func (c *groupCreateCmd) Run(r *run) error {
+	if strings.TrimSpace(c.Title) == "" {
+		return fail("give the group a title: parley group create Family @bob", "the title is empty")
+	}
 	var w identityWatch
 	cl, err := r.open(w.note)
 	if err != nil {
@@ -355,6 +358,9 @@ type groupRenameCmd struct {
 }
 
 func (c *groupRenameCmd) Run(r *run) error {
+	if strings.TrimSpace(c.Title) == "" {
+		return fail(fmt.Sprintf("give the new title: parley group rename %s \"New title\"", c.Group), "the title is empty")
+	}
 	var w identityWatch
 	cl, conv, err := r.group(c.Group, &w)
 	if err != nil {
@@ -449,6 +455,9 @@ type groupJoinCmd struct {
 }
 
 func (c *groupJoinCmd) Run(r *run) error {
+	if !strings.Contains(c.Link, "/g#") {
+		return fail("copy the whole link, as the admin's `parley group invite` printed it", "%s is not an invite link", safe(c.Link))
+	}
 	var w identityWatch
 	cl, err := r.open(w.note)
 	if err != nil {

@@ -79,13 +79,15 @@ func sendError(err error, to string) error {
 }
 
 // identityWatch gathers the contacts whose safety number changed, or
-// whose verification mark another of the account's devices changed,
-// while a command ran (the client reports them as events, from its own
+// whose verification mark another of the account's devices changed, and
+// the requests to join a group this account administers, while a
+// command ran (the client reports them as events, from its own
 // goroutines), to tell the user at the end.
 type identityWatch struct {
 	mu       sync.Mutex
 	changed  []*client.IdentityChangedEvent
 	verified []*client.VerifiedElsewhereEvent
+	joins    []*client.JoinRequestEvent
 }
 
 func (w *identityWatch) note(e client.Event) {
@@ -96,6 +98,8 @@ func (w *identityWatch) note(e client.Event) {
 		w.changed = append(w.changed, e)
 	case *client.VerifiedElsewhereEvent:
 		w.verified = append(w.verified, e)
+	case *client.JoinRequestEvent:
+		w.joins = append(w.joins, e)
 	}
 }
 
@@ -130,6 +134,17 @@ func (w *identityWatch) report(r *run) {
 			continue
 		}
 		r.errf("@%s was marked %s on your device %d, and here too\n", peer, what, e.Device)
+	}
+	// A join request is told once, when it arrives: the line it adds to
+	// the group is not unread, so inbox would not show it.
+	for _, e := range w.joins {
+		id, ok := e.Conversation.Group()
+		if !ok {
+			continue
+		}
+		g, peer := "+"+id.String()[:8], safe(e.From)
+		r.errf("! @%s asks to join %s with its invite link\n", peer, g)
+		r.errf("  → let them in with `parley group add %s @%s`\n", g, peer)
 	}
 }
 
@@ -181,6 +196,10 @@ func (c *inboxCmd) Run(r *run) error {
 	if err != nil {
 		return err
 	}
+	groups, err := cl.Groups(r.ctx)
+	if err != nil {
+		return err
+	}
 	shown := 0
 	for _, conv := range convs {
 		if conv.Unread == 0 {
@@ -194,7 +213,7 @@ func (c *inboxCmd) Run(r *run) error {
 			if m.Status != client.StatusUnread {
 				continue
 			}
-			printMessage(r, m, "", where(conv))
+			printMessage(r, m, "", where(conv, groups))
 			shown++
 		}
 		if !c.Peek {
@@ -210,12 +229,22 @@ func (c *inboxCmd) Run(r *run) error {
 }
 
 // where labels the messages of a group conversation in a list of
-// several: "+Title".
-func where(conv client.Conversation) string {
-	if conv.ID.IsGroup() {
-		return "+" + conv.Title
+// several by the name that addresses it: "+Title", or the start of its
+// ID when another of the groups has that title too.
+func where(conv client.Conversation, groups []client.GroupInfo) string {
+	if !conv.ID.IsGroup() {
+		return ""
 	}
-	return ""
+	same := 0
+	for _, g := range groups {
+		if strings.EqualFold(g.Title, conv.Title) {
+			same++
+		}
+	}
+	if id, ok := conv.ID.Group(); ok && same > 1 {
+		return "+" + id.String()[:8]
+	}
+	return "+" + conv.Title
 }
 
 // printMessage writes one message by rule 1: "time  sender: text", and
