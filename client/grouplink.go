@@ -24,6 +24,9 @@ import (
 // revoked, replaced, or never existed.
 var ErrLinkRevoked = errors.New("client: this invite link was revoked or does not exist")
 
+// ErrBadLink means a text is not an invite link, or its secret is damaged.
+var ErrBadLink = errors.New("client: not an invite link")
+
 // ErrJoinRequested means a join was asked for: the group's admins must
 // approve it (an admin adds the account), so it is not a member yet.
 var ErrJoinRequested = errors.New("client: asked the group's admins to let you in")
@@ -186,11 +189,11 @@ func (c *Client) runLinkChecks(ctx context.Context) {
 func parseLink(link string) ([]byte, error) {
 	i := strings.LastIndexByte(link, '#')
 	if i < 0 {
-		return nil, fmt.Errorf("client: an invite link ends with # and its secret")
+		return nil, fmt.Errorf("%w: an invite link ends with # and its secret", ErrBadLink)
 	}
 	secret, err := base64.RawURLEncoding.DecodeString(link[i+1:])
 	if err != nil || len(secret) != 32 {
-		return nil, fmt.Errorf("client: the invite link is damaged (its secret is not 32 bytes of base64url)")
+		return nil, fmt.Errorf("%w: the link is damaged (its secret is not 32 bytes of base64url)", ErrBadLink)
 	}
 	return secret, nil
 }

@@ -191,7 +191,7 @@ func (c *Client) checkSeq(tx sealedTx, conv ConversationID, sender string, dev u
 
 // noteGroup adds a note to a group conversation, with an ID of its own.
 func (c *Client) noteGroup(tx sealedTx, conv ConversationID, from string, dev uint32, kind MessageKind, at int64, text string) ([]Event, error) {
-	r := &messageRecord{ID: newID(c), Conv: conv, From: from, FromDevice: dev, Kind: kind, Text: text, Timestamp: at, Status: StatusRead}
+	r := &messageRecord{ID: newID(c), Conv: conv, From: from, FromDevice: dev, Kind: kind, Text: text, Timestamp: at, Status: StatusUnread}
 	if _, err := storeMessage(tx, r); err != nil {
 		return nil, err
 	}

@@ -535,7 +535,7 @@ func (c *Client) AddMembers(ctx context.Context, conv ConversationID, users ...s
 		}
 		for _, m := range list {
 			if _, ok := s.Member(m.Username); ok {
-				return fmt.Errorf("client: %s is a member already", m.Username)
+				return fmt.Errorf("%w: %s is a member already", ErrGroupNotAllowed, m.Username)
 			}
 		}
 		r.Members = list
@@ -572,7 +572,7 @@ func (c *Client) targeted(ctx context.Context, conv ConversationID, kind group.K
 	}
 	return c.change(ctx, conv, kind, func(r *group.Record, s *group.State) error {
 		if _, ok := s.Member(u); !ok {
-			return fmt.Errorf("client: %s is not a member of the group", u)
+			return fmt.Errorf("%w: %s is not a member of the group", ErrGroupNotAllowed, u)
 		}
 		r.Target = u
 		return nil

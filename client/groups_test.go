@@ -491,3 +491,25 @@ func TestGroupAvatar(t *testing.T) {
 		t.Fatal("a text file became the avatar")
 	}
 }
+
+// TestGroupTypingBeforeFirstMessage: typing from a device that never sent
+// to the group reaches the members: its sender key goes first.
+func TestGroupTypingBeforeFirstMessage(t *testing.T) {
+	ctx := context.Background()
+	srv := start(t)
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	g, err := alice.CreateGroup(ctx, "Family", "@bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncRounds(t, 2, alice, bob)
+	alice.run()
+	if err := bob.SendTyping(ctx, g.Conversation, true); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitEvent(func(e client.Event) bool {
+		te, ok := e.(*client.TypingEvent)
+		return ok && te.From == "bob" && te.Started && te.Conversation == g.Conversation
+	})
+}

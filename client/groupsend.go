@@ -229,12 +229,16 @@ func (c *Client) groupSend(ctx context.Context, id GroupID, ct *content, ephemer
 			return err
 		}
 		members = slices.DeleteFunc(members, func(u string) bool { return gone[u] })
-		if !ephemeral {
-			if err := c.shareSenderKey(ctx, id, sr, sender, members, ct.GroupSeq, gone); err != nil {
-				return err
-			}
-			members = slices.DeleteFunc(members, func(u string) bool { return gone[u] })
+		// Typing too: before this device's first message, no member could
+		// read it otherwise.
+		next := ct.GroupSeq
+		if ephemeral {
+			next = sr.Seq + 1
 		}
+		if err := c.shareSenderKey(ctx, id, sr, sender, members, next, gone); err != nil {
+			return err
+		}
+		members = slices.DeleteFunc(members, func(u string) bool { return gone[u] })
 		var msg []byte
 		if err := c.update(ctx, func(tx sealedTx) error {
 			var err error

@@ -36,7 +36,7 @@ func TestTUIGroup(t *testing.T) {
 	aliceTerm.waitFor(`\d\d:\d\d bob: hello from bob's tui\n`)
 	bobTerm.waitFor(`bob: hello from bob's tui +✓`)
 	bobTerm.keys("-l", "and a second")
-	aliceTerm.waitFor(`bob typing…`)
+	aliceTerm.waitFor(`bob is typing…`)
 	bobTerm.keys("Enter")
 	screen = aliceTerm.waitFor(`\d\d:\d\d bob: and a second\n`)
 	if strings.Contains(screen, "typing") {

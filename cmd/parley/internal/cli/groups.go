@@ -101,6 +101,8 @@ func groupError(err error, conv string) error {
 		return fail("ask an admin to add you again", "you are not a member of %s", safe(conv))
 	case errors.Is(err, client.ErrGroupNotAllowed):
 		return fail(fmt.Sprintf("see the admins with `parley group info %s`", conv), "%s does not allow it: %s", safe(conv), notAllowedReason(err))
+	case errors.Is(err, client.ErrBadLink):
+		return fail("copy the whole link, with the part after #", "%s", strings.TrimPrefix(err.Error(), "client: "))
 	case errors.Is(err, client.ErrLinkRevoked):
 		return fail("ask an admin for a new link", "this invite link was revoked or does not exist")
 	}

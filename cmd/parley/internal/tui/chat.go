@@ -217,12 +217,18 @@ func (m *model) chatScreen() string {
 			styleFaint.Render(cut(clean(memberLine(*g)), m.width)), rule(m.width)}
 	}
 	var typing string
-	if who := m.typing.who(v.peer); len(who) > 0 && v.group != nil {
-		typing = styleFaint.Render(clean(strings.Join(who, ", ")) + " typing…")
+	if who := m.typing.who(v.peer); len(who) == 1 && v.group != nil {
+		typing = styleFaint.Render(clean(who[0]) + " is typing…")
+	} else if len(who) > 1 && v.group != nil {
+		typing = styleFaint.Render(clean(strings.Join(who, ", ")) + " are typing…")
 	} else if len(who) > 0 {
 		typing = styleFaint.Render(clean(v.peer) + " is typing…")
 	}
-	bottom := append([]string{typing}, m.statusLines("Enter send · Esc back · Ctrl+S safety number · PgUp/PgDn scroll")...)
+	hint := "Enter send · Esc back · Ctrl+S safety number · PgUp/PgDn scroll"
+	if v.group != nil {
+		hint = "Enter send · Esc back · PgUp/PgDn scroll"
+	}
+	bottom := append([]string{typing}, m.statusLines(hint)...)
 	bottom = append(bottom, v.input.View())
 	body := m.chatLines(time.Now())
 	return layoutScrolled(m.width, m.height, top, body, bottom, &v.scroll)
