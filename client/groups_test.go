@@ -451,10 +451,7 @@ func TestGroupLinkedDeviceRepliesTypingMentions(t *testing.T) {
 
 	// Typing reaches the members online.
 	carol.run()
-	if err := bob.SendTyping(ctx, conv, true); err != nil {
-		t.Fatal(err)
-	}
-	e := carol.waitEvent(func(e client.Event) bool { _, ok := e.(*client.TypingEvent); return ok }).(*client.TypingEvent)
+	e := typedTo(t, bob, carol, conv)
 	if e.Conversation != conv || e.From != "bob" || !e.Started {
 		t.Fatalf("typing event %+v", e)
 	}
@@ -505,11 +502,39 @@ func TestGroupTypingBeforeFirstMessage(t *testing.T) {
 	}
 	syncRounds(t, 2, alice, bob)
 	alice.run()
-	if err := bob.SendTyping(ctx, g.Conversation, true); err != nil {
-		t.Fatal(err)
+	if e := typedTo(t, bob, alice, g.Conversation); e.From != "bob" || !e.Started || e.Conversation != g.Conversation {
+		t.Fatalf("typing event %+v", e)
 	}
-	alice.waitEvent(func(e client.Event) bool {
-		te, ok := e.(*client.TypingEvent)
-		return ok && te.From == "bob" && te.Started && te.Conversation == g.Conversation
-	})
+}
+
+// typedTo has from say it is typing in conv, again every half second as
+// a typing client does (typing is best effort: the server passes it only
+// to devices connected at that moment), until to reports it.
+func typedTo(t *testing.T, from, to *device, conv client.ConversationID) *client.TypingEvent {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for time.Now().Before(deadline) {
+		if err := from.SendTyping(context.Background(), conv, true); err != nil {
+			t.Fatal(err)
+		}
+		until := time.After(500 * time.Millisecond)
+		for waiting := true; waiting; {
+			to.mu.Lock()
+			for i, e := range to.events {
+				if te, ok := e.(*client.TypingEvent); ok {
+					to.events = to.events[i+1:]
+					to.mu.Unlock()
+					return te
+				}
+			}
+			to.mu.Unlock()
+			select {
+			case <-to.signal:
+			case <-until:
+				waiting = false
+			}
+		}
+	}
+	t.Fatalf("%s never saw %s typing", to.Username(), from.Username())
+	return nil
 }

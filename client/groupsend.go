@@ -250,14 +250,18 @@ func (c *Client) groupSend(ctx context.Context, id GroupID, ct *content, ephemer
 			return err
 		}
 		req := api.MultiSendRequest{ClientID: ct.ID[:], Type: uint8(wire.TypeSenderKey), Content: msg, Ephemeral: ephemeral}
-		for _, u := range append(members, c.acct.Username) {
+		for _, u := range members {
 			if devs := sr.Have[u]; len(devs) > 0 {
 				req.Recipients = append(req.Recipients, api.MultiRecipient{Username: u, Devices: devs})
 			}
 		}
-		if len(req.Recipients) == 0 {
+		own := sr.Have[c.acct.Username]
+		if len(req.Recipients) == 0 && len(own) == 0 {
 			return nil // alone in the group, with no other device
 		}
+		// This account always, its other devices as far as known (maybe
+		// none): the server's answer tells of a device linked since.
+		req.Recipients = append(req.Recipients, api.MultiRecipient{Username: c.acct.Username, Devices: own})
 		_, err = c.http.SendMulti(ctx, req)
 		var ae *api.Error
 		if !errors.As(err, &ae) || ae.Code != api.CodeStaleDevices {
@@ -320,18 +324,11 @@ func (c *Client) fixRecipients(ctx context.Context, id GroupID, stale []api.Stal
 // the group's records name gets nothing: the user is told (the
 // IdentityChangedEvent of the session, and a note). c.mu is held.
 func (c *Client) shareSenderKey(ctx context.Context, id GroupID, sr *senderRecord, sender *senderkey.Sender, members []string, next uint64, gone map[string]bool) error {
-	own, err := c.ownDevices(ctx)
-	if err != nil {
-		return err
-	}
 	var need []string
-	for _, u := range members {
+	for _, u := range append(slices.Clone(members), c.acct.Username) {
 		if _, ok := sr.Have[u]; !ok {
 			need = append(need, u)
 		}
-	}
-	if have := sr.Have[c.acct.Username]; len(own) > 0 && !sameDevices(have, own) {
-		need = append(need, c.acct.Username)
 	}
 	if len(need) == 0 {
 		return nil
@@ -397,13 +394,6 @@ func (c *Client) sendOwnChain(ctx context.Context, id GroupID) error {
 		return err
 	}
 	return c.sendRecords(ctx, id, c.acct.Username, chain)
-}
-
-func sameDevices(a, b []uint32) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
 }
 
 // checkMemberIdentity checks that the identity key this device knows for
