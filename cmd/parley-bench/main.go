@@ -89,7 +89,7 @@ type options struct {
 	pairs, creators                 int
 	procs, posts                    int
 	members, senders, messages      int
-	serverData                      string
+	serverData, memberBinary        string
 	accounts                        string
 	interval                        time.Duration
 	pid                             int
@@ -172,6 +172,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.senders, "senders", 10, "members that send before and after the removal, besides the admin (group)")
 	fs.IntVar(&o.messages, "messages", 3, "warm messages the admin sends and measures (group)")
 	fs.StringVar(&o.serverData, "server-data", "", "parleyd's -data directory, to read what a group send stored, read-only (group)")
+	fs.StringVar(&o.memberBinary, "member-binary", "", "the parley-bench binary to run as member processes; \"\" = this one (group)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -398,9 +399,12 @@ type GroupReport struct {
 
 // runGroup is group mode: the coordinator, which holds the group's admin.
 func runGroup(ctx context.Context, o *options, stdout, stderr io.Writer) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("group: finding this binary to run the members: %w", err)
+	exe := o.memberBinary
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return fmt.Errorf("group: finding this binary to run the members: %w", err)
+		}
 	}
 	procs := o.procs
 	if procs == 0 {

@@ -67,7 +67,7 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if c == nil {
 		return t.next.RoundTrip(req)
 	}
-	route := req.Method + " " + req.URL.Path
+	route := req.Method + " " + routeOf(req.URL.Path)
 	body := &countingBody{ReadCloser: req.Body}
 	if req.Body != nil && req.Body != http.NoBody {
 		req = req.Clone(req.Context())
@@ -96,6 +96,21 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		c.req.PutBytes, c.req.PutRTT = n, rtt
 	}
 	return resp, err
+}
+
+// routeOf is a request's path with what follows its second segment
+// (a username, an ID) replaced, so that routes add up:
+// "/v1/messages/bob" is "/v1/messages/{…}", "/v1/messages" itself.
+func routeOf(path string) string {
+	n := 0
+	for i, c := range path {
+		if c == '/' {
+			if n++; n == 3 && i+1 < len(path) {
+				return path[:i] + "/{…}"
+			}
+		}
+	}
+	return path
 }
 
 // countingBody counts the bytes read from a request body. The transport
