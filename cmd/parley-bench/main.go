@@ -249,6 +249,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "group":
 		return runGroup(ctx, o, stdout, stderr)
 	case modeGroupMember:
+		// Each member holds a store (three files) and sockets.
+		if _, err := raiseNoFile(); err != nil {
+			fmt.Fprintf(stderr, "parley-bench: warning: could not raise the open-file limit: %v\n", err)
+		}
 		return groupbench.Members(ctx, os.Stdin, stdout, stderr)
 	}
 	if lim, err := raiseNoFile(); err != nil {
