@@ -50,3 +50,26 @@ func TestTag(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEnqueueSamples: any /metrics text is read without a panic.
+func FuzzEnqueueSamples(f *testing.F) {
+	f.Add("parley_store_seconds_count{op=\"enqueue\"} 12\nparley_store_seconds_sum{op=\"enqueue\"} 0.25\n")
+	f.Add("parley_store_seconds_count{op=\"enqueue\"} x\n")
+	f.Add("parley_store_seconds_sum{")
+	f.Fuzz(func(t *testing.T, text string) {
+		enqueueSamples(strings.NewReader(text))
+	})
+}
+
+// FuzzParseTag: a text parseTag accepts is the text of its tag.
+func FuzzParseTag(f *testing.F) {
+	f.Add("cold xxxx")
+	f.Add("warm1 ")
+	f.Add(" x")
+	f.Fuzz(func(t *testing.T, s string) {
+		tag, ok := parseTag(s)
+		if ok && text(tag, len(s)) != s {
+			t.Errorf("parseTag(%q) = %q, whose text is %q", s, tag, text(tag, len(s)))
+		}
+	})
+}
