@@ -87,8 +87,11 @@ func checkGroupReport(t *testing.T, g *groupbench.Result) {
 	if g.Members != 6 || g.Procs != 1 || len(g.Incomplete) != 0 {
 		t.Errorf("%d members in %d processes, incomplete steps %v; want 6 in 1, none", g.Members, g.Procs, g.Incomplete)
 	}
-	if c := g.Create; c.Err != "" || c.Reached.Count != 5 || c.Reached.Of != 5 {
-		t.Errorf("group creation %+v: want it applied by all 5 members", c)
+	if c := g.Create; c.Err != "" || c.Reached.Count != 5 || c.Reached.Of != 5 || c.Requests.ByRoute["GET /v1/keys/{…}"] != 0 {
+		t.Errorf("group creation %+v: want it applied by all 5 members, over the sessions the members began", c)
+	}
+	if g.SessionsSeconds <= 0 {
+		t.Errorf("sessions took %gs", g.SessionsSeconds)
 	}
 	sends := []groupbench.SendResult{g.Cold}
 	sends = append(sends, g.Warm...)
@@ -112,6 +115,8 @@ func checkGroupReport(t *testing.T, g *groupbench.Result) {
 		case s.Recipients != want || s.Stored.Count != want || s.Stored.Of != want || !s.Receipts:
 			t.Errorf("send %s: %d recipients, stored by %d of %d, all receipts %v; want %d, all", s.Tag,
 				s.Recipients, s.Stored.Count, s.Stored.Of, s.Receipts, want)
+		case s.Requests.ByRoute["GET /v1/keys/{…}"] != 0:
+			t.Errorf("send %s fetched bundles: %v", s.Tag, s.Requests.ByRoute)
 		case s.Stored.P50 <= 0 || s.Stored.P50 > s.Stored.P99 || s.Stored.P99 > s.Stored.Max:
 			t.Errorf("send %s: arrivals %+v out of order", s.Tag, s.Stored)
 		}

@@ -10,7 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/parley-chat/parley/client"
 )
 
 // The member processes' protocol. The coordinator writes a memberSetup
@@ -23,10 +26,12 @@ import (
 //	all TAG        every member expected to has stored the text TAG
 //	receipts TAG   its member that sent TAG has delivery receipts from every recipient
 //	sent {JSON}    a SendStat, the answer to "send"
-//	ok             the answer to "expect" and "gone"
+//	ok             the answer to "expect", "gone" and "hello"
 //	result {JSON}  a memberReport, once stdin is closed
 //
-// Commands: "expect TAG SENDER" (the text TAG is coming, from SENDER,
+// Commands: "hello NAME,NAME,..." (every member greets each account
+// named, but itself, and the answer waits for their delivery receipts:
+// see greet), "expect TAG SENDER" (the text TAG is coming, from SENDER,
 // who does not receive it), "send NAME TAG" (member NAME sends TAG),
 // "gone NAME" (NAME is leaving the group: expect nothing more of it).
 const (
@@ -41,6 +46,7 @@ const (
 	cmdExpect = "expect"
 	cmdSend   = "send"
 	cmdGone   = "gone"
+	cmdHello  = "hello"
 )
 
 // memberSetup is what a member process is told first.
@@ -206,6 +212,11 @@ func (mp *memberProc) command(ctx context.Context, line string) error {
 		mp.mu.Unlock()
 		mp.w.line(lineOK, "")
 		mp.poke()
+	case len(f) == 2 && f[0] == cmdHello:
+		if err := mp.greet(ctx, strings.Split(f[1], ",")); err != nil {
+			return err
+		}
+		mp.w.line(lineOK, "")
 	case len(f) == 3 && f[0] == cmdSend:
 		m := mp.byName[f[1]]
 		if m == nil {
@@ -300,4 +311,79 @@ func (l *lineWriter) line(word, arg string) {
 	}
 	l.w.WriteString(word + " " + arg + "\n")
 	l.err = l.w.Flush()
+}
+
+// greetWorkers is how many of a process's members greet at once.
+const greetWorkers = 8
+
+// greet has every member send a 1:1 hello to each of targets but
+// itself, and waits until each has a delivery receipt: the target has
+// then started the session the hello began, and holds the member's
+// identity key. A sender in a group gives its sender key over 1:1
+// sessions; without these, the group's creator and each first sender
+// would fetch a bundle of every member's, far past the server's bundle
+// rate of one account.
+func (mp *memberProc) greet(ctx context.Context, targets []string) error {
+	type hello struct {
+		from *member
+		id   client.MessageID
+	}
+	var (
+		mu    sync.Mutex // guards sent
+		sent  []hello
+		next  atomic.Int64
+		count atomic.Int64
+	)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for range min(greetWorkers, len(mp.list)) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(mp.list) {
+					return
+				}
+				m := mp.list[i]
+				for _, t := range targets {
+					if t == m.name {
+						continue
+					}
+					sctx, stop := context.WithTimeout(ctx, mp.setup.Timeout)
+					msg, err := m.c.Send(sctx, client.Direct(t), helloText)
+					stop()
+					if err != nil {
+						cancel(fmt.Errorf("groupbench: %s greeting %s: %w", m.name, t, err))
+						return
+					}
+					mu.Lock()
+					sent = append(sent, hello{m, msg.ID})
+					mu.Unlock()
+					count.Add(1)
+				}
+			}
+		})
+	}
+	stop := mp.p.tick("greeting", func() string { return fmt.Sprintf("%d hellos sent", count.Load()) })
+	defer stop()
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(mp.setup.Timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for _, h := range sent {
+		for h.from.receiptCount(h.id) == 0 {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("groupbench: %s's hello had no delivery receipt within %s", h.from.name, mp.setup.Timeout)
+			}
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
 }

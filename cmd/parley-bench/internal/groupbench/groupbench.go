@@ -33,6 +33,7 @@ import (
 	"io"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,18 +95,21 @@ type SendResult struct {
 
 // Result is what a run measured.
 type Result struct {
-	Members      int          `json:"members"`
-	Procs        int          `json:"processes"`
-	Size         int          `json:"text_bytes"`
-	SetupSeconds float64      `json:"setup_seconds"` // accounts made and connected
-	Create       Step         `json:"create"`
-	Cold         SendResult   `json:"cold"`
-	Warm         []SendResult `json:"warm"`
-	Probe        *Probe       `json:"probe,omitempty"`
-	ProbeSend    *SendResult  `json:"probe_send,omitempty"`
-	FirstSends   []SendResult `json:"first_sends"` // the K members' first messages
-	Removed      string       `json:"removed"`
-	Remove       Step         `json:"remove"`
+	Members      int     `json:"members"`
+	Procs        int     `json:"processes"`
+	Size         int     `json:"text_bytes"`
+	SetupSeconds float64 `json:"setup_seconds"` // accounts made and connected
+	// SessionsSeconds is the time for every member to greet the admin
+	// and the K senders 1:1 (Config.Senders+1 sessions each, PQXDH).
+	SessionsSeconds float64      `json:"sessions_seconds"`
+	Create          Step         `json:"create"`
+	Cold            SendResult   `json:"cold"`
+	Warm            []SendResult `json:"warm"`
+	Probe           *Probe       `json:"probe,omitempty"`
+	ProbeSend       *SendResult  `json:"probe_send,omitempty"`
+	FirstSends      []SendResult `json:"first_sends"` // the K members' first messages
+	Removed         string       `json:"removed"`
+	Remove          Step         `json:"remove"`
 	// Rotations are the sends after the removal: the admin's first
 	// (Rotations[0], in the quiet coordinator), then the K members'.
 	Rotations []SendResult `json:"rotations"`
@@ -221,6 +225,7 @@ func (r *run) steps(ctx context.Context) error {
 		name string
 		fn   func(context.Context) error
 	}{
+		{"sessions", r.greet},
 		{"create the group", r.create},
 		{"cold message", func(ctx context.Context) error { return r.adminSend(ctx, "cold", &r.res.Cold, nil) }},
 		{"warm messages", r.warm},
@@ -240,6 +245,18 @@ func (r *run) steps(ctx context.Context) error {
 			return fmt.Errorf("groupbench: %s: %w", step.name, err)
 		}
 	}
+	return nil
+}
+
+// greet has every member start a 1:1 session with the admin and the K
+// sample senders (child.go's greet says why).
+func (r *run) greet(ctx context.Context) error {
+	t0 := time.Now()
+	targets := append([]string{r.admin.name}, r.samples()...)
+	if err := r.cs.tell(ctx, nil, cmdHello+" "+strings.Join(targets, ","), true); err != nil {
+		return err
+	}
+	r.res.SessionsSeconds = time.Since(t0).Seconds()
 	return nil
 }
 

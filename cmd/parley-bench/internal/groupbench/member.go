@@ -188,6 +188,12 @@ func (m *member) event(e client.Event) {
 		if msg.Kind != client.KindText || msg.Outgoing {
 			return // the lines of group changes, and notes
 		}
+		if !msg.Conversation.IsGroup() {
+			if msg.Text != helloText {
+				m.p.unexpected.Add(1)
+			}
+			return
+		}
 		tag, ok := parseTag(msg.Text)
 		if !ok {
 			m.p.unexpected.Add(1)
@@ -252,6 +258,9 @@ func (m *member) receiptCount(id client.MessageID) int {
 	defer m.mu.Unlock()
 	return len(m.receipts[id])
 }
+
+// helloText is the 1:1 message that starts a session (greet).
+const helloText = "hello"
 
 // text is a group message of size bytes: the tag, a space, then 'x'.
 func text(tag string, size int) string {

@@ -14,8 +14,8 @@ const MinSize = 40
 
 // WriteText prints the result as a table.
 func (r *Result) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "group of %d accounts (one device each; %d in %d member processes), texts of %d B; setup %.1fs\n",
-		r.Members, r.Members-1, r.Procs, r.Size, r.SetupSeconds)
+	fmt.Fprintf(w, "group of %d accounts (one device each; %d in %d member processes), texts of %d B; setup %.1fs, 1:1 sessions with the admin and the senders %.1fs\n",
+		r.Members, r.Members-1, r.Procs, r.Size, r.SetupSeconds, r.SessionsSeconds)
 	writeStep(w, "create group", &r.Create)
 	fmt.Fprintf(w, "%-22s%9s%9s%9s%6s%10s%9s%9s%9s%9s%9s\n", "send (ms)", "duration", "CPU", "parleyd", "reqs",
 		"PUT bytes", "PUT rtt", "stored", "p50", "p99", "max")
