@@ -18,7 +18,7 @@ import (
 // TestGroupMode runs group mode end to end against parleyd in its own
 // process: a group of 6 accounts, 5 of them in one member process (a
 // built parley-bench: the test binary cannot stand in for it), 2 sample
-// senders.
+// senders, and the group made by a create and two adds.
 // Every message must reach every member, every receipt come back, the
 // warm send be one request, the probed send store one body, and the
 // removal reach every remaining member.
@@ -54,7 +54,7 @@ func TestGroupMode(t *testing.T) {
 	t.Setenv("TMPDIR", stores) // where the clients' stores go, the member process's too
 	jsonPath := filepath.Join(dir, "report.json")
 	args := []string{"-server", "http://" + addr, "-server-pid", strconv.Itoa(srv.Process.Pid),
-		"-server-data", data, "-member-binary", bench, "-members", "6", "-procs", "1", "-senders", "2",
+		"-server-data", data, "-member-binary", bench, "-members", "6", "-procs", "1", "-senders", "2", "-record-members", "2",
 		"-messages", "2", "-size", "100", "-drain", "30s", "-timeout", "60s", "-json", jsonPath, "group"}
 	var out, errs bytes.Buffer
 	if err := run(context.Background(), args, &out, &errs); err != nil {
@@ -89,6 +89,9 @@ func checkGroupReport(t *testing.T, g *groupbench.Result) {
 	}
 	if c := g.Create; c.Err != "" || c.Reached.Count != 5 || c.Reached.Of != 5 || c.Requests.ByRoute["GET /v1/keys/{…}"] != 0 {
 		t.Errorf("group creation %+v: want it applied by all 5 members, over the sessions the members began", c)
+	}
+	if g.CreateRecords != 3 {
+		t.Errorf("the group was made by %d records, want 3 (a create and two adds of 2 members at most)", g.CreateRecords)
 	}
 	if g.SessionsSeconds <= 0 {
 		t.Errorf("sessions took %gs", g.SessionsSeconds)

@@ -89,6 +89,7 @@ type options struct {
 	pairs, creators                 int
 	procs, posts                    int
 	members, senders, messages      int
+	recordMembers                   int
 	serverData, memberBinary        string
 	accounts                        string
 	interval                        time.Duration
@@ -170,6 +171,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.accounts, "accounts", "", "file of follower credentials to reuse, extended with new ones (fanout)")
 	fs.IntVar(&o.members, "members", 1000, "accounts in the group, the admin included (group)")
 	fs.IntVar(&o.senders, "senders", 10, "members that send before and after the removal, besides the admin (group)")
+	fs.IntVar(&o.recordMembers, "record-members", groupbench.DefaultRecordMembers, "members named by the create record and by each add record that follows (group)")
 	fs.IntVar(&o.messages, "messages", 3, "warm messages the admin sends and measures (group)")
 	fs.StringVar(&o.serverData, "server-data", "", "parleyd's -data directory, to read what a group send stored, read-only (group)")
 	fs.StringVar(&o.memberBinary, "member-binary", "", "the parley-bench binary to run as member processes; \"\" = this one (group)")
@@ -206,8 +208,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-size must be at most %d bytes in fanout mode", channel.MaxText)
 	case o.mode == "group" && (o.members < 2 || o.members > 100_000 || o.procs < 0 || o.procs > o.members-1):
 		return nil, errors.New("group needs -members 2 to 100000 and -procs 0 to -members - 1")
-	case o.mode == "group" && (o.senders < 0 || o.senders > o.members-2 || o.messages < 1 || o.drain <= 0):
-		return nil, errors.New("group needs -senders 0 to -members - 2, -messages at least 1 and -drain positive")
+	case o.mode == "group" && (o.senders < 0 || o.senders > o.members-2 || o.messages < 1 || o.drain <= 0 || o.recordMembers < 1):
+		return nil, errors.New("group needs -senders 0 to -members - 2, -messages and -record-members at least 1 and -drain positive")
 	case o.mode == "group" && (o.size < groupbench.MinSize || o.size > clientpath.MaxSize):
 		return nil, fmt.Errorf("-size must be %d to %d bytes in group mode", groupbench.MinSize, clientpath.MaxSize)
 	}
@@ -416,7 +418,7 @@ func runGroup(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	rep := &GroupReport{Mode: o.mode, Server: o.server, Prefix: fleet.RunPrefix()}
 	cfg := groupbench.Config{Server: o.server, Prefix: rep.Prefix, Members: o.members, Procs: procs,
-		Warm: o.messages, Senders: o.senders, Size: o.size, Creators: o.creators, Timeout: o.timeout,
+		Warm: o.messages, Senders: o.senders, RecordMembers: o.recordMembers, Size: o.size, Creators: o.creators, Timeout: o.timeout,
 		Wait: o.drain, DataDir: o.serverData, ServerPID: o.pid, Progress: stderr, Every: o.every,
 		Member: func(ctx context.Context) *exec.Cmd {
 			return exec.CommandContext(ctx, exe, "-server", o.server, modeGroupMember)

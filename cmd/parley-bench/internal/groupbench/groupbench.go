@@ -49,7 +49,10 @@ type Config struct {
 	Procs   int    // member processes, holding Members-1 accounts between them
 	Warm    int    // warm messages measured, after the cold one
 	Senders int    // K: members that send before and after the removal
-	Size    int    // bytes of text per message
+	// RecordMembers is how many members the create record and each add
+	// record name; 0 means DefaultRecordMembers.
+	RecordMembers int
+	Size          int // bytes of text per message
 	// Creators is how many accounts are made at once, over all
 	// processes; each runs Argon2id with 64 MiB.
 	Creators int
@@ -101,15 +104,18 @@ type Result struct {
 	SetupSeconds float64 `json:"setup_seconds"` // accounts made and connected
 	// SessionsSeconds is the time for every member to greet the admin
 	// and the K senders 1:1 (Config.Senders+1 sessions each, PQXDH).
-	SessionsSeconds float64      `json:"sessions_seconds"`
-	Create          Step         `json:"create"`
-	Cold            SendResult   `json:"cold"`
-	Warm            []SendResult `json:"warm"`
-	Probe           *Probe       `json:"probe,omitempty"`
-	ProbeSend       *SendResult  `json:"probe_send,omitempty"`
-	FirstSends      []SendResult `json:"first_sends"` // the K members' first messages
-	Removed         string       `json:"removed"`
-	Remove          Step         `json:"remove"`
+	SessionsSeconds float64 `json:"sessions_seconds"`
+	// Create is the group's creation: CreateGroup and then AddMembers,
+	// CreateRecords records of at most Config.RecordMembers members each.
+	Create        Step         `json:"create"`
+	CreateRecords int          `json:"create_records"`
+	Cold          SendResult   `json:"cold"`
+	Warm          []SendResult `json:"warm"`
+	Probe         *Probe       `json:"probe,omitempty"`
+	ProbeSend     *SendResult  `json:"probe_send,omitempty"`
+	FirstSends    []SendResult `json:"first_sends"` // the K members' first messages
+	Removed       string       `json:"removed"`
+	Remove        Step         `json:"remove"`
 	// Rotations are the sends after the removal: the admin's first
 	// (Rotations[0], in the quiet coordinator), then the K members'.
 	Rotations []SendResult `json:"rotations"`
@@ -136,6 +142,14 @@ type Estimate struct {
 	Envelopes int `json:"envelopes"`
 }
 
+// DefaultRecordMembers is how many members one create or add record names. A
+// record naming 1,000 is about 50 KB, over the 32 KiB a group record
+// may have in a content as the SDK reads it (client/content.go,
+// maxGroupRec), though internal/group allows 96 KiB and 1,000 members
+// a record: the members would drop it as unreadable. So the group is
+// made by a create and adds of 500 members each.
+const DefaultRecordMembers = 500
+
 // errIncomplete says a step's wait ran out: the run goes on and says so.
 var errIncomplete = errors.New("groupbench: not every member answered in time")
 
@@ -147,6 +161,7 @@ type run struct {
 	cs      *children
 	conv    client.ConversationID
 	members []string // the member processes' accounts
+	records int      // the group's records once made: the create and the adds
 	res     *Result
 }
 
@@ -262,13 +277,24 @@ func (r *run) greet(ctx context.Context) error {
 
 func (r *run) create(ctx context.Context) error {
 	if err := r.step(ctx, &r.res.Create, func(ctx context.Context) error {
-		info, err := r.admin.c.CreateGroup(ctx, "parley-bench", r.members...)
-		r.conv = info.Conversation
+		per := r.cfg.RecordMembers
+		if per <= 0 {
+			per = DefaultRecordMembers
+		}
+		first := r.members[:min(per, len(r.members))]
+		info, err := r.admin.c.CreateGroup(ctx, "parley-bench", first...)
+		r.conv, r.records = info.Conversation, 1
+		for rest := r.members[len(first):]; err == nil && len(rest) > 0; r.records++ {
+			n := min(per, len(rest))
+			err = r.admin.c.AddMembers(ctx, r.conv, rest[:n]...)
+			rest = rest[n:]
+		}
 		return err
 	}); err != nil {
 		return err
 	}
-	return r.waitFor(ctx, r.cs.changesAtLeast(1))
+	r.res.CreateRecords = r.records
+	return r.waitFor(ctx, r.cs.changesAtLeast(r.records))
 }
 
 func (r *run) warm(ctx context.Context) error {
@@ -306,7 +332,7 @@ func (r *run) remove(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	return r.waitFor(ctx, r.cs.changesAtLeast(2))
+	return r.waitFor(ctx, r.cs.changesAtLeast(r.records+1))
 }
 
 func (r *run) rotate(ctx context.Context) error {

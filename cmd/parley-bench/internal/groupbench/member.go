@@ -39,8 +39,8 @@ type member struct {
 	// arrived holds, by tag, when each group text of this run was
 	// stored (Unix nanoseconds of its MessageEvent), the first time.
 	arrived map[string]int64
-	// changes holds when each GroupChangedEvent came: the group's
-	// creation, then each change.
+	// changes holds when each change of the group was applied, a time
+	// per line of each GroupChangedEvent: the creation, then each change.
 	changes []int64
 	conv    client.ConversationID // the group, from the first change
 	// receipts holds, by message, the accounts whose delivery receipts
@@ -208,7 +208,9 @@ func (m *member) event(e client.Event) {
 		m.mu.Unlock()
 	case *client.GroupChangedEvent:
 		m.mu.Lock()
-		m.changes = append(m.changes, now)
+		for range e.Lines {
+			m.changes = append(m.changes, now)
+		}
 		m.conv = e.Conversation
 		m.mu.Unlock()
 	case *client.ReceiptEvent:

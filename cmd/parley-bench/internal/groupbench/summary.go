@@ -77,9 +77,9 @@ func (r *run) summarise(reps []*memberReport) {
 		s.Stored = spread(ds, s.Recipients)
 	}
 
-	res.Create.Reached = reached(logs, res.Create.start, "", len(r.members))
+	res.Create.Reached = reached(logs, res.Create.start, r.records-1, "", len(r.members))
 	if res.Removed != "" {
-		res.Remove.Reached = reached(logs, res.Remove.start, res.Removed, len(r.members)-1)
+		res.Remove.Reached = reached(logs, res.Remove.start, r.records, res.Removed, len(r.members)-1)
 	}
 
 	e := &res.Rotation
@@ -97,22 +97,16 @@ func (r *run) summarise(reps []*memberReport) {
 }
 
 // reached is the spread of the times from start (a call of the admin's,
-// Unix ns) to each member's first group change at or after it, leaving
-// out the member skip.
-func reached(logs []memberLog, start int64, skip string, of int) Spread {
-	if start == 0 {
+// Unix ns) to each member's group change number i (from 0: the
+// creation), leaving out the member skip.
+func reached(logs []memberLog, start int64, i int, skip string, of int) Spread {
+	if start == 0 || i < 0 {
 		return Spread{Of: of}
 	}
 	var ds []time.Duration
 	for _, l := range logs {
-		if l.Name == skip {
-			continue
-		}
-		for _, at := range l.Changes {
-			if at >= start {
-				ds = append(ds, time.Duration(at-start))
-				break
-			}
+		if l.Name != skip && i < len(l.Changes) {
+			ds = append(ds, time.Duration(l.Changes[i]-start))
 		}
 	}
 	return spread(ds, of)
