@@ -11,8 +11,11 @@
 // (its MessageEvent) and when each change of the group came. All processes
 // read the same clock.
 //
-// A run: make the accounts; create the group (the creator starts a 1:1
-// session with every member and sends each the group's record); send a
+// A run: make the accounts; have every member greet the admin and the K
+// sample senders 1:1, which starts the sessions the group's sends use (an
+// account may fetch only so many bundles: see greet); create the group
+// (a create record and add records of at most RecordMembers members,
+// each sent 1:1 to every member); send a
 // first (cold) message, which gives the sender key to every member over
 // the 1:1 sessions, then warm messages, each one PUT /v1/messages; then
 // one more warm message with the server probed around its PUT (its
