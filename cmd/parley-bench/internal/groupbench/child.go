@@ -26,14 +26,15 @@ import (
 //	all TAG        every member expected to has stored the text TAG
 //	receipts TAG   its member that sent TAG has delivery receipts from every recipient
 //	sent {JSON}    a SendStat, the answer to "send"
-//	ok             the answer to "expect", "gone" and "hello"
+//	ok             the answer to "expect", "gone", "hello", "pause" and "resume"
 //	result {JSON}  a memberReport, once stdin is closed
 //
 // Commands: "hello NAME,NAME,..." (every member greets each account
 // named, but itself, and the answer waits for their delivery receipts:
 // see greet), "expect TAG SENDER" (the text TAG is coming, from SENDER,
 // who does not receive it), "send NAME TAG" (member NAME sends TAG),
-// "gone NAME" (NAME is leaving the group: expect nothing more of it).
+// "gone NAME" (NAME is leaving the group: expect nothing more of it),
+// "pause NAME" and "resume NAME" (end NAME's Run, and start it again).
 const (
 	lineReady    = "ready"
 	lineChanges  = "changes"
@@ -47,6 +48,8 @@ const (
 	cmdSend   = "send"
 	cmdGone   = "gone"
 	cmdHello  = "hello"
+	cmdPause  = "pause"
+	cmdResume = "resume"
 )
 
 // memberSetup is what a member process is told first.
@@ -125,7 +128,7 @@ func Members(ctx context.Context, in io.Reader, out, progress io.Writer) error {
 		return err
 	}
 	w := &lineWriter{w: bufio.NewWriter(out)}
-	mp := &memberProc{p: p, setup: setup, w: w, byName: map[string]*member{}, gone: map[string]bool{},
+	mp := &memberProc{p: p, setup: setup, w: w, runCtx: runCtx, runs: &runs, byName: map[string]*member{}, gone: map[string]bool{},
 		expect: map[string]string{}, sent: map[string]SendStat{}}
 	for _, m := range ms {
 		mp.byName[m.name] = m
@@ -186,6 +189,8 @@ type memberProc struct {
 	p      *pool
 	setup  memberSetup
 	w      *lineWriter
+	runCtx context.Context // the members' Runs', for resume
+	runs   *sync.WaitGroup
 	list   []*member
 	byName map[string]*member
 
@@ -212,6 +217,17 @@ func (mp *memberProc) command(ctx context.Context, line string) error {
 		mp.mu.Unlock()
 		mp.w.line(lineOK, "")
 		mp.poke()
+	case len(f) == 2 && (f[0] == cmdPause || f[0] == cmdResume):
+		m := mp.byName[f[1]]
+		if m == nil {
+			return fmt.Errorf("groupbench: no member %q in this process", f[1])
+		}
+		if f[0] == cmdPause {
+			m.pause()
+		} else {
+			m.start(mp.runCtx, mp.runs)
+		}
+		mp.w.line(lineOK, "")
 	case len(f) == 2 && f[0] == cmdHello:
 		if err := mp.greet(ctx, strings.Split(f[1], ",")); err != nil {
 			return err

@@ -312,15 +312,24 @@ func (r *run) warm(ctx context.Context) error {
 
 // probe sends one more warm message with the server probed around its
 // PUT; the probe's own requests and reads fall in the Send, so its CPU
-// and duration are not the warm ones.
+// and duration are not the warm ones. One member (the one removed later)
+// is offline meanwhile, so the body is still referenced when the probe
+// reads the store, however fast the others acknowledge it.
 func (r *run) probe(ctx context.Context) error {
 	pr, err := newProber(r.cfg.Server, r.cfg.DataDir, r.cfg.Timeout)
 	if err != nil {
 		return err
 	}
 	defer pr.close()
+	witness := r.members[len(r.members)-1]
+	c := r.cs.member[witness]
+	if err := r.cs.tell(ctx, c, cmdPause+" "+witness, true); err != nil {
+		return err
+	}
 	r.res.ProbeSend = &SendResult{}
-	err = r.adminSend(ctx, "probe", r.res.ProbeSend, pr.around)
+	err = r.adminSend(ctx, "probe", r.res.ProbeSend, pr.around, func(ctx context.Context) error {
+		return r.cs.tell(ctx, c, cmdResume+" "+witness, true)
+	})
 	r.res.Probe = pr.result("probe")
 	return err
 }
@@ -375,8 +384,9 @@ func (r *run) step(ctx context.Context, s *Step, fn func(context.Context) error)
 }
 
 // adminSend sends a message from the admin into res and waits until
-// every member has it and every receipt is in.
-func (r *run) adminSend(ctx context.Context, tag string, res *SendResult, aroundPut func(bool)) error {
+// every member has it and every receipt is in. after, if set, runs
+// between the two.
+func (r *run) adminSend(ctx context.Context, tag string, res *SendResult, aroundPut func(bool), after ...func(context.Context) error) error {
 	if err := r.cs.tell(ctx, nil, cmdExpect+" "+tag+" "+r.admin.name, true); err != nil {
 		return err
 	}
@@ -387,6 +397,11 @@ func (r *run) adminSend(ctx context.Context, tag string, res *SendResult, around
 	}
 	if res.Err != "" {
 		return fmt.Errorf("sending %s: %s", tag, res.Err)
+	}
+	for _, fn := range after {
+		if err := fn(ctx); err != nil {
+			return err
+		}
 	}
 	id, want := res.id, res.Recipients
 	return r.waitFor(ctx, func() bool {

@@ -32,8 +32,9 @@ type member struct {
 
 	synced   chan struct{} // closed at the first SyncedEvent
 	syncOnce sync.Once
-	done     chan struct{} // closed when Run has returned
-	runErr   error         // Run's error; read after done is closed
+	done     chan struct{}      // closed when Run has returned
+	runErr   error              // Run's error; read after done is closed
+	stop     context.CancelFunc // ends this Run alone (pause)
 
 	mu sync.Mutex // guards the fields below
 	// arrived holds, by tag, when each group text of this run was
@@ -148,10 +149,7 @@ func (p *pool) newMember(ctx context.Context, name string) (*member, error) {
 // most the pool's timeout, until each has synced.
 func (p *pool) connect(ctx, runCtx context.Context, runs *sync.WaitGroup, ms []*member) error {
 	for _, m := range ms {
-		runs.Go(func() {
-			defer close(m.done)
-			m.runErr = m.c.Run(runCtx)
-		})
+		m.start(runCtx, runs)
 	}
 	deadline := time.NewTimer(p.timeout)
 	defer deadline.Stop()
@@ -167,6 +165,27 @@ func (p *pool) connect(ctx, runCtx context.Context, runs *sync.WaitGroup, ms []*
 		}
 	}
 	return nil
+}
+
+// start runs the member's client on a context of its own under runCtx,
+// in runs. It is called again only once the Run before has returned.
+func (m *member) start(runCtx context.Context, runs *sync.WaitGroup) {
+	ctx, stop := context.WithCancel(runCtx)
+	done := make(chan struct{})
+	m.stop, m.done = stop, done
+	runs.Go(func() {
+		defer close(done)
+		if err := m.c.Run(ctx); runCtx.Err() != nil || !errors.Is(err, context.Canceled) {
+			m.runErr = err // a pause's end is not an error
+		}
+	})
+}
+
+// pause ends the member's Run and waits for it: the device goes
+// offline, and what is sent to it waits in its queue.
+func (m *member) pause() {
+	m.stop()
+	<-m.done
 }
 
 // closeAll closes every client's store. Their Runs must have returned.

@@ -104,15 +104,15 @@ func (pr *prober) around(after bool) {
 	defer cancel()
 	var s probeState
 	var err error
-	s.enqN, s.enqS, err = pr.enqueue(ctx)
-	s.metricsOK = err == nil
-	pr.note(err)
 	if pr.db != nil {
 		s.maxBody, err = pr.maxBody(ctx)
 		s.storeOK = err == nil
 		pr.note(err)
 		s.fileSize = pr.fileSize()
 	}
+	s.enqN, s.enqS, err = pr.enqueue(ctx)
+	s.metricsOK = err == nil
+	pr.note(err)
 	if !after {
 		pr.before = s
 		return
