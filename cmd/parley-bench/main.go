@@ -18,6 +18,16 @@
 //     separate follower processes (this binary again, mode
 //     fanout-follower); the owner publishes posts one at a time; it
 //     reports deliveries/s and the time from a post to its last follower.
+//   - group: a private group of -members accounts made with the SDK, one
+//     device each; the admin, alone in this process, creates it and sends
+//     a cold message and warm ones, while the members run in member
+//     processes (this binary again, mode group-member); it reports the
+//     sender's CPU time, requests and bytes per Send, the PUT's round
+//     trip, what the server stored (with -server-data), the time from
+//     Send to each member storing it, and what removing a member costs:
+//     the time for every member to apply the removal, and the time of the
+//     next Send of the admin and of -senders members, each of which starts
+//     a new sender-key chain and gives it to every member 1:1.
 //
 // It is a separate process from the server and talks only to the loopback
 // address it is given. Every phase is bounded in count and time.
@@ -27,10 +37,12 @@
 //	/tmp/parley-bench -server http://127.0.0.1:8080 -server-pid $! traffic
 //	/tmp/parley-bench -server http://127.0.0.1:8080 -server-pid $! -pairs 10 -size 100 -duration 30s client
 //	/tmp/parley-bench -server http://127.0.0.1:8080 -server-pid $! -devices 15000 -procs 3 -posts 20 fanout
+//	/tmp/parley-bench -server http://127.0.0.1:8080 -server-pid $! -server-data DIR -members 1000 group
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,6 +51,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime/pprof"
 	"slices"
@@ -50,6 +63,7 @@ import (
 	"github.com/parley-chat/parley/client/transport"
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/clientpath"
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/fleet"
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/groupbench"
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/traffic"
 	"github.com/parley-chat/parley/internal/channel"
 )
@@ -74,6 +88,9 @@ type options struct {
 	devices, workers, size, window  int
 	pairs, creators                 int
 	procs, posts                    int
+	members, senders, messages      int
+	recordMembers                   int
+	serverData, memberBinary        string
 	accounts                        string
 	interval                        time.Duration
 	pid                             int
@@ -83,7 +100,7 @@ type options struct {
 	reconnect, duplex               bool
 }
 
-const usage = `usage: parley-bench [flags] traffic|idle|client|fanout
+const usage = `usage: parley-bench [flags] traffic|idle|client|fanout|group
 
 Start parleyd first, with a registration rate high enough for -devices
 accounts from one address, e.g.
@@ -110,6 +127,16 @@ Modes:
            (or -drain has passed), or every -interval; it reports deliveries/s
            and the time from each post to its last follower. With -accounts,
            the followers are saved to a file and reused by later runs
+  group    a private group of -members accounts made with the SDK (one
+           device and SQLite store each; -create-workers at a time): the
+           admin, alone in this process, creates it, sends a cold message
+           and -messages warm ones of -size bytes, then one with the server
+           probed (its /metrics, and its store read-only with -server-data);
+           -senders members send, one is removed, and the admin and those
+           members send again (each rotating its sender key). The members
+           run in -procs member processes (0 = one per 500). -drain bounds
+           each step's wait for the members and the receipts. Start parleyd
+           with -max-group-members at least -members - 1 (1000 by default)
 
 Flags:
 `
@@ -138,16 +165,22 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.creators, "create-workers", 2, "accounts created at once; each runs Argon2id with 64 MiB (client)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of parley-bench, from setup to the end, to this file")
 	fs.DurationVar(&o.every, "progress", 5*time.Second, "interval between progress lines on stderr")
-	fs.IntVar(&o.procs, "procs", 0, "follower processes holding the sockets; 0 = one per 5,000 (fanout)")
+	fs.IntVar(&o.procs, "procs", 0, "follower processes holding the sockets; 0 = one per 5,000 (fanout); member processes, 0 = one per 500 (group)")
 	fs.IntVar(&o.posts, "posts", 20, "posts to publish (fanout)")
 	fs.DurationVar(&o.interval, "interval", 0, "publish a post every interval; 0 = once every follower has the one before (fanout)")
 	fs.StringVar(&o.accounts, "accounts", "", "file of follower credentials to reuse, extended with new ones (fanout)")
+	fs.IntVar(&o.members, "members", 1000, "accounts in the group, the admin included (group)")
+	fs.IntVar(&o.senders, "senders", 10, "members that send before and after the removal, besides the admin (group)")
+	fs.IntVar(&o.recordMembers, "record-members", groupbench.DefaultRecordMembers, "members named by the create record and by each add record that follows (group)")
+	fs.IntVar(&o.messages, "messages", 3, "warm messages the admin sends and measures (group)")
+	fs.StringVar(&o.serverData, "server-data", "", "parleyd's -data directory, to read what a group send stored, read-only (group)")
+	fs.StringVar(&o.memberBinary, "member-binary", "", "the parley-bench binary to run as member processes; \"\" = this one (group)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() != 1 || !slices.Contains([]string{"traffic", "idle", "client", "fanout", modeFollower}, fs.Arg(0)) {
+	if fs.NArg() != 1 || !slices.Contains([]string{"traffic", "idle", "client", "fanout", "group", modeFollower, modeGroupMember}, fs.Arg(0)) {
 		fs.Usage()
-		return nil, errors.New("give one mode: traffic, idle, client or fanout")
+		return nil, errors.New("give one mode: traffic, idle, client, fanout or group")
 	}
 	o.mode = fs.Arg(0)
 	switch {
@@ -173,6 +206,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("fanout needs -posts at least 1, -procs 0 to -devices, -interval not negative and -drain positive")
 	case o.mode == "fanout" && o.size > channel.MaxText:
 		return nil, fmt.Errorf("-size must be at most %d bytes in fanout mode", channel.MaxText)
+	case o.mode == "group" && (o.members < 2 || o.members > 100_000 || o.procs < 0 || o.procs > o.members-1):
+		return nil, errors.New("group needs -members 2 to 100000 and -procs 0 to -members - 1")
+	case o.mode == "group" && (o.senders < 0 || o.senders > o.members-2 || o.messages < 1 || o.drain <= 0 || o.recordMembers < 1):
+		return nil, errors.New("group needs -senders 0 to -members - 2, -messages and -record-members at least 1 and -drain positive")
+	case o.mode == "group" && (o.size < groupbench.MinSize || o.size > clientpath.MaxSize):
+		return nil, fmt.Errorf("-size must be %d to %d bytes in group mode", groupbench.MinSize, clientpath.MaxSize)
 	}
 	return &o, checkLoopback(o.server)
 }
@@ -209,6 +248,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runFanout(ctx, o, stdout, stderr)
 	case modeFollower:
 		return runFollower(ctx, o, os.Stdin, stdout, stderr)
+	case "group":
+		return runGroup(ctx, o, stdout, stderr)
+	case modeGroupMember:
+		// Each member holds a store (three files) and sockets.
+		if _, err := raiseNoFile(); err != nil {
+			fmt.Fprintf(stderr, "parley-bench: warning: could not raise the open-file limit: %v\n", err)
+		}
+		return groupbench.Members(ctx, os.Stdin, stdout, stderr)
 	}
 	if lim, err := raiseNoFile(); err != nil {
 		fmt.Fprintf(stderr, "parley-bench: warning: could not raise the open-file limit: %v\n", err)
@@ -339,3 +386,58 @@ func startCPUProfile(path string) (stop func(), err error) {
 }
 
 func deadlineOf(ctx context.Context) time.Time { d, _ := ctx.Deadline(); return d }
+
+// modeGroupMember is the hidden mode of group's member processes: this
+// binary, run by group itself, never by hand.
+const modeGroupMember = "group-member"
+
+// membersPerProc is how many accounts a member process holds when -procs
+// is 0.
+const membersPerProc = 500
+
+// GroupReport is group mode's report.
+type GroupReport struct {
+	Mode   string             `json:"mode"`
+	Server string             `json:"server"`
+	Prefix string             `json:"username_prefix"`
+	Group  *groupbench.Result `json:"group"`
+}
+
+// runGroup is group mode: the coordinator, which holds the group's admin.
+func runGroup(ctx context.Context, o *options, stdout, stderr io.Writer) error {
+	exe := o.memberBinary
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return fmt.Errorf("group: finding this binary to run the members: %w", err)
+		}
+	}
+	procs := o.procs
+	if procs == 0 {
+		procs = min((o.members-1+membersPerProc-1)/membersPerProc, o.members-1)
+	}
+	rep := &GroupReport{Mode: o.mode, Server: o.server, Prefix: fleet.RunPrefix()}
+	cfg := groupbench.Config{Server: o.server, Prefix: rep.Prefix, Members: o.members, Procs: procs,
+		Warm: o.messages, Senders: o.senders, RecordMembers: o.recordMembers, Size: o.size, Creators: o.creators, Timeout: o.timeout,
+		Wait: o.drain, DataDir: o.serverData, ServerPID: o.pid, Progress: stderr, Every: o.every,
+		Member: func(ctx context.Context) *exec.Cmd {
+			return exec.CommandContext(ctx, exe, "-server", o.server, modeGroupMember)
+		}}
+	res, err := groupbench.Run(ctx, cfg)
+	if res == nil {
+		return err
+	}
+	rep.Group = res
+	fmt.Fprintf(stdout, "parley-bench group on %s (%s*)\n", rep.Server, rep.Prefix)
+	res.WriteText(stdout)
+	if o.jsonPath != "" {
+		b, jerr := json.MarshalIndent(rep, "", "  ")
+		if jerr == nil {
+			jerr = os.WriteFile(o.jsonPath, append(b, '\n'), 0o644)
+		}
+		if jerr != nil && err == nil {
+			err = fmt.Errorf("writing the JSON report: %w", jerr)
+		}
+	}
+	return err
+}
