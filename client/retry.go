@@ -47,6 +47,11 @@ type outboxRecord struct {
 type outboxMeta struct {
 	Count int   `json:"count"`
 	Bytes int64 `json:"bytes"`
+	// Oldest is no later than the send time of the oldest message kept
+	// (unix ms; 0: unknown), so that a send within the bounds need not
+	// list the outbox (acknowledged messages leave it older than it
+	// could be, which costs one listing that sets it again).
+	Oldest int64 `json:"oldest,omitempty"`
 }
 
 // failedRecord counts the failures of one envelope.
@@ -90,6 +95,9 @@ func (c *Client) retain(tx sealedTx, user string, ct *content) ([]Event, error) 
 	}
 	m.Count++
 	m.Bytes += int64(len(b))
+	if m.Count == 1 {
+		m.Oldest = now
+	}
 	return c.evictOutbox(tx, &m)
 }
 
@@ -109,15 +117,20 @@ func (c *Client) pruneOutbox(tx sealedTx) ([]Event, error) {
 // outboxKeep or the outbox is over its bounds; one a device still could
 // not decrypt becomes undelivered. It saves m.
 func (c *Client) evictOutbox(tx sealedTx, m *outboxMeta) ([]Event, error) {
+	cutoff := c.now().Add(-outboxKeep).UnixMilli()
+	if m.Oldest > 0 && m.Oldest >= cutoff && m.Count <= maxOutbox && m.Bytes <= maxOutboxBytes {
+		return nil, tx.putJSON(bucketOutbox, keyOutboxMeta, m) // nothing to evict: no listing
+	}
 	ks, err := tx.keys(bucketOutbox, outboxPrefix)
 	if err != nil {
 		return nil, err
 	}
-	cutoff := c.now().Add(-outboxKeep).UnixMilli()
 	var events []Event
+	m.Oldest = 0
 	for _, k := range ks {
 		ts, err := strconv.ParseUint(strings.SplitN(strings.TrimPrefix(k, outboxPrefix), "/", 2)[0], 16, 64)
 		if err == nil && int64(ts) >= cutoff && m.Count <= maxOutbox && m.Bytes <= maxOutboxBytes {
+			m.Oldest = int64(ts)
 			break
 		}
 		var r outboxRecord

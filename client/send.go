@@ -14,8 +14,10 @@ import (
 )
 
 const (
-	maxSendAttempts = 4                // stale-device rounds before giving up
-	ownDevicesTTL   = 60 * time.Second // how long the list of own devices is trusted
+	bundleWait      = 500 * time.Millisecond // before fetching keys again after rate_limited
+	maxBundleWaits  = 120                    // a minute of them at most
+	maxSendAttempts = 4                      // stale-device rounds before giving up
+	ownDevicesTTL   = 60 * time.Second       // how long the list of own devices is trusted
 )
 
 // ErrSelf means a message was addressed to the sender's own account.
@@ -241,6 +243,11 @@ func (c *Client) deliverFresh(ctx context.Context, user string, ct *content, eph
 	}
 }
 
+func isRateLimited(err error) bool {
+	var ae *api.Error
+	return errors.As(err, &ae) && ae.Code == api.CodeRateLimited
+}
+
 // sessionDevices lists the devices of user with which sessions exist.
 func sessionDevices(tx sealedTx, user string, ownDevice uint32, self bool) ([]uint32, error) {
 	ks, err := tx.keys(bucketSession, user+"/")
@@ -264,6 +271,15 @@ func sessionDevices(tx sealedTx, user string, ownDevice uint32, self bool) ([]ui
 // device if not 0) and starts a session with each (PQXDH §3.3) into fresh.
 func (c *Client) startSessions(ctx context.Context, user string, device uint32, fresh map[uint32]*ratchet.Session) error {
 	bs, err := c.http.Bundles(ctx, user, device)
+	for tries := 0; isRateLimited(err) && tries < maxBundleWaits; tries++ {
+		// The server spreads bundle fetches (a burst, then a few a
+		// second: spec/api.md §2.3) so that no one drains prekeys; a
+		// group of many new contacts waits its turn.
+		if err := sleep(ctx, bundleWait); err != nil {
+			return err
+		}
+		bs, err = c.http.Bundles(ctx, user, device)
+	}
 	if err != nil {
 		var ae *api.Error
 		if errors.As(err, &ae) && ae.Code == api.CodeNotFound {
