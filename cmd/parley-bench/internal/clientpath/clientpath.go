@@ -30,6 +30,7 @@ import (
 
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/latency"
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/procstat"
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/sdklog"
 )
 
 // Sizes of a message's text.
@@ -111,11 +112,11 @@ const (
 // runner is the state one run shares between its accounts and streams.
 type runner struct {
 	cfg     Config
-	base    time.Time     // texts carry their send time as an offset from base
-	hc      *http.Client  // shared by every client
-	log     *slog.Logger  // every client's
-	warn    *warnCounter  // behind log
-	started chan struct{} // closed when the measured window starts
+	base    time.Time           // texts carry their send time as an offset from base
+	hc      *http.Client        // shared by every client
+	log     *slog.Logger        // every client's
+	warn    *sdklog.WarnCounter // behind log
+	started chan struct{}       // closed when the measured window starts
 	// The window's end, as an offset from base; set before started is
 	// closed. Steady messages are all sent after the window's start.
 	winEnd atomic.Int64
@@ -192,7 +193,7 @@ func newRunner(cfg Config) *runner {
 	t.MaxIdleConnsPerHost = 4 * cfg.Pairs
 	t.MaxIdleConns = t.MaxIdleConnsPerHost
 	t.IdleConnTimeout = time.Minute
-	w := &warnCounter{counts: map[string]uint64{}, out: cfg.Progress}
+	w := sdklog.NewWarnCounter(cfg.Progress)
 	return &runner{
 		cfg: cfg, base: time.Now(), hc: &http.Client{Transport: t}, log: slog.New(w), warn: w,
 		started: make(chan struct{}), errors: map[string]uint64{},
@@ -296,7 +297,7 @@ func (r *runner) tally(streams []*stream, res *Result) {
 	r.mu.Lock()
 	res.Errors = maps.Clone(r.errors)
 	r.mu.Unlock()
-	res.Warnings = r.warn.snapshot()
+	res.Warnings = r.warn.Snapshot()
 	res.Send, res.EndToEnd, res.FirstSend, res.FirstEndToEnd = r.send, r.e2e, r.firstSend, r.firstE2E
 }
 
@@ -314,53 +315,5 @@ func (r *runner) report(kind string, err error) {
 // progress prints "parley-bench: <what> <status()>" every cfg.Every until
 // the returned func is called.
 func (r *runner) progress(what string, status func() string) (stop func()) {
-	if r.cfg.Progress == nil || r.cfg.Every <= 0 {
-		return func() {}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(r.cfg.Every)
-		defer t.Stop()
-		for start := time.Now(); ; {
-			select {
-			case <-done:
-				return
-			case now := <-t.C:
-				fmt.Fprintf(r.cfg.Progress, "parley-bench: t=%s %s: %s\n", now.Sub(start).Round(time.Second), what, status())
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
-}
-
-// warnCounter is the clients' slog.Handler: it counts messages at Warn
-// and above and prints the first of each.
-type warnCounter struct {
-	mu     sync.Mutex // guards counts
-	counts map[string]uint64
-	out    io.Writer
-}
-
-func (w *warnCounter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-
-func (w *warnCounter) Handle(_ context.Context, rec slog.Record) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.counts[rec.Message]++
-	if w.counts[rec.Message] == 1 && w.out != nil {
-		fmt.Fprintf(w.out, "parley-bench: first SDK warning %q:", rec.Message)
-		rec.Attrs(func(a slog.Attr) bool { fmt.Fprintf(w.out, " %s", a); return true })
-		fmt.Fprintln(w.out)
-	}
-	return nil
-}
-
-func (w *warnCounter) WithAttrs([]slog.Attr) slog.Handler { return w }
-func (w *warnCounter) WithGroup(string) slog.Handler      { return w }
-
-func (w *warnCounter) snapshot() map[string]uint64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return maps.Clone(w.counts)
+	return sdklog.Tick(r.cfg.Progress, r.cfg.Every, what, status)
 }

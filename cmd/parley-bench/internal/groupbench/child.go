@@ -181,7 +181,7 @@ func errOr(err, otherwise error) error {
 // counts are the pool's error counts.
 func (p *pool) counts() Counts {
 	return Counts{Duplicates: p.duplicates.Load(), Unexpected: p.unexpected.Load(),
-		DecryptionFailures: p.decryptFail.Load(), Warnings: p.warn.snapshot()}
+		DecryptionFailures: p.decryptFail.Load(), Warnings: p.warn.Snapshot()}
 }
 
 // memberProc is the state of a member process's commands and watcher.

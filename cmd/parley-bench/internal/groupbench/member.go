@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client"
 	"github.com/parley-chat/parley/client/sqlitestore"
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/sdklog"
 )
 
 // passphrase seals every account's store; the stores are thrown away.
@@ -55,7 +55,7 @@ type pool struct {
 	timeout  time.Duration
 	hc       *http.Client
 	log      *slog.Logger
-	warn     *warnCounter
+	warn     *sdklog.WarnCounter
 	progress io.Writer
 	every    time.Duration
 	dir      string // the stores' temporary directory
@@ -80,7 +80,7 @@ func newPool(server string, n int, timeout time.Duration, progress io.Writer, ev
 	t.MaxIdleConnsPerHost = 2 * n
 	t.MaxIdleConns = t.MaxIdleConnsPerHost
 	t.IdleConnTimeout = 2 * time.Minute
-	w := &warnCounter{counts: map[string]uint64{}, out: progress}
+	w := sdklog.NewWarnCounter(progress)
 	return &pool{server: server, timeout: timeout, hc: &http.Client{Transport: &countingTransport{next: t}},
 		log: slog.New(w), warn: w, progress: progress, every: every, dir: dir, changed: make(chan struct{}, 1)}, nil
 }
@@ -306,53 +306,5 @@ func parseTag(s string) (string, bool) {
 // tick prints "parley-bench: <what> <status()>" every p.every until the
 // returned func is called.
 func (p *pool) tick(what string, status func() string) (stop func()) {
-	if p.progress == nil || p.every <= 0 {
-		return func() {}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(p.every)
-		defer t.Stop()
-		for start := time.Now(); ; {
-			select {
-			case <-done:
-				return
-			case now := <-t.C:
-				fmt.Fprintf(p.progress, "parley-bench: t=%s %s: %s\n", now.Sub(start).Round(time.Second), what, status())
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
-}
-
-// warnCounter is the clients' slog.Handler: it counts messages at Warn
-// and above and prints the first of each.
-type warnCounter struct {
-	mu     sync.Mutex // guards counts
-	counts map[string]uint64
-	out    io.Writer
-}
-
-func (w *warnCounter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-
-func (w *warnCounter) Handle(_ context.Context, rec slog.Record) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.counts[rec.Message]++
-	if w.counts[rec.Message] == 1 && w.out != nil {
-		fmt.Fprintf(w.out, "parley-bench: first SDK warning %q:", rec.Message)
-		rec.Attrs(func(a slog.Attr) bool { fmt.Fprintf(w.out, " %s", a); return true })
-		fmt.Fprintln(w.out)
-	}
-	return nil
-}
-
-func (w *warnCounter) WithAttrs([]slog.Attr) slog.Handler { return w }
-func (w *warnCounter) WithGroup(string) slog.Handler      { return w }
-
-func (w *warnCounter) snapshot() map[string]uint64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return maps.Clone(w.counts)
+	return sdklog.Tick(p.progress, p.every, what, status)
 }
