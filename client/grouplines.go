@@ -231,7 +231,7 @@ func (c *Client) provisionedGroups(tx sealedTx) ([][][]byte, error) {
 	var out [][][]byte
 	budget := provisionGroupBudget
 	for _, k := range ks {
-		id, ok := ConversationID("").withHex(k)
+		id, ok := parseGroupKey(k)
 		if !ok {
 			continue
 		}

@@ -243,17 +243,17 @@ func (c *Client) JoinGroup(ctx context.Context, link string) (GroupInfo, error) 
 		return GroupInfo{}, ErrLinkRevoked
 	}
 	if _, ok := s.Member(c.acct.Username); ok {
-		return c.info(s, &groupRecord{}), nil
+		return c.info(s), nil
 	}
 	proof := group.JoinProof(lk.ProofKey, gid, c.acct.Username, c.id.Public())
 	if !s.Link().Direct {
-		for _, a := range c.info(s, &groupRecord{}).Admins() {
+		for _, a := range c.info(s).Admins() {
 			ct := &content{Kind: kindJoinRequest, Timestamp: c.nowMillis(), Group: &id, JoinProof: proof}
 			if err := c.deliverKept(ctx, a, ct); err != nil {
 				c.log.Warn("join request not delivered", "admin", a, "err", err)
 			}
 		}
-		return c.info(s, &groupRecord{}), ErrJoinRequested
+		return c.info(s), ErrJoinRequested
 	}
 	r := s.Next(group.KindJoin, c.acct.Username)
 	r.Time = c.nowMillis()
@@ -269,7 +269,7 @@ func (c *Client) JoinGroup(ctx context.Context, link string) (GroupInfo, error) 
 	gr := &groupRecord{}
 	var events []Event
 	if err := c.update(ctx, func(tx sealedTx) error {
-		if err := c.saveGroup(tx, id, l, gr); err != nil {
+		if err := c.keepLog(tx, id, l, gr); err != nil {
 			return err
 		}
 		var err error
@@ -282,7 +282,7 @@ func (c *Client) JoinGroup(ctx context.Context, link string) (GroupInfo, error) 
 	}
 	c.emitAll(events)
 	err = c.publishGroup(ctx, id, l, [][]byte{b}, nil, nil)
-	return c.info(l.State(), gr), err
+	return c.info(l.State()), err
 }
 
 // applyJoinRequest tells an admin that a holder of the group's link asks

@@ -72,7 +72,7 @@ func (c *Client) handleGroupMessage(ctx context.Context, f *api.Frame, rb *recei
 		} else if err != nil {
 			return err
 		}
-		id, ok := ConversationID("").withHex(string(gk))
+		id, ok := parseGroupKey(string(gk))
 		if !ok {
 			return fmt.Errorf("client: damaged group index")
 		}
@@ -372,7 +372,7 @@ func (c *Client) applyRecords(tx sealedTx, sender string, id GroupID, recs [][]b
 			}
 		}
 	}
-	if err := c.saveGroup(tx, id, l, gr); err != nil {
+	if err := c.keepLog(tx, id, l, gr); err != nil {
 		return nil, err
 	}
 	evs, err := c.noteChanges(tx, id, l, gr)

@@ -190,21 +190,23 @@ type groupCache struct {
 	n   int
 }
 
-// saveGroup stores the log's records with gr. The cache is refreshed
+// keepLog puts the log's records into gr, which the caller then stores,
+// and indexes a new group by its distribution ID. The cache is refreshed
 // by the next loadGroup.
-func (c *Client) saveGroup(tx sealedTx, id GroupID, l *group.Log, gr *groupRecord) error {
+func (c *Client) keepLog(tx sealedTx, id GroupID, l *group.Log, gr *groupRecord) error {
 	delete(c.groupLogs, id)
+	isNew := len(gr.Records) == 0
 	gr.Records = l.All()
-	if err := tx.put(bucketGroupDist, hex.EncodeToString(distKey(id)), []byte(groupKey(id))); err != nil {
-		return err
+	if !isNew {
+		return nil
 	}
-	return tx.putJSON(bucketGroup, groupKey(id), gr)
+	return tx.put(bucketGroupDist, hex.EncodeToString(distKey(id)), []byte(groupKey(id)))
 }
 
 func distKey(id GroupID) []byte { d := distributionID(id); return d[:] }
 
 // info describes the state s for this account.
-func (c *Client) info(s *group.State, gr *groupRecord) GroupInfo {
+func (c *Client) info(s *group.State) GroupInfo {
 	id := GroupID(s.ID())
 	in := s.Info()
 	g := GroupInfo{ID: id, Conversation: GroupConversation(id), Title: in.Title, Description: in.Description,
@@ -235,15 +237,15 @@ func (c *Client) Groups(ctx context.Context) ([]GroupInfo, error) {
 			return err
 		}
 		for _, k := range ks {
-			id, ok := GroupConversation(GroupID{}).withHex(k)
+			id, ok := parseGroupKey(k)
 			if !ok {
 				continue
 			}
-			l, gr, err := c.loadGroup(tx, id)
+			l, _, err := c.loadGroup(tx, id)
 			if err != nil {
 				return err
 			}
-			out = append(out, c.info(l.State(), gr))
+			out = append(out, c.info(l.State()))
 		}
 		return nil
 	})
@@ -251,9 +253,9 @@ func (c *Client) Groups(ctx context.Context) ([]GroupInfo, error) {
 	return out, err
 }
 
-// withHex parses a group ID in hex.
-func (ConversationID) withHex(s string) (GroupID, bool) {
-	return ConversationID(groupPrefix + s).Group()
+// parseGroupKey reads a group's store key (its ID in hex).
+func parseGroupKey(k string) (GroupID, bool) {
+	return ConversationID(groupPrefix + k).Group()
 }
 
 // Group describes the group conv.
@@ -266,11 +268,11 @@ func (c *Client) Group(ctx context.Context, conv ConversationID) (GroupInfo, err
 	defer c.mu.Unlock()
 	var g GroupInfo
 	err := c.view(ctx, func(tx sealedTx) error {
-		l, gr, err := c.loadGroup(tx, id)
+		l, _, err := c.loadGroup(tx, id)
 		if err != nil {
 			return err
 		}
-		g = c.info(l.State(), gr)
+		g = c.info(l.State())
 		return nil
 	})
 	return g, err
@@ -363,7 +365,7 @@ func (c *Client) CreateGroup(ctx context.Context, title string, members ...strin
 	gr := &groupRecord{}
 	var events []Event
 	if err := c.update(ctx, func(tx sealedTx) error {
-		if err := c.saveGroup(tx, id, l, gr); err != nil {
+		if err := c.keepLog(tx, id, l, gr); err != nil {
 			return err
 		}
 		events, err = c.noteChanges(tx, id, l, gr)
@@ -376,7 +378,7 @@ func (c *Client) CreateGroup(ctx context.Context, title string, members ...strin
 	}
 	c.emitAll(events)
 	err = c.publishGroup(ctx, id, l, [][]byte{b}, users, nil)
-	return c.info(l.State(), gr), err
+	return c.info(l.State()), err
 }
 
 func (c *Client) emitAll(events []Event) {
@@ -483,7 +485,7 @@ func (c *Client) changeLocked(ctx context.Context, conv ConversationID, kind gro
 		if _, err := l.Add(b); err != nil {
 			return err
 		}
-		if err := c.saveGroup(tx, id, l, gr); err != nil {
+		if err := c.keepLog(tx, id, l, gr); err != nil {
 			return err
 		}
 		if events, err = c.noteChanges(tx, id, l, gr); err != nil {
