@@ -105,8 +105,8 @@ type Client struct {
 	// linkChecks are groups whose invite link this device made, changed
 	// by the envelope being processed: the server's copy follows.
 	linkChecks []GroupID
-	// groupMax is the server's bound on a group's members, learnt on
-	// each connection (0 until then: the default, 1000).
+	// groupMax is the server's bound on a group's members, learnt once
+	// (0 until then: the default, 1000).
 	groupMax int
 }
 

@@ -140,10 +140,13 @@ func (c *Client) checkSize(n int) error {
 	return nil
 }
 
-// learnGroupMax asks the server how many members a group may have (a
-// flag of parleyd raises the default). Every member of a group uses one
-// server, so all apply the same bound. c.mu is held.
+// learnGroupMax asks the server, once per Client, how many members a
+// group may have (a flag of parleyd raises the default). Every member of a
+// group uses one server, so all apply the same bound. c.mu is held.
 func (c *Client) learnGroupMax(ctx context.Context) {
+	if c.groupMax != 0 {
+		return
+	}
 	info, err := c.http.ServerInfo(ctx)
 	if err != nil {
 		c.log.Warn("server info not read", "err", err)
