@@ -17,10 +17,13 @@ const (
 	MaxGroupLinks = 100
 )
 
-// MultiSendRequest is the body of PUT /v1/messages: one content for every
-// listed device of every listed account, stored once (spec/api.md §6.6).
-// It is for content the client encrypted once for many readers, such as
-// a sender-key message.
+// MultiSendRequest is the body of PUT /v1/messages (spec/api.md §6.6).
+// Either one content for every listed device of every listed account,
+// stored once: for content the client encrypted once for many readers,
+// such as a sender-key message; or, when the recipients list envelopes
+// instead of devices, an envelope of its own for each device: many 1:1
+// sends of one message in one request, such as a sender key given to
+// every member of a group.
 type MultiSendRequest struct {
 	ClientID []byte `json:"client_id"`
 	Type     uint8  `json:"type"`
@@ -33,10 +36,12 @@ type MultiSendRequest struct {
 
 // MultiRecipient is one account of a MultiSendRequest with every one of
 // its current devices (for the sender's own account: every one but the
-// sending device).
+// sending device): listed in Devices, for the request's shared content,
+// or as the devices of Envelopes, each with its own.
 type MultiRecipient struct {
-	Username string   `json:"username"`
-	Devices  []uint32 `json:"devices"`
+	Username  string             `json:"username"`
+	Devices   []uint32           `json:"devices"`
+	Envelopes []OutgoingEnvelope `json:"envelopes,omitempty"`
 }
 
 // StaleAccount is one account a MultiSendRequest named wrongly, in the

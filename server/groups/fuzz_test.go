@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,6 +73,11 @@ func FuzzMultiSendRequest(f *testing.F) {
 		`{"client_id":"AAAA","type":3,"content":null,"recipients":[]}`,
 		`{"client_id":null,"type":256,"recipients":null}`,
 		`{"client_id":"AAAAAAAAAAAAAAAAAAAAAA==","type":3,"content":"","recipients":[{"username":"","devices":null},{"username":"\u0000","devices":[4294967295]}]}`,
+		`{"client_id":"AAAAAAAAAAAAAAAAAAAAAA==","type":0,"content":null,"recipients":[{"username":"bob","devices":null,"envelopes":[{"device_id":1,"type":2,"content":"aGk="},{"device_id":2,"type":3,"content":"aG8="}]},{"username":"carol","devices":null,"envelopes":[{"device_id":1,"type":3,"content":""}]}]}`,
+		`{"client_id":"AAAAAAAAAAAAAAAAAAAAAA==","type":0,"content":"aGk=","recipients":[{"username":"bob","devices":null,"envelopes":[{"device_id":1,"type":2,"content":"aGk="}]}]}`,
+		`{"client_id":"AAAAAAAAAAAAAAAAAAAAAA==","type":0,"content":null,"recipients":[{"username":"bob","devices":[1],"envelopes":[{"device_id":1,"type":2,"content":"aGk="}]}]}`,
+		`{"client_id":"AAAAAAAAAAAAAAAAAAAAAA==","type":0,"content":null,"recipients":[{"username":"bob","devices":[1]},{"username":"carol","devices":null,"envelopes":[{"device_id":1,"type":2,"content":"aGk="}]}]}`,
+		`{"client_id":"AAAAAAAAAAAAAAAAAAAAAA==","type":0,"content":null,"ephemeral":true,"recipients":[{"username":"bob","devices":null,"envelopes":[{"device_id":7,"type":2,"content":"aGk="},{"device_id":7,"type":2,"content":"aGk="}]}]}`,
 	} {
 		f.Add([]byte(seed), 2)
 	}
@@ -100,9 +106,23 @@ func FuzzMultiSendRequest(f *testing.F) {
 			req.Ephemeral && len(req.Content) > api.MaxEphemeral || len(p.recipients) != len(req.Recipients) {
 			t.Fatalf("check accepted %+v", req)
 		}
+		each := slices.ContainsFunc(req.Recipients, func(r api.MultiRecipient) bool { return len(r.Envelopes) > 0 })
+		if p.each != each || each && len(req.Content) > 0 {
+			t.Fatalf("check accepted %+v as each=%v", req, p.each)
+		}
 		names := map[string]bool{}
 		others := 0
-		for _, r := range p.recipients {
+		for i, r := range p.recipients {
+			if each {
+				if len(req.Recipients[i].Devices) > 0 || len(r.envs) != len(r.devices) {
+					t.Fatalf("check accepted devices beside envelopes in %+v", req.Recipients[i])
+				}
+				for j, e := range r.envs {
+					if e.DeviceID != r.devices[j] || len(e.Content) > api.MaxEnvelope || req.Ephemeral && len(e.Content) > api.MaxEphemeral {
+						t.Fatalf("check accepted envelope %+v", e)
+					}
+				}
+			}
 			if r.name != "" {
 				if names[r.name] {
 					t.Fatalf("account %q accepted twice", r.name)

@@ -16,17 +16,22 @@ type recipient struct {
 	asked   string // the name as the request spelt it
 	name    string // normalised; "" if the name is not a valid username
 	devices []uint32
+	envs    []api.OutgoingEnvelope // each device's own content, in the order of devices; nil for a shared content
 }
 
 // plan is a send's recipients after the checks that need no store.
 type plan struct {
 	recipients []recipient
+	// each is true for a send whose devices have envelopes of their own,
+	// false for one shared content.
+	each bool
 }
 
 // check runs the checks of a send to many that need nothing but the
 // request and the sender's name (spec/api.md §6.6): client_id, recipients,
-// an account or a device named twice, the number of accounts and the
-// content's size. It is pure, for the fuzz target.
+// the form (shared content or envelopes), an account or a device named
+// twice, the number of accounts and the contents' sizes. It is pure, for
+// the fuzz target.
 func check(req *api.MultiSendRequest, senderName string, maxMembers int) (*plan, error) {
 	if len(req.ClientID) != api.ClientIDSize {
 		return nil, badRequest("client_id must be %d bytes.", api.ClientIDSize)
@@ -35,6 +40,12 @@ func check(req *api.MultiSendRequest, senderName string, maxMembers int) (*plan,
 		return nil, badRequest("A send needs at least one recipient.")
 	}
 	p := &plan{recipients: make([]recipient, len(req.Recipients))}
+	for _, r := range req.Recipients {
+		p.each = p.each || len(r.Envelopes) > 0
+	}
+	if p.each && len(req.Content) > 0 {
+		return nil, badRequest("A send whose recipients list envelopes carries no shared content.")
+	}
 	seen := make(map[string]bool, len(req.Recipients))
 	others := 0
 	for i, r := range req.Recipients {
@@ -53,32 +64,58 @@ func check(req *api.MultiSendRequest, senderName string, maxMembers int) (*plan,
 		if name != senderName {
 			others++
 		}
-		devs := make(map[uint32]bool, len(r.Devices))
-		for _, d := range r.Devices {
+		if p.each && len(r.Devices) > 0 {
+			return nil, badRequest("The account %q lists devices in a send of envelopes; list each device as an envelope.", r.Username)
+		}
+		rc := recipient{asked: r.Username, name: name, devices: r.Devices}
+		if p.each {
+			rc.envs = r.Envelopes
+			rc.devices = make([]uint32, len(r.Envelopes))
+			for j, e := range r.Envelopes {
+				rc.devices[j] = e.DeviceID
+			}
+		}
+		devs := make(map[uint32]bool, len(rc.devices))
+		for _, d := range rc.devices {
 			if devs[d] {
 				return nil, badRequest("Device %d of %q is named twice.", d, r.Username)
 			}
 			devs[d] = true
 		}
-		p.recipients[i] = recipient{asked: r.Username, name: name, devices: r.Devices}
+		p.recipients[i] = rc
 	}
 	if others > maxMembers {
 		return nil, apiError(http.StatusRequestEntityTooLarge, api.CodeTooManyRecipients,
 			"The send names more accounts than this server allows in one group; see max_group_members in GET /v1/server.")
 	}
-	switch {
-	case req.Ephemeral && len(req.Content) > api.MaxEphemeral:
-		return nil, errEphemeralTooLarge
-	case len(req.Content) > api.MaxEnvelope:
-		return nil, errTooLarge
+	if err := checkSize(req.Content, req.Ephemeral); err != nil {
+		return nil, err
+	}
+	for _, r := range p.recipients {
+		for _, e := range r.envs {
+			if err := checkSize(e.Content, req.Ephemeral); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return p, nil
+}
+
+func checkSize(content []byte, ephemeral bool) error {
+	switch {
+	case ephemeral && len(content) > api.MaxEphemeral:
+		return errEphemeralTooLarge
+	case len(content) > api.MaxEnvelope:
+		return errTooLarge
+	}
+	return nil
 }
 
 // target is one recipient device of a checked send.
 type target struct {
 	account int64
 	device  uint32
+	env     *api.OutgoingEnvelope // its own content, or nil for the shared one
 }
 
 // resolve looks every recipient up and compares its device list with the
@@ -126,8 +163,12 @@ func (s *Service) resolve(ctx context.Context, from Sender, p *plan) ([]target, 
 			stale = append(stale, api.StaleAccount{Username: r.asked, Missing: missing, Extra: extra})
 			continue
 		}
-		for _, d := range r.devices {
-			targets = append(targets, target{acct.ID, d})
+		for j, d := range r.devices {
+			tg := target{account: acct.ID, device: d}
+			if r.envs != nil {
+				tg.env = &r.envs[j]
+			}
+			targets = append(targets, tg)
 		}
 	}
 	if len(stale) > 0 {
@@ -142,10 +183,11 @@ func (s *Service) resolve(ctx context.Context, from Sender, p *plan) ([]target, 
 }
 
 // Send is PUT /v1/messages (spec/api.md §6.6): one content for every listed
-// device, stored once, in one transaction, answered after commit; then the
-// recipients' sockets are woken. Nothing is stored unless every account is
-// listed with exactly its devices. An ephemeral send is checked the same,
-// then passed to the connected devices and not stored.
+// device, stored once, or each device's own envelope, in one transaction,
+// answered after commit; then the recipients' sockets are woken. Nothing is
+// stored unless every account is listed with exactly its devices. An
+// ephemeral send is checked the same, then passed to the connected devices
+// and not stored.
 func (s *Service) Send(ctx context.Context, from Sender, req api.MultiSendRequest) (api.SendResponse, error) {
 	p, err := check(&req, from.Account.Username, s.o.MaxMembers)
 	if err != nil {
@@ -156,7 +198,7 @@ func (s *Service) Send(ctx context.Context, from Sender, req api.MultiSendReques
 		return api.SendResponse{}, err
 	}
 	now := s.o.Now()
-	if !s.o.Spend(from.Account.ID, now, Cost(len(req.Content), len(targets))) {
+	if !s.o.Spend(from.Account.ID, now, cost(&req, p, targets)) {
 		return api.SendResponse{}, errSendRate
 	}
 	if req.Ephemeral {
@@ -170,9 +212,17 @@ func (s *Service) Send(ctx context.Context, from Sender, req api.MultiSendReques
 			SenderAccount: from.Account.ID, SenderName: from.Account.Username, SenderDevice: from.Device,
 			Type: req.Type, Created: now, Expires: now.Add(s.o.QueueTTL),
 		}
+		if tg.env != nil {
+			envs[i].Type, envs[i].Content = tg.env.Type, tg.env.Content
+		}
 		copy(envs[i].ClientID[:], req.ClientID)
 	}
-	dups, err := s.o.Store.EnqueueShared(ctx, req.Content, envs, s.o.Limits)
+	var dups []bool
+	if p.each {
+		dups, err = s.o.Store.Enqueue(ctx, envs, s.o.Limits)
+	} else {
+		dups, err = s.o.Store.EnqueueShared(ctx, req.Content, envs, s.o.Limits)
+	}
 	switch {
 	case errors.Is(err, store.ErrSenderQueueFull):
 		return api.SendResponse{}, errSenderQueueFull
@@ -190,13 +240,37 @@ func (s *Service) Send(ctx context.Context, from Sender, req api.MultiSendReques
 	return api.SendResponse{Duplicate: !slices.Contains(dups, false)}, nil
 }
 
-// offer passes an ephemeral send to the connected targets as one Deliver
-// frame with Seq 0 (spec/api.md §6.5), encoded once for all of them.
-func (s *Service) offer(from Sender, req *api.MultiSendRequest, targets []target, at int64) {
-	frame := api.AppendFrame(nil, &api.Frame{Type: api.FrameDeliver, Seq: 0,
-		Sender: from.Account.Username, SenderDevice: from.Device, ClientID: req.ClientID,
-		EnvType: req.Type, Content: req.Content, Timestamp: at})
+// cost is what a checked send costs in the sender's send bucket: a shared
+// content once plus DeviceCost per device (Cost), or each envelope as in
+// a 1:1 send, its content plus SendOverhead.
+func cost(req *api.MultiSendRequest, p *plan, targets []target) int {
+	if !p.each {
+		return Cost(len(req.Content), len(targets))
+	}
+	n := 0
 	for _, tg := range targets {
+		n += len(tg.env.Content) + SendOverhead
+	}
+	return n
+}
+
+// offer passes an ephemeral send to the connected targets as Deliver
+// frames with Seq 0 (spec/api.md §6.5): a shared content encoded once for
+// all of them, an envelope of its own for its device.
+func (s *Service) offer(from Sender, req *api.MultiSendRequest, targets []target, at int64) {
+	f := api.Frame{Type: api.FrameDeliver, Seq: 0,
+		Sender: from.Account.Username, SenderDevice: from.Device, ClientID: req.ClientID,
+		EnvType: req.Type, Content: req.Content, Timestamp: at}
+	var shared []byte
+	for _, tg := range targets {
+		frame := shared
+		if tg.env != nil {
+			f.EnvType, f.Content = tg.env.Type, tg.env.Content
+			frame = api.AppendFrame(nil, &f)
+		} else if shared == nil {
+			shared = api.AppendFrame(nil, &f)
+			frame = shared
+		}
 		s.o.Offer(tg.account, tg.device, frame)
 	}
 }
