@@ -78,7 +78,9 @@ func (c *Client) SignGroupRecordForTest(r *group.Record) ([]byte, error) {
 func (c *Client) SendGroupRecordsForTest(ctx context.Context, to string, id GroupID, recs [][]byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sendRecords(ctx, id, to, recs)
+	failed := map[string]error{}
+	c.sendRecords(ctx, id, []string{to}, recs, failed)
+	return failed[to]
 }
 
 // GroupHeadForTest is the version and head hash of the group conv.

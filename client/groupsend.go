@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -52,61 +53,64 @@ func (c *Client) publishGroup(ctx context.Context, id GroupID, l *group.Log, rec
 	if len(fresh) > 0 {
 		chain = l.Chain()
 	}
-	var (
-		failed []string
-		first  error
-	)
-	send := func(user string, rs [][]byte) {
-		if err := c.sendRecords(ctx, id, user, rs); err != nil {
-			c.log.Warn("group change not delivered", "group", id, "user", user, "err", err)
-			failed = append(failed, user)
-			if first == nil {
-				first = err
-			}
-		}
-	}
+	var toChain, toRecs []string
 	for _, m := range s.Members() {
 		switch {
 		case m.Username == c.acct.Username:
 		case slices.Contains(fresh, m.Username):
-			send(m.Username, chain)
+			toChain = append(toChain, m.Username)
 		default:
-			send(m.Username, recs)
+			toRecs = append(toRecs, m.Username)
 		}
 	}
 	for _, u := range also {
 		if _, ok := s.Member(u); !ok && u != c.acct.Username {
-			send(u, recs)
+			toRecs = append(toRecs, u)
 		}
 	}
-	send(c.acct.Username, recs) // this account's other devices
-	if len(failed) > 0 {
-		return &GroupDeliveryError{Users: failed, Err: first}
+	toRecs = append(toRecs, c.acct.Username) // this account's other devices
+	failed := map[string]error{}
+	c.sendRecords(ctx, id, toChain, chain, failed)
+	c.sendRecords(ctx, id, toRecs, recs, failed)
+	if len(failed) == 0 {
+		return nil
 	}
-	return nil
+	e := &GroupDeliveryError{}
+	for _, u := range append(toChain, toRecs...) {
+		if err := failed[u]; err != nil {
+			c.log.Warn("group change not delivered", "group", id, "user", u, "err", err)
+			e.Users = append(e.Users, u)
+			if e.Err == nil {
+				e.Err = err
+			}
+		}
+	}
+	return e
 }
 
 // maxRecordBytes bounds the records of one content, well under an
 // envelope's 256 KiB.
 const maxRecordBytes = 192 << 10
 
-// sendRecords sends group records to every device of user, in contents
-// of at most maxRecordsPer records and maxRecordBytes, kept for
-// resending if a device cannot decrypt them. c.mu is held.
-func (c *Client) sendRecords(ctx context.Context, id GroupID, user string, recs [][]byte) error {
-	for len(recs) > 0 {
+// sendRecords sends group records to every device of users, in contents
+// of at most maxRecordsPer records and maxRecordBytes, each content to
+// all of them in as few requests as fit (deliverKeptEach), kept for
+// resending if a device cannot decrypt them. An account that a content
+// did not reach gets no later one; its error goes into failed. c.mu is
+// held.
+func (c *Client) sendRecords(ctx context.Context, id GroupID, users []string, recs [][]byte, failed map[string]error) {
+	for len(recs) > 0 && len(users) > 0 {
 		n, size := 0, 0
 		for n < len(recs) && n < maxRecordsPer && (n == 0 || size+len(recs[n]) <= maxRecordBytes) {
 			size += len(recs[n])
 			n++
 		}
 		ct := &content{Kind: kindGroupRecords, Timestamp: c.nowMillis(), Group: &id, GroupRecords: recs[:n]}
-		if err := c.deliverKept(ctx, user, ct); err != nil {
-			return err
-		}
+		errs := c.deliverKeptEach(ctx, users, ct)
+		users = slices.DeleteFunc(slices.Clone(users), func(u string) bool { return errs[u] != nil })
+		maps.Copy(failed, errs)
 		recs = recs[n:]
 	}
-	return nil
 }
 
 // deliverKept delivers ct to user and keeps it for a resend if a device
@@ -333,51 +337,66 @@ func (c *Client) shareSenderKey(ctx context.Context, id GroupID, sr *senderRecor
 	if len(need) == 0 {
 		return nil
 	}
-	dist := sender.Distribution()
+	var to []string
 	for _, u := range need {
-		if u != c.acct.Username {
-			if err := c.checkMemberIdentity(ctx, id, u); err != nil {
-				c.log.Warn("sender key withheld", "group", id, "user", u, "err", err)
-				gone[u] = true
-				continue
-			}
-		}
 		if u == c.acct.Username {
 			// A device linked since may lack the group: it gets the chain
 			// first (the others already hold every record of it).
 			if err := c.sendOwnChain(ctx, id); err != nil {
 				return err
 			}
-		}
-		ct := &content{Kind: kindSenderKey, Timestamp: c.nowMillis(), Group: &id, Distribution: dist, GroupSeq: next}
-		if err := c.deliverKept(ctx, u, ct); errors.Is(err, ErrNoSuchUser) {
+		} else if err := c.checkMemberIdentity(ctx, id, u); err != nil {
+			c.log.Warn("sender key withheld", "group", id, "user", u, "err", err)
 			gone[u] = true
 			continue
-		} else if err != nil {
-			return err
 		}
-		var devs []uint32
-		if err := c.update(ctx, func(tx sealedTx) error {
-			var err error
-			if devs, err = sessionDevices(tx, u, c.acct.DeviceID, u == c.acct.Username); err != nil {
-				return err
+		to = append(to, u)
+	}
+	if len(to) == 0 {
+		return nil
+	}
+	// One content for all, each device its own 1:1 envelope, in as few
+	// requests as fit (deliverEach).
+	ct := &content{Kind: kindSenderKey, Timestamp: c.nowMillis(), Group: &id, Distribution: sender.Distribution(), GroupSeq: next}
+	failed := c.deliverKeptEach(ctx, to, ct)
+	var first error
+	for _, u := range to {
+		switch err := failed[u]; {
+		case errors.Is(err, ErrNoSuchUser):
+			gone[u] = true
+		case err != nil && first == nil:
+			first = err
+		}
+	}
+	// Those reached hold the chain, whatever befell the others.
+	have := map[string][]uint32{}
+	if err := c.update(ctx, func(tx sealedTx) error {
+		clear(have)
+		for _, u := range to {
+			if failed[u] != nil {
+				continue
 			}
-			cur, _, err := c.loadSender(tx, id)
+			devs, err := sessionDevices(tx, u, c.acct.DeviceID, u == c.acct.Username)
 			if err != nil {
 				return err
 			}
-			if cur.Have == nil {
-				cur.Have = map[string][]uint32{}
-			}
-			cur.Have[u] = devs
-			cur.State = sr.State
-			return tx.putJSON(bucketGroupSend, groupKey(id), cur)
-		}); err != nil {
+			have[u] = devs
+		}
+		cur, _, err := c.loadSender(tx, id)
+		if err != nil {
 			return err
 		}
-		sr.Have[u] = devs
+		if cur.Have == nil {
+			cur.Have = map[string][]uint32{}
+		}
+		maps.Copy(cur.Have, have)
+		cur.State = sr.State
+		return tx.putJSON(bucketGroupSend, groupKey(id), cur)
+	}); err != nil {
+		return err
 	}
-	return nil
+	maps.Copy(sr.Have, have)
+	return first
 }
 
 // sendOwnChain sends the group's canonical chain to this account's
@@ -393,7 +412,9 @@ func (c *Client) sendOwnChain(ctx context.Context, id GroupID) error {
 	}); err != nil {
 		return err
 	}
-	return c.sendRecords(ctx, id, c.acct.Username, chain)
+	failed := map[string]error{}
+	c.sendRecords(ctx, id, []string{c.acct.Username}, chain, failed)
+	return failed[c.acct.Username]
 }
 
 // checkMemberIdentity checks that the identity key this device knows for

@@ -219,20 +219,7 @@ func (c *Client) deliverFresh(ctx context.Context, user string, ct *content, eph
 			}
 			return err
 		}
-		if self {
-			c.ownDevAt = time.Time{}
-		}
-		// The extra devices are gone, but what they sent may still be
-		// queued for this device: their sessions become receive-only
-		// (spec/client.md §4.1), never deleted here.
-		if err := c.update(ctx, func(tx sealedTx) error {
-			for _, d := range ae.Extra {
-				if err := c.archiveDevice(tx, user, d, true); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
+		if err := c.dropExtra(ctx, user, ae.Extra); err != nil {
 			return err
 		}
 		for _, d := range ae.Missing {
@@ -241,6 +228,25 @@ func (c *Client) deliverFresh(ctx context.Context, user string, ct *content, eph
 			}
 		}
 	}
+}
+
+// dropExtra follows a stale answer's extra devices of user: they are
+// gone, but what they sent may still be queued for this device, so their
+// sessions become receive-only (spec/client.md §4.1), never deleted here.
+// For this account, the list of its devices is asked again at the next
+// send.
+func (c *Client) dropExtra(ctx context.Context, user string, extra []uint32) error {
+	if user == c.acct.Username {
+		c.ownDevAt = time.Time{}
+	}
+	return c.update(ctx, func(tx sealedTx) error {
+		for _, d := range extra {
+			if err := c.archiveDevice(tx, user, d, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func isRateLimited(err error) bool {
@@ -317,40 +323,9 @@ func (c *Client) encryptAll(ctx context.Context, user string, self bool, plainte
 		changed bool
 	)
 	err := c.update(ctx, func(tx sealedTx) error {
-		envs, blocked = nil, false
 		var err error
-		if changed, err = c.saveFresh(tx, user, self, fresh); err != nil {
-			return err
-		}
-		if !self {
-			var r contactRecord
-			if err := tx.getJSON(bucketContact, user, &r); err != nil && !errors.Is(err, ErrNotFound) {
-				return err
-			}
-			if r.Blocked {
-				blocked = true
-				return nil // keep what was learnt, send nothing
-			}
-		}
-		devices, err := sessionDevices(tx, user, c.acct.DeviceID, self)
-		if err != nil {
-			return err
-		}
-		for _, d := range devices {
-			ds, err := loadSessions(tx, user, d)
-			if err != nil {
-				return err
-			}
-			msg, err := ds.active.Encrypt(plaintext)
-			if err != nil {
-				return fmt.Errorf("client: encrypt: %w", err)
-			}
-			if err := ds.save(tx, user, d); err != nil {
-				return err
-			}
-			envs = append(envs, api.OutgoingEnvelope{DeviceID: d, Type: msg[1], Content: msg})
-		}
-		return nil
+		envs, blocked, changed, err = c.encryptIn(tx, user, self, plaintext, fresh)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -362,6 +337,44 @@ func (c *Client) encryptAll(ctx context.Context, user string, self bool, plainte
 		return nil, ErrIdentityNotVerified
 	}
 	return envs, nil
+}
+
+// encryptIn is encryptAll's work in transaction tx: it saves the fresh
+// sessions, then, unless user is a blocked contact, encrypts plaintext for
+// every device of user and saves the advanced states. changed reports an
+// identity key that differs from the one known.
+func (c *Client) encryptIn(tx sealedTx, user string, self bool, plaintext []byte, fresh map[uint32]*ratchet.Session) (envs []api.OutgoingEnvelope, blocked, changed bool, err error) {
+	if changed, err = c.saveFresh(tx, user, self, fresh); err != nil {
+		return nil, false, false, err
+	}
+	if !self {
+		var r contactRecord
+		if err := tx.getJSON(bucketContact, user, &r); err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, false, false, err
+		}
+		if r.Blocked {
+			return nil, true, changed, nil // keep what was learnt, send nothing
+		}
+	}
+	devices, err := sessionDevices(tx, user, c.acct.DeviceID, self)
+	if err != nil {
+		return nil, false, false, err
+	}
+	for _, d := range devices {
+		ds, err := loadSessions(tx, user, d)
+		if err != nil {
+			return nil, false, false, err
+		}
+		msg, err := ds.active.Encrypt(plaintext)
+		if err != nil {
+			return nil, false, false, fmt.Errorf("client: encrypt: %w", err)
+		}
+		if err := ds.save(tx, user, d); err != nil {
+			return nil, false, false, err
+		}
+		envs = append(envs, api.OutgoingEnvelope{DeviceID: d, Type: msg[1], Content: msg})
+	}
+	return envs, false, changed, nil
 }
 
 // saveFresh makes the sessions in fresh, just started with devices of
