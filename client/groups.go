@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -160,14 +161,27 @@ func (c *Client) learnGroupMax(ctx context.Context) {
 
 // loadGroup reads a group and rebuilds its log, verifying every record
 // again. It returns ErrNoSuchGroup for a group this device never had.
+// A group read before comes from c.groupLogs while its stored value is the
+// one read then: a message to a large group reads the record (tens of
+// kilobytes for a thousand members) but parses and verifies nothing.
 func (c *Client) loadGroup(tx sealedTx, id GroupID) (*group.Log, *groupRecord, error) {
-	var gr groupRecord
-	if err := tx.getJSON(bucketGroup, groupKey(id), &gr); errors.Is(err, ErrNotFound) {
+	raw, err := tx.get(bucketGroup, groupKey(id))
+	if errors.Is(err, ErrNotFound) {
 		return nil, nil, ErrNoSuchGroup
 	} else if err != nil {
 		return nil, nil, err
 	}
-	if cached, ok := c.groupLogs[id]; ok && cached.n == len(gr.Records) {
+	cached, ok := c.groupLogs[id]
+	if ok && bytes.Equal(cached.raw, raw) {
+		return cached.log, cached.gr.clone(), nil
+	}
+	var gr groupRecord
+	if err := jsonUnmarshal(raw, &gr); err != nil {
+		return nil, nil, err
+	}
+	if ok && cached.n == len(gr.Records) {
+		// The same records; another field changed.
+		c.groupLogs[id] = groupCache{log: cached.log, n: cached.n, raw: raw, gr: gr.clone()}
 		return cached.log, &gr, nil
 	}
 	if len(gr.Records) == 0 {
@@ -182,15 +196,27 @@ func (c *Client) loadGroup(tx sealedTx, id GroupID) (*group.Log, *groupRecord, e
 			return nil, nil, fmt.Errorf("client: stored group %s: %w", id, err)
 		}
 	}
-	c.groupLogs[id] = groupCache{log: l, n: len(gr.Records)}
+	c.groupLogs[id] = groupCache{log: l, n: len(gr.Records), raw: raw, gr: gr.clone()}
 	return l, &gr, nil
 }
 
 // groupCache is a group's verified log, kept while the stored record
-// count matches.
+// count matches, and the stored value it was last read from, parsed.
 type groupCache struct {
 	log *group.Log
 	n   int
+	raw []byte
+	gr  *groupRecord
+}
+
+// clone copies r's lists, so that a caller may change them.
+func (r *groupRecord) clone() *groupRecord {
+	out := *r
+	out.Records = slices.Clone(r.Records)
+	out.Noted = slices.Clone(r.Noted)
+	out.Rebased = slices.Clone(r.Rebased)
+	out.Link = bytes.Clone(r.Link)
+	return &out
 }
 
 // keepLog puts the log's records into gr, which the caller then stores,
