@@ -55,6 +55,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -416,12 +417,20 @@ func runGroup(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if procs == 0 {
 		procs = min((o.members-1+membersPerProc-1)/membersPerProc, o.members-1)
 	}
+	spawned := 0 // member processes started, to name their profiles
 	rep := &GroupReport{Mode: o.mode, Server: o.server, Prefix: fleet.RunPrefix()}
 	cfg := groupbench.Config{Server: o.server, Prefix: rep.Prefix, Members: o.members, Procs: procs,
 		Warm: o.messages, Senders: o.senders, RecordMembers: o.recordMembers, Size: o.size, Creators: o.creators, Timeout: o.timeout,
 		Wait: o.drain, DataDir: o.serverData, ServerPID: o.pid, Progress: stderr, Every: o.every,
 		Member: func(ctx context.Context) *exec.Cmd {
-			return exec.CommandContext(ctx, exe, "-server", o.server, modeGroupMember)
+			args := []string{"-server", o.server}
+			if o.cpuProfile != "" {
+				// Each member process profiles itself beside the
+				// coordinator's profile: file.member1, file.member2, ...
+				spawned++
+				args = append(args, "-cpuprofile", o.cpuProfile+".member"+strconv.Itoa(spawned))
+			}
+			return exec.CommandContext(ctx, exe, append(args, modeGroupMember)...)
 		}}
 	res, err := groupbench.Run(ctx, cfg)
 	if res == nil {
