@@ -80,23 +80,35 @@ func outboxKey(sent int64, user string, id MessageID) string {
 // retain keeps ct, just sent to user, in the outbox, and evicts what is
 // over the bounds. It returns the events the eviction causes.
 func (c *Client) retain(tx sealedTx, user string, ct *content) ([]Event, error) {
+	return c.retainEach(tx, []string{user}, ct)
+}
+
+// retainEach keeps ct, just sent to each of users, in the outbox, one
+// record per account, and then evicts what is over the bounds, once for
+// all of them.
+func (c *Client) retainEach(tx sealedTx, users []string, ct *content) ([]Event, error) {
+	if len(users) == 0 {
+		return nil, nil
+	}
 	now := c.nowMillis()
 	b := ct.marshal()
-	k := outboxKey(now, user, ct.ID)
-	if err := tx.putJSON(bucketOutbox, k, &outboxRecord{User: user, Content: b, Sent: now}); err != nil {
-		return nil, err
-	}
-	if err := tx.put(bucketOutboxID, msgIndexKey(Direct(user), ct.ID), []byte(k)); err != nil {
-		return nil, err
-	}
 	var m outboxMeta
 	if err := tx.getJSON(bucketOutbox, keyOutboxMeta, &m); err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	m.Count++
-	m.Bytes += int64(len(b))
-	if m.Count == 1 {
-		m.Oldest = now
+	for _, user := range users {
+		k := outboxKey(now, user, ct.ID)
+		if err := tx.putJSON(bucketOutbox, k, &outboxRecord{User: user, Content: b, Sent: now}); err != nil {
+			return nil, err
+		}
+		if err := tx.put(bucketOutboxID, msgIndexKey(Direct(user), ct.ID), []byte(k)); err != nil {
+			return nil, err
+		}
+		m.Count++
+		m.Bytes += int64(len(b))
+		if m.Count == 1 {
+			m.Oldest = now
+		}
 	}
 	return c.evictOutbox(tx, &m)
 }

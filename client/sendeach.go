@@ -279,7 +279,7 @@ func (c *Client) deliverKeptEach(ctx context.Context, users []string, ct *conten
 	failed := c.deliverEach(ctx, users, ct)
 	var events []Event
 	err := c.update(ctx, func(tx sealedTx) error {
-		events = events[:0]
+		var kept []string
 		for _, u := range users {
 			if failed[u] != nil {
 				continue
@@ -291,13 +291,11 @@ func (c *Client) deliverKeptEach(ctx context.Context, users []string, ct *conten
 					continue
 				}
 			}
-			evs, err := c.retain(tx, u, ct)
-			if err != nil {
-				return err
-			}
-			events = append(events, evs...)
+			kept = append(kept, u)
 		}
-		return nil
+		var err error
+		events, err = c.retainEach(tx, kept, ct)
+		return err
 	})
 	c.emitAll(events)
 	if err != nil {
