@@ -40,6 +40,9 @@ const (
 	sqlPut = `INSERT INTO kv (bucket, key, value) VALUES (?, ?, ?)
 		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`
 	sqlDel = `DELETE FROM kv WHERE bucket = ? AND key = ?`
+	// sqlScan reads a key range of a bucket in key order, from the
+	// primary key's index (see tx.Scan).
+	sqlScan = `SELECT key, value FROM kv WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key`
 )
 
 var _ client.Store = (*Store)(nil)
@@ -147,11 +150,11 @@ func (t *tx) Delete(bucket, key string) error {
 }
 
 func (t *tx) Scan(bucket, prefix string, fn func(key string, value []byte) error) error {
-	// Keys are compared as BLOBs (memcmp), so the range [prefix, prefix+0xFF…)
-	// holds exactly the keys that start with prefix, for ASCII keys.
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT key, value FROM kv
-		WHERE bucket = ? AND CAST(key AS BLOB) >= CAST(? AS BLOB) AND CAST(key AS BLOB) < CAST(? AS BLOB)
-		ORDER BY CAST(key AS BLOB)`, bucket, prefix, prefix+"\xff")
+	// Keys are TEXT under the BINARY collation, compared with memcmp, so
+	// the range [prefix, prefix+0xFF…) holds exactly the keys that start
+	// with prefix, for ASCII keys, and the primary key's index gives them
+	// in order: no sort, and no reading of the bucket's other rows.
+	rows, err := t.tx.QueryContext(t.ctx, sqlScan, bucket, prefix, prefix+"\xff")
 	if err != nil {
 		return fmt.Errorf("sqlitestore: scan: %w", err)
 	}
