@@ -64,7 +64,7 @@ func (c *Client) GroupInvite(ctx context.Context, conv ConversationID, direct bo
 			return err
 		}
 		old, gr.Link = gr.Link, secret
-		return tx.putJSON(bucketGroup, groupKey(id), gr)
+		return c.putGroup(tx, id, gr)
 	}); err != nil {
 		return "", err
 	}
@@ -166,7 +166,7 @@ func (c *Client) runLinkChecks(ctx context.Context) {
 			live = member && s.Link() != nil && s.Link().ProofKey == lk.ProofKey
 			if !live {
 				gr.Link = nil
-				return tx.putJSON(bucketGroup, groupKey(id), gr)
+				return c.putGroup(tx, id, gr)
 			}
 			return nil
 		}); err != nil {
@@ -276,7 +276,7 @@ func (c *Client) JoinGroup(ctx context.Context, link string) (GroupInfo, error) 
 		if events, err = c.noteChanges(tx, id, l, gr); err != nil {
 			return err
 		}
-		return tx.putJSON(bucketGroup, groupKey(id), gr)
+		return c.putGroup(tx, id, gr)
 	}); err != nil {
 		return GroupInfo{}, err
 	}

@@ -396,7 +396,7 @@ func (c *Client) applyRecords(tx sealedTx, sender string, id GroupID, recs [][]b
 			c.rebases = append(c.rebases, rebaseJob{group: id, rec: r})
 		}
 	}
-	return events, tx.putJSON(bucketGroup, groupKey(id), gr)
+	return events, c.putGroup(tx, id, gr)
 }
 
 // refusal is the reason a record was refused, in words.

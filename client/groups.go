@@ -30,6 +30,10 @@ const (
 	bucketGroupSend = "gsend" // group ID (hex) → senderRecord: this device's sender key for the group
 	bucketGroupRecv = "grecv" // group ID (hex)/user/device → receiverRecord: a member device's sender key
 	bucketGroupDist = "gdist" // distribution ID (hex) → group ID (hex, raw)
+	// bucketGroupStamp: group ID (hex) → 8 random bytes, new with every
+	// write of the group's record (putGroup), so that loadGroup knows its
+	// cache is current without reading the record.
+	bucketGroupStamp = "gstamp"
 )
 
 const (
@@ -165,14 +169,23 @@ func (c *Client) learnGroupMax(ctx context.Context) {
 // one read then: a message to a large group reads the record (tens of
 // kilobytes for a thousand members) but parses and verifies nothing.
 func (c *Client) loadGroup(tx sealedTx, id GroupID) (*group.Log, *groupRecord, error) {
+	cached, ok := c.groupLogs[id]
+	stamp, err := tx.get(bucketGroupStamp, groupKey(id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, nil, err
+	}
+	if ok && stamp != nil && bytes.Equal(cached.stamp, stamp) {
+		return cached.log, cached.gr.clone(), nil
+	}
 	raw, err := tx.get(bucketGroup, groupKey(id))
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, ErrNoSuchGroup
 	} else if err != nil {
 		return nil, nil, err
 	}
-	cached, ok := c.groupLogs[id]
 	if ok && bytes.Equal(cached.raw, raw) {
+		cached.stamp = stamp
+		c.groupLogs[id] = cached
 		return cached.log, cached.gr.clone(), nil
 	}
 	var gr groupRecord
@@ -181,7 +194,7 @@ func (c *Client) loadGroup(tx sealedTx, id GroupID) (*group.Log, *groupRecord, e
 	}
 	if ok && cached.n == len(gr.Records) {
 		// The same records; another field changed.
-		c.groupLogs[id] = groupCache{log: cached.log, n: cached.n, raw: raw, gr: gr.clone()}
+		c.groupLogs[id] = groupCache{log: cached.log, n: cached.n, raw: raw, stamp: stamp, gr: gr.clone()}
 		return cached.log, &gr, nil
 	}
 	if len(gr.Records) == 0 {
@@ -196,17 +209,28 @@ func (c *Client) loadGroup(tx sealedTx, id GroupID) (*group.Log, *groupRecord, e
 			return nil, nil, fmt.Errorf("client: stored group %s: %w", id, err)
 		}
 	}
-	c.groupLogs[id] = groupCache{log: l, n: len(gr.Records), raw: raw, gr: gr.clone()}
+	c.groupLogs[id] = groupCache{log: l, n: len(gr.Records), raw: raw, stamp: stamp, gr: gr.clone()}
 	return l, &gr, nil
 }
 
+// putGroup stores the group's record, and a new stamp beside it.
+func (c *Client) putGroup(tx sealedTx, id GroupID, gr *groupRecord) error {
+	if err := tx.putJSON(bucketGroup, groupKey(id), gr); err != nil {
+		return err
+	}
+	var stamp [8]byte
+	c.rand.Read(stamp[:])
+	return tx.put(bucketGroupStamp, groupKey(id), stamp[:])
+}
+
 // groupCache is a group's verified log, kept while the stored record
-// count matches, and the stored value it was last read from, parsed.
+// count matches, and the stored value it was last read from (and its
+// stamp, if it had one), parsed.
 type groupCache struct {
-	log *group.Log
-	n   int
-	raw []byte
-	gr  *groupRecord
+	log        *group.Log
+	n          int
+	raw, stamp []byte
+	gr         *groupRecord
 }
 
 // clone copies r's lists, so that a caller may change them.
@@ -401,7 +425,7 @@ func (c *Client) CreateGroup(ctx context.Context, title string, members ...strin
 		if err != nil {
 			return err
 		}
-		return tx.putJSON(bucketGroup, groupKey(id), gr)
+		return c.putGroup(tx, id, gr)
 	}); err != nil {
 		return GroupInfo{}, err
 	}
@@ -524,7 +548,7 @@ func (c *Client) changeLocked(ctx context.Context, conv ConversationID, kind gro
 			return err
 		}
 		link = gr.Link != nil
-		return tx.putJSON(bucketGroup, groupKey(id), gr)
+		return c.putGroup(tx, id, gr)
 	})
 	if err != nil {
 		delete(c.groupLogs, id)
