@@ -72,13 +72,20 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 	defer sock.Close()
 	// Delivery receipts wait until the queue has been read through, so a
 	// burst of queued messages is answered with one receipt per sender;
-	// once caught up, each is sent at once.
+	// once caught up, a 1:1 message's is sent at once, a group's a moment
+	// later (receipts.go).
 	var receipts receiptBatch
 	caughtUp := false
 	defer func() {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), receiptFlushTimeout)
 		c.flushReceipts(fctx, &receipts)
 		cancel()
+	}()
+	var late *time.Timer // flushes the group receipts
+	defer func() {
+		if late != nil {
+			late.Stop() // before the flush above: what it held goes now
+		}
 	}()
 	for {
 		f, err := sock.Recv(ctx)
@@ -99,7 +106,16 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 				}
 			}
 			if caughtUp {
-				c.flushReceipts(ctx, &receipts)
+				c.flushReceiptsOf(ctx, &receipts, false)
+				if receipts.armGroups() {
+					// A group's receipts wait a moment, so that one
+					// receipt answers each sender's burst (receipts.go).
+					if late == nil {
+						late = time.AfterFunc(groupReceiptDelay, func() { c.flushReceiptsOf(ctx, &receipts, true) })
+					} else {
+						late.Reset(groupReceiptDelay)
+					}
+				}
 			}
 		case api.FrameChannel:
 			c.handleChannelFrame(ctx, f)
@@ -232,53 +248,6 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 	c.runRebases(ctx)
 	c.runLinkChecks(ctx)
 	return nil
-}
-
-// receiptFlushTimeout bounds sending the receipts still owed when a
-// connection ends.
-const receiptFlushTimeout = 5 * time.Second
-
-// receiptBatch gathers the delivery receipts owed, per conversation and
-// sender, in the order they first came.
-type receiptBatch struct {
-	peers []receiptTo
-	ids   map[receiptTo][]MessageID
-}
-
-type receiptTo struct {
-	conv   ConversationID
-	sender string
-}
-
-func (b *receiptBatch) add(conv ConversationID, sender string, ids []MessageID) {
-	if len(ids) == 0 {
-		return
-	}
-	if b.ids == nil {
-		b.ids = map[receiptTo][]MessageID{}
-	}
-	k := receiptTo{conv, sender}
-	if _, ok := b.ids[k]; !ok {
-		b.peers = append(b.peers, k)
-	}
-	b.ids[k] = append(b.ids[k], ids...)
-}
-
-// flushReceipts sends the receipts b holds (sendReceipts splits them into
-// contents of at most maxReceiptIDs) and empties it. Receipts are best
-// effort: a failure is logged.
-func (c *Client) flushReceipts(ctx context.Context, b *receiptBatch) {
-	if len(b.peers) == 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, k := range b.peers {
-		if err := c.sendReceipts(ctx, k.conv, k.sender, ReceiptDelivered, b.ids[k]); err != nil {
-			c.log.Warn("delivery receipt not sent", "peer", k.sender, "err", err)
-		}
-	}
-	b.peers, b.ids = b.peers[:0], nil
 }
 
 // apply stores what a decrypted content carries. group is the group whose
