@@ -17,7 +17,7 @@ const (
 	// MaxBody is the largest HTTP request body.
 	MaxBody = 4 << 20
 	// MaxProvisioning is the largest provisioning message.
-	MaxProvisioning = 64 << 10
+	MaxProvisioning = 1 << 20
 	// MaxPreKeysPerUpload bounds the one-time prekeys in one upload.
 	MaxPreKeysPerUpload = 200
 	// ClientIDSize is the size of a sender's message ID.

@@ -64,9 +64,10 @@ type provisionMessage struct {
 	Groups [][][]byte `json:"groups,omitempty"`
 }
 
-// provisionGroupBudget bounds the group records of a link message, well
-// under the server's api.MaxProvisioning.
-const provisionGroupBudget = 32 << 10
+// provisionGroupBudget bounds the group records of a link message, under
+// the server's api.MaxProvisioning with room for the contacts and
+// channels: ten groups of a thousand members fit.
+const provisionGroupBudget = 768 << 10
 
 // provisionChannel is a channel the account knows: its pinned genesis key,
 // whether the account follows it, and, if the account owns it, its owner

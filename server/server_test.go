@@ -389,4 +389,28 @@ func TestProvisioningMailbox(t *testing.T) {
 	}
 	_, err = anon.TakeProvisioning(context.Background(), box.ID)
 	wantCode(t, err, api.CodeNotFound)
+
+	// A message of MaxProvisioning bytes is taken whole; one byte more
+	// is too_large, and the mailbox stays empty.
+	for _, n := range []int{api.MaxProvisioning + 1, api.MaxProvisioning} {
+		box, err := anon.CreateProvisioning(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := bytes.Repeat([]byte{7}, n)
+		err = alice.c.PutProvisioning(context.Background(), box.ID, msg)
+		if n > api.MaxProvisioning {
+			wantCode(t, err, api.CodeTooLarge)
+			if b, err := anon.TakeProvisioning(context.Background(), box.ID); err != nil || b != nil {
+				t.Fatalf("after a refused write: %d bytes, %v", len(b), err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("a message of %d bytes: %v", n, err)
+		}
+		if b, err := anon.TakeProvisioning(context.Background(), box.ID); err != nil || !bytes.Equal(b, msg) {
+			t.Fatalf("take: %d bytes, %v", len(b), err)
+		}
+	}
 }
