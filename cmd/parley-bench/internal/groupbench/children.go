@@ -1,7 +1,6 @@
 package groupbench
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,37 +8,26 @@ import (
 	"io"
 	"os/exec"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/procset"
 )
 
 // child is one member process, as the coordinator sees it.
 type child struct {
 	index   int
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser
 	names   []string
 	ready   bool
 	changes int           // the last "changes K"
 	oks     int           // "ok" lines not yet waited for
 	sent    []SendStat    // "sent" lines not yet taken
 	rep     *memberReport // its "result", once read
-	exited  bool          // its stdout ended
-}
-
-// line is a line from a child's stdout, or its end (word "").
-type line struct {
-	child     int
-	word, arg string
-	err       error // with word "": why the stdout ended, if not at EOF
 }
 
 // children are the member processes.
 type children struct {
+	set    *procset.Set
 	list   []*child
-	lines  chan line
-	wg     sync.WaitGroup // the stdout readers
 	all    map[string]int // by tag: children that said "all"
 	rcpts  map[string]bool
 	member map[string]*child // by username
@@ -51,62 +39,39 @@ type children struct {
 // spawn starts one member process per part of names and sends each its
 // setup. Their stderr goes to stderr.
 func spawn(ctx context.Context, newCmd func(context.Context) *exec.Cmd, parts [][]string, setup memberSetup, stderr io.Writer) (*children, error) {
-	cs := &children{lines: make(chan line, 64), all: map[string]int{}, rcpts: map[string]bool{}, member: map[string]*child{}}
+	cs := &children{all: map[string]int{}, rcpts: map[string]bool{}, member: map[string]*child{}}
+	first := make([][]byte, len(parts))
 	for i, part := range parts {
-		cmd := newCmd(ctx)
-		cmd.Stderr = stderr
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			return cs, err
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			return cs, err
-		}
-		if err := cmd.Start(); err != nil {
-			return cs, fmt.Errorf("groupbench: starting member process %d: %w", i, err)
-		}
-		c := &child{index: i, cmd: cmd, stdin: stdin, names: part}
+		c := &child{index: i, names: part}
 		cs.list = append(cs.list, c)
 		for _, n := range part {
 			cs.member[n] = c
 		}
-		cs.wg.Go(func() { cs.read(c.index, stdout) })
 		s := setup
 		s.Names = part
-		b, _ := json.Marshal(s)
-		if _, err := stdin.Write(append(b, '\n')); err != nil {
-			return cs, fmt.Errorf("groupbench: sending member process %d its setup: %w", i, err)
-		}
+		first[i], _ = json.Marshal(s)
+	}
+	var err error
+	cs.set, err = procset.Start(ctx, "member process", newCmd, first, stderr)
+	if err != nil {
+		return cs, fmt.Errorf("groupbench: %w", err)
 	}
 	return cs, nil
-}
-
-// read turns a child's stdout into lines.
-func (cs *children) read(i int, stdout io.Reader) {
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 64<<10), 1<<30) // the result holds every arrival time
-	for sc.Scan() {
-		word, arg, _ := strings.Cut(sc.Text(), " ")
-		cs.lines <- line{child: i, word: word, arg: arg}
-	}
-	cs.lines <- line{child: i, err: sc.Err()}
 }
 
 // errChildExited means a member process ended before it was told to.
 var errChildExited = errors.New("groupbench: a member process exited early (see its error above)")
 
 // handle applies one line.
-func (cs *children) handle(l line) error {
-	c := cs.list[l.child]
+func (cs *children) handle(l procset.Line) error {
+	c := cs.list[l.Proc]
 	bad := func() error {
-		return fmt.Errorf("groupbench: member process %d: bad line %q", l.child, l.word+" "+l.arg)
+		return fmt.Errorf("groupbench: member process %d: bad line %q", l.Proc, l.Word+" "+l.Arg)
 	}
-	switch l.word {
+	switch l.Word {
 	case "":
-		c.exited = true
-		if l.err != nil {
-			return fmt.Errorf("groupbench: reading member process %d: %w", l.child, l.err)
+		if l.Err != nil {
+			return fmt.Errorf("groupbench: reading member process %d: %w", l.Proc, l.Err)
 		}
 		if c.rep == nil {
 			return errChildExited
@@ -114,27 +79,27 @@ func (cs *children) handle(l line) error {
 	case lineReady:
 		c.ready = true
 	case lineChanges:
-		k, err := strconv.Atoi(l.arg)
+		k, err := strconv.Atoi(l.Arg)
 		if err != nil {
 			return bad()
 		}
 		c.changes = k
 	case lineAll:
-		cs.all[l.arg]++
+		cs.all[l.Arg]++
 	case lineReceipts:
-		cs.rcpts[l.arg] = true
+		cs.rcpts[l.Arg] = true
 	case lineOK:
 		c.oks++
 	case lineSent:
 		var st SendStat
-		if err := json.Unmarshal([]byte(l.arg), &st); err != nil {
+		if err := json.Unmarshal([]byte(l.Arg), &st); err != nil {
 			return bad()
 		}
 		c.sent = append(c.sent, st)
 	case lineResult:
 		var r memberReport
-		if err := json.Unmarshal([]byte(l.arg), &r); err != nil {
-			return fmt.Errorf("groupbench: member process %d's result: %w", l.child, err)
+		if err := json.Unmarshal([]byte(l.Arg), &r); err != nil {
+			return fmt.Errorf("groupbench: member process %d's result: %w", l.Proc, err)
 		}
 		c.rep = &r
 	default:
@@ -146,26 +111,11 @@ func (cs *children) handle(l line) error {
 // wait handles lines until done reports true, timeout passes (0: no
 // limit), a child fails or ctx ends. It reports whether done.
 func (cs *children) wait(ctx context.Context, timeout time.Duration, done func() bool) (bool, error) {
-	var expired <-chan time.Time
+	var deadline time.Time
 	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		expired = t.C
+		deadline = time.Now().Add(timeout)
 	}
-	for !done() {
-		select {
-		case l := <-cs.lines:
-			if err := cs.handle(l); err != nil {
-				return false, err
-			}
-		case <-cs.wake:
-		case <-expired:
-			return false, nil
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
-	}
-	return true, nil
+	return cs.set.Wait(ctx, deadline, cs.wake, cs.handle, done)
 }
 
 // tell writes a command to every child (c nil) or to c, and waits for
@@ -176,8 +126,8 @@ func (cs *children) tell(ctx context.Context, c *child, cmd string, ok bool) err
 		to = []*child{c}
 	}
 	for _, c := range to {
-		if _, err := io.WriteString(c.stdin, cmd+"\n"); err != nil {
-			return fmt.Errorf("groupbench: telling member process %d %q: %w", c.index, cmd, err)
+		if err := cs.set.Tell(c.index, cmd); err != nil {
+			return fmt.Errorf("groupbench: %w", err)
 		}
 	}
 	if !ok {
@@ -221,24 +171,11 @@ func (cs *children) changesAtLeast(k int) func() bool {
 // finish closes every child's stdin, which ends its run, and collects
 // the reports.
 func (cs *children) finish(ctx context.Context) ([]*memberReport, error) {
-	for _, c := range cs.list {
-		c.stdin.Close()
-	}
-	if _, err := cs.wait(ctx, 0, func() bool {
-		for _, c := range cs.list {
-			if !c.exited {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
-		return nil, err
+	if err := cs.set.Finish(ctx, cs.handle); err != nil {
+		return nil, fmt.Errorf("groupbench: %w", err)
 	}
 	reps := make([]*memberReport, len(cs.list))
 	for i, c := range cs.list {
-		if err := c.cmd.Wait(); err != nil {
-			return nil, fmt.Errorf("groupbench: member process %d: %w", i, err)
-		}
 		reps[i] = c.rep
 	}
 	return reps, nil
@@ -247,21 +184,7 @@ func (cs *children) finish(ctx context.Context) ([]*memberReport, error) {
 // kill ends every child still running and waits for them; safe after
 // finish.
 func (cs *children) kill() {
-	for _, c := range cs.list {
-		if c.cmd.ProcessState == nil {
-			c.stdin.Close()
-			c.cmd.Process.Kill()
-		}
-	}
-	go func() { // let the readers finish
-		for range cs.lines {
-		}
-	}()
-	cs.wg.Wait()
-	close(cs.lines)
-	for _, c := range cs.list {
-		if c.cmd.ProcessState == nil {
-			c.cmd.Wait()
-		}
+	if cs.set != nil {
+		cs.set.Kill()
 	}
 }
