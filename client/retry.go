@@ -41,6 +41,17 @@ type outboxRecord struct {
 	// and have not acknowledged it since.
 	Failed  []uint32          `json:"failed,omitempty"`
 	Resends map[uint32]uint32 `json:"resends,omitempty"` // per device
+	// Body, for a content sent to many accounts at once, is the key of
+	// its one stored copy (outboxBody), and Content is empty in the
+	// store (getOutbox fills it in).
+	Body string `json:"body,omitempty"`
+}
+
+// outboxBody is the one copy of a content kept for several accounts'
+// outbox records, deleted with the last of them.
+type outboxBody struct {
+	Content []byte `json:"content"`
+	Refs    int    `json:"refs"`
 }
 
 // outboxMeta is the outbox's size, kept beside it.
@@ -69,8 +80,9 @@ type resendJob struct {
 }
 
 const (
-	outboxPrefix  = "m/"
-	keyOutboxMeta = "size"
+	outboxPrefix     = "m/"
+	outboxBodyPrefix = "b/"
+	keyOutboxMeta    = "size"
 )
 
 func outboxKey(sent int64, user string, id MessageID) string {
@@ -96,21 +108,63 @@ func (c *Client) retainEach(tx sealedTx, users []string, ct *content) ([]Event, 
 	if err := tx.getJSON(bucketOutbox, keyOutboxMeta, &m); err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
+	// For many accounts the content is kept once, and counts once
+	// against the bounds: the accounts' records go together.
+	var body string
+	if len(users) > 1 {
+		body = fmt.Sprintf("%s%016x/%s", outboxBodyPrefix, uint64(now), hex.EncodeToString(ct.ID[:]))
+		if err := tx.putJSON(bucketOutbox, body, &outboxBody{Content: b, Refs: len(users)}); err != nil {
+			return nil, err
+		}
+		m.Count++
+		m.Bytes += int64(len(b))
+	}
 	for _, user := range users {
 		k := outboxKey(now, user, ct.ID)
-		if err := tx.putJSON(bucketOutbox, k, &outboxRecord{User: user, Content: b, Sent: now}); err != nil {
+		r := &outboxRecord{User: user, Content: b, Sent: now, Body: body}
+		if err := putOutbox(tx, k, r); err != nil {
 			return nil, err
 		}
 		if err := tx.put(bucketOutboxID, msgIndexKey(Direct(user), ct.ID), []byte(k)); err != nil {
 			return nil, err
 		}
-		m.Count++
-		m.Bytes += int64(len(b))
-		if m.Count == 1 {
-			m.Oldest = now
+		if body == "" {
+			m.Count++
+			m.Bytes += int64(len(b))
 		}
 	}
+	if m.Count == 1 {
+		m.Oldest = now // the outbox held nothing before
+	}
 	return c.evictOutbox(tx, &m)
+}
+
+// putOutbox stores an outbox record; one whose content is kept in a
+// shared body is stored without it.
+func putOutbox(tx sealedTx, k string, r *outboxRecord) error {
+	if r.Body != "" {
+		cp := *r
+		cp.Content = nil
+		r = &cp
+	}
+	return tx.putJSON(bucketOutbox, k, r)
+}
+
+// getOutbox reads an outbox record, with its content even when that is
+// kept in a shared body.
+func getOutbox(tx sealedTx, k string, r *outboxRecord) error {
+	if err := tx.getJSON(bucketOutbox, k, r); err != nil {
+		return err
+	}
+	if r.Body == "" {
+		return nil
+	}
+	var b outboxBody
+	if err := tx.getJSON(bucketOutbox, r.Body, &b); err != nil {
+		return err
+	}
+	r.Content = b.Content
+	return nil
 }
 
 // pruneOutbox evicts what the outbox's bounds no longer allow.
@@ -146,13 +200,16 @@ func (c *Client) evictOutbox(tx sealedTx, m *outboxMeta) ([]Event, error) {
 			break
 		}
 		var r outboxRecord
-		if err := tx.getJSON(bucketOutbox, k, &r); err != nil {
+		if err := getOutbox(tx, k, &r); err != nil {
 			return nil, err
 		}
-		if err := c.forgetOutbox(tx, k, &r); err != nil {
+		freed, err := c.forgetOutbox(tx, k, &r)
+		if err != nil {
 			return nil, err
 		}
-		m.Count, m.Bytes = max(0, m.Count-1), max(0, m.Bytes-int64(len(r.Content)))
+		if freed {
+			m.Count, m.Bytes = max(0, m.Count-1), max(0, m.Bytes-int64(len(r.Content)))
+		}
 		for _, d := range r.Failed {
 			evs, err := c.undelivered(tx, &r, d)
 			if err != nil {
@@ -167,14 +224,32 @@ func (c *Client) evictOutbox(tx sealedTx, m *outboxMeta) ([]Event, error) {
 	return events, tx.putJSON(bucketOutbox, keyOutboxMeta, m)
 }
 
-func (c *Client) forgetOutbox(tx sealedTx, k string, r *outboxRecord) error {
+// forgetOutbox deletes the outbox record k (read by getOutbox) and its
+// index entry, and its shared body with the last record that refers to
+// it. It reports whether the content left the outbox: always for a
+// record of its own, with the last record for a shared body.
+func (c *Client) forgetOutbox(tx sealedTx, k string, r *outboxRecord) (freed bool, err error) {
 	if err := tx.del(bucketOutbox, k); err != nil {
-		return err
+		return false, err
 	}
 	if ct, err := parseContent(r.Content); err == nil {
-		return tx.del(bucketOutboxID, msgIndexKey(Direct(r.User), ct.ID))
+		if err := tx.del(bucketOutboxID, msgIndexKey(Direct(r.User), ct.ID)); err != nil {
+			return false, err
+		}
 	}
-	return nil
+	if r.Body == "" {
+		return true, nil
+	}
+	var b outboxBody
+	if err := tx.getJSON(bucketOutbox, r.Body, &b); errors.Is(err, ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if b.Refs--; b.Refs > 0 {
+		return false, tx.putJSON(bucketOutbox, r.Body, &b)
+	}
+	return true, tx.del(bucketOutbox, r.Body)
 }
 
 // outboxByID finds the kept message id sent to user, or ErrNotFound.
@@ -184,7 +259,7 @@ func outboxByID(tx sealedTx, user string, id MessageID) (string, outboxRecord, e
 	if err != nil {
 		return "", r, err
 	}
-	return string(k), r, tx.getJSON(bucketOutbox, string(k), &r)
+	return string(k), r, getOutbox(tx, string(k), &r)
 }
 
 // outboxAcked records delivery receipts from device dev of peer: the
@@ -200,7 +275,7 @@ func outboxAcked(tx sealedTx, peer string, dev uint32, ids []MessageID) error {
 		}
 		if i := slices.Index(r.Failed, dev); i >= 0 {
 			r.Failed = slices.Delete(r.Failed, i, i+1)
-			if err := tx.putJSON(bucketOutbox, k, &r); err != nil {
+			if err := putOutbox(tx, k, &r); err != nil {
 				return err
 			}
 		}
@@ -225,7 +300,7 @@ func (c *Client) decryptionErrorReceived(tx sealedTx, sender string, dev uint32,
 		if i := slices.Index(r.Failed, dev); i >= 0 {
 			r.Failed = slices.Delete(r.Failed, i, i+1)
 		}
-		if err := tx.putJSON(bucketOutbox, k, &r); err != nil {
+		if err := putOutbox(tx, k, &r); err != nil {
 			return nil, err
 		}
 		return c.undelivered(tx, &r, dev)
@@ -239,7 +314,7 @@ func (c *Client) decryptionErrorReceived(tx sealedTx, sender string, dev uint32,
 	if sender != c.acct.Username && !slices.Contains(r.Failed, dev) {
 		r.Failed = append(r.Failed, dev)
 	}
-	if err := tx.putJSON(bucketOutbox, k, &r); err != nil {
+	if err := putOutbox(tx, k, &r); err != nil {
 		return nil, err
 	}
 	c.resends = append(c.resends, resendJob{user: sender, device: dev, content: r.Content})
