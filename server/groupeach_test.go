@@ -155,3 +155,15 @@ func TestSendToManyEnvelopesEphemeral(t *testing.T) {
 		t.Fatalf("parley_queued_envelopes = %v, want 0", n)
 	}
 }
+
+// BenchmarkSendToManyEnvelopes1000Devices: accept one send of an envelope
+// of its own (300 B, about a sender-key distribution in a Double Ratchet
+// message) to each of 1,000 devices.
+func BenchmarkSendToManyEnvelopes1000Devices(b *testing.B) {
+	alice, names := thousandMembers(b)
+	var rs []api.MultiRecipient
+	for _, n := range names {
+		rs = append(rs, own(n, api.OutgoingEnvelope{DeviceID: 1, Type: 2, Content: make([]byte, 300)}))
+	}
+	benchSendMulti(b, alice, func() api.MultiSendRequest { return each(rs...) })
+}
