@@ -247,11 +247,10 @@ func (c *Client) JoinGroup(ctx context.Context, link string) (GroupInfo, error) 
 	}
 	proof := group.JoinProof(lk.ProofKey, gid, c.acct.Username, c.id.Public())
 	if !s.Link().Direct {
-		for _, a := range c.info(s).Admins() {
-			ct := &content{Kind: kindJoinRequest, Timestamp: c.nowMillis(), Group: &id, JoinProof: proof}
-			if err := c.deliverKept(ctx, a, ct); err != nil {
-				c.log.Warn("join request not delivered", "admin", a, "err", err)
-			}
+		admins := c.info(s).Admins()
+		ct := &content{Kind: kindJoinRequest, Timestamp: c.nowMillis(), Group: &id, JoinProof: proof}
+		for a, err := range c.deliverKeptEach(ctx, admins, ct) {
+			c.log.Warn("join request not delivered", "admin", a, "err", err)
 		}
 		return c.info(s), ErrJoinRequested
 	}

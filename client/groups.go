@@ -165,9 +165,11 @@ func (c *Client) learnGroupMax(ctx context.Context) {
 
 // loadGroup reads a group and rebuilds its log, verifying every record
 // again. It returns ErrNoSuchGroup for a group this device never had.
-// A group read before comes from c.groupLogs while its stored value is the
-// one read then: a message to a large group reads the record (tens of
-// kilobytes for a thousand members) but parses and verifies nothing.
+// A group read before comes from c.groupLogs while the stamp beside its
+// record is the one read then: a message to a large group reads 8 bytes,
+// not the record (tens of kilobytes for a thousand members), and parses
+// and verifies nothing. A record stored without a stamp (before stamps
+// were kept) is read each time until its next write.
 func (c *Client) loadGroup(tx sealedTx, id GroupID) (*group.Log, *groupRecord, error) {
 	cached, ok := c.groupLogs[id]
 	stamp, err := tx.get(bucketGroupStamp, groupKey(id))
@@ -177,24 +179,15 @@ func (c *Client) loadGroup(tx sealedTx, id GroupID) (*group.Log, *groupRecord, e
 	if ok && stamp != nil && bytes.Equal(cached.stamp, stamp) {
 		return cached.log, cached.gr.clone(), nil
 	}
-	raw, err := tx.get(bucketGroup, groupKey(id))
-	if errors.Is(err, ErrNotFound) {
+	var gr groupRecord
+	if err := tx.getJSON(bucketGroup, groupKey(id), &gr); errors.Is(err, ErrNotFound) {
 		return nil, nil, ErrNoSuchGroup
 	} else if err != nil {
 		return nil, nil, err
 	}
-	if ok && bytes.Equal(cached.raw, raw) {
-		cached.stamp = stamp
-		c.groupLogs[id] = cached
-		return cached.log, cached.gr.clone(), nil
-	}
-	var gr groupRecord
-	if err := jsonUnmarshal(raw, &gr); err != nil {
-		return nil, nil, err
-	}
 	if ok && cached.n == len(gr.Records) {
 		// The same records; another field changed.
-		c.groupLogs[id] = groupCache{log: cached.log, n: cached.n, raw: raw, stamp: stamp, gr: gr.clone()}
+		c.groupLogs[id] = groupCache{log: cached.log, n: cached.n, stamp: stamp, gr: gr.clone()}
 		return cached.log, &gr, nil
 	}
 	if len(gr.Records) == 0 {
@@ -209,7 +202,7 @@ func (c *Client) loadGroup(tx sealedTx, id GroupID) (*group.Log, *groupRecord, e
 			return nil, nil, fmt.Errorf("client: stored group %s: %w", id, err)
 		}
 	}
-	c.groupLogs[id] = groupCache{log: l, n: len(gr.Records), raw: raw, stamp: stamp, gr: gr.clone()}
+	c.groupLogs[id] = groupCache{log: l, n: len(gr.Records), stamp: stamp, gr: gr.clone()}
 	return l, &gr, nil
 }
 
@@ -224,13 +217,13 @@ func (c *Client) putGroup(tx sealedTx, id GroupID, gr *groupRecord) error {
 }
 
 // groupCache is a group's verified log, kept while the stored record
-// count matches, and the stored value it was last read from (and its
-// stamp, if it had one), parsed.
+// count matches, and the record it was last read as, with its stamp
+// (nil if it had none).
 type groupCache struct {
-	log        *group.Log
-	n          int
-	raw, stamp []byte
-	gr         *groupRecord
+	log   *group.Log
+	n     int
+	stamp []byte
+	gr    *groupRecord
 }
 
 // clone copies r's lists, so that a caller may change them.

@@ -113,28 +113,6 @@ func (c *Client) sendRecords(ctx context.Context, id GroupID, users []string, re
 	}
 }
 
-// deliverKept delivers ct to user and keeps it for a resend if a device
-// cannot decrypt it (spec/client.md §6.3). c.mu is held.
-func (c *Client) deliverKept(ctx context.Context, user string, ct *content) error {
-	c.rand.Read(ct.ID[:])
-	if err := c.deliver(ctx, user, ct, false); err != nil {
-		return err
-	}
-	var events []Event
-	err := c.update(ctx, func(tx sealedTx) error {
-		if user == c.acct.Username {
-			if own, err := sessionDevices(tx, user, c.acct.DeviceID, true); err != nil || len(own) == 0 {
-				return err
-			}
-		}
-		var err error
-		events, err = c.retain(tx, user, ct)
-		return err
-	})
-	c.emitAll(events)
-	return err
-}
-
 // sendGroupText sends a message to the group to (spec/client.md §10.4).
 // c.mu is held.
 func (c *Client) sendGroupText(ctx context.Context, to ConversationID, ct *content) (Message, error) {
