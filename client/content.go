@@ -81,15 +81,17 @@ type filePointer struct {
 
 type contentKind uint8
 
-// Content kinds. Numbers 6–15 are reserved for edits, deletes and
-// disappearing-message timers (spec/client.md §2).
+// Content kinds. Numbers 6–15 are for the conversation features of
+// spec/client.md §11 (edits, deletes, reactions, timers, profiles); those
+// not defined yet are reserved.
 const (
 	kindText     contentKind = 1 // a message from the sender
 	kindReceipt  contentKind = 2 // delivery or read receipts
 	kindTyping   contentKind = 3 // typing started or stopped (ephemeral)
 	kindSyncSent contentKind = 4 // to one's own devices: "I sent this to Destination"
 	kindReset    contentKind = 5 // an empty message that starts a fresh session
-	// 6–15 reserved (edits, deletes, timers).
+	// 6 edit, 7 delete for everyone, 8 reaction, 9 disappearing timer
+	// (spec/client.md §11); 10 profile key (§12); 11–15 reserved.
 	// 16 was kindChannelKey, a channel key for an admin; not reused.
 	kindSyncRead contentKind = 17 // to one's own devices: "I read these messages from Destination"
 	// to one's own devices: "I verified (or unverified) Destination's key VerifiedKey"
@@ -138,7 +140,11 @@ const (
 	cReceiptID   protowire.Number = 8
 	cTyping      protowire.Number = 9
 	cDestination protowire.Number = 10
-	// 11–20 reserved: edit target, delete target, expiry timer.
+	// 11–16: the conversation features (spec/client.md §11): 11 the
+	// target message of an edit, delete or reaction, 12 a reaction's
+	// emoji, 13 a reaction removed, 14 a disappearing timer in seconds,
+	// 15 forwarded, 16 the target's author. 17 a profile key (§12);
+	// 18–20 reserved.
 	cAttachBlob protowire.Number = 21 // the attachment: all five fields or none
 	cAttachKey  protowire.Number = 22
 	cAttachSize protowire.Number = 23
