@@ -110,7 +110,7 @@ func (c *Client) SendAttachment(ctx context.Context, to ConversationID, f File, 
 	if err != nil {
 		return Message{}, err
 	}
-	return c.sendText(ctx, to, f.Caption, nil, p)
+	return c.sendText(ctx, to, &content{Text: f.Caption, Attachment: p})
 }
 
 // encryptUpload encrypts f under a fresh key and uploads it, and returns

@@ -108,6 +108,9 @@ type Client struct {
 	// groupMax is the server's bound on a group's members, learnt once
 	// (0 until then: the default, 1000).
 	groupMax int
+	// purge is set when messages were erased: the store is asked to wipe
+	// their traces (Purger) once the transaction commits.
+	purge bool
 }
 
 // Open opens the account in cfg.Store with cfg.Passphrase. A wrong

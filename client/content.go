@@ -58,6 +58,20 @@ type content struct {
 	// (spec/client.md §10.4). Typing, which the server does not store,
 	// carries none.
 	GroupSeq uint64
+
+	// The conversation features (spec/client.md §11). Target names the
+	// message an edit (Text is its new text), a delete or a reaction
+	// acts on, in the same conversation.
+	Target    *MessageID
+	Emoji     string // kindReaction: the reaction, or "" with Remove
+	Remove    bool   // kindReaction: the sender's reaction is withdrawn
+	ForMe     bool   // kindDelete: delete on this account's devices only
+	Timer     uint32 // kindTimer: the chat's new timer; kindText, kindSyncSent: the timer of this message (seconds, 0 off)
+	Forwarded bool   // kindText, kindSyncSent: forwarded from another chat
+
+	// stored is when the server stored the envelope that carried this
+	// content, unix ms (0 if unknown); not on the wire.
+	stored int64
 }
 
 // decryptionError names an envelope its recipient could not decrypt: a
@@ -100,12 +114,25 @@ const (
 	kindGroupRecords    contentKind = 20 // signed state changes of Group (spec/client.md §10.2)
 	kindSenderKey       contentKind = 21 // the sender's sender-key chain for Group (§10.3)
 	kindJoinRequest     contentKind = 22 // "let me join Group": to its admins, with a link proof (§10.5)
+
+	kindEdit     contentKind = 6 // "Target now reads Text"
+	kindDelete   contentKind = 7 // "Target is deleted for everyone" (or, ForMe, on my devices)
+	kindReaction contentKind = 8 // "my reaction to Target is Emoji"
+	kindTimer    contentKind = 9 // "the chat's disappearing timer is now Timer"
 )
+
+// action reports whether k acts on the conversation or a message in it
+// (spec/client.md §11): the kinds sent like a message, to the peer and to
+// this account's other devices, which name the peer as Destination.
+func (k contentKind) action() bool {
+	return k == kindEdit || k == kindDelete || k == kindReaction || k == kindTimer
+}
 
 // groupKind reports whether k may carry a group; groupOnly, whether it must.
 func (k contentKind) groupKind() bool {
 	switch k {
-	case kindText, kindSyncSent, kindReceipt, kindSyncRead, kindTyping, kindGroupRecords, kindSenderKey, kindJoinRequest:
+	case kindText, kindSyncSent, kindReceipt, kindSyncRead, kindTyping, kindGroupRecords, kindSenderKey, kindJoinRequest,
+		kindEdit, kindDelete, kindReaction, kindTimer:
 		return true
 	}
 	return false
@@ -140,11 +167,14 @@ const (
 	cReceiptID   protowire.Number = 8
 	cTyping      protowire.Number = 9
 	cDestination protowire.Number = 10
-	// 11–16: the conversation features (spec/client.md §11): 11 the
-	// target message of an edit, delete or reaction, 12 a reaction's
-	// emoji, 13 a reaction removed, 14 a disappearing timer in seconds,
-	// 15 forwarded, 16 the target's author. 17 a profile key (§12);
-	// 18–20 reserved.
+	// 11–18: the conversation features (spec/client.md §11); 16 is
+	// reserved, 17 is a profile key (§12), 19–20 are reserved.
+	cTarget     protowire.Number = 11 // edit, delete, reaction: the message acted on
+	cEmoji      protowire.Number = 12 // reaction
+	cRemove     protowire.Number = 13 // reaction withdrawn: 1
+	cTimer      protowire.Number = 14 // timer; text: the message's own timer
+	cForwarded  protowire.Number = 15 // text: 1
+	cForMe      protowire.Number = 18 // delete on the sender's devices only: 1
 	cAttachBlob protowire.Number = 21 // the attachment: all five fields or none
 	cAttachKey  protowire.Number = 22
 	cAttachSize protowire.Number = 23
@@ -201,10 +231,14 @@ func (c *content) marshal() []byte {
 			v = 1
 		}
 		e.Uint(cTyping, v)
+	case kindEdit:
+		e.Bytes(cText, []byte(c.Text))
 	}
-	if c.Kind == kindSyncVerified || (c.Kind == kindSyncSent || c.Kind == kindSyncRead) && c.Group == nil {
+	if c.Kind == kindSyncVerified || (c.Kind == kindSyncSent || c.Kind == kindSyncRead) && c.Group == nil ||
+		c.Kind.action() && c.Group == nil && c.Destination != "" {
 		e.Bytes(cDestination, []byte(c.Destination))
 	}
+	c.marshalAction(&e)
 	if c.Kind == kindSyncVerified {
 		e.Bytes(cVerifiedKey, c.VerifiedKey)
 		var v uint64
@@ -238,7 +272,7 @@ func (c *content) marshal() []byte {
 		e.Uint(cGroupSeq, c.GroupSeq)
 	case kindJoinRequest:
 		e.Bytes(cJoinProof, c.JoinProof)
-	case kindText:
+	case kindText, kindEdit, kindDelete, kindReaction, kindTimer:
 		if c.Group != nil {
 			e.Uint(cGroupSeq, c.GroupSeq)
 		}
@@ -276,6 +310,9 @@ func parseContent(b []byte) (*content, error) {
 		}
 	case kindTyping:
 		c.Typing = d.Uint(cTyping, 1) == 1
+	case kindEdit:
+		c.Text = string(d.Bytes(cText, 0, maxText))
+	case kindDelete, kindReaction, kindTimer: // fields follow
 	case kindReset, kindSyncVerified, kindGroupRecords, kindSenderKey, kindJoinRequest: // fields follow
 	case kindDecryptionError:
 		f := &decryptionError{}
@@ -289,9 +326,10 @@ func parseContent(b []byte) (*content, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", errContent, c.Kind)
 	}
-	if c.Kind == kindSyncVerified || c.Kind == kindSyncSent || c.Kind == kindSyncRead {
+	if c.Kind == kindSyncVerified || c.Kind == kindSyncSent || c.Kind == kindSyncRead || c.Kind.action() {
 		// Required, except that a sync of a group names the group instead
-		// (checked with the group below).
+		// (checked with the group below); an action names it only when
+		// it goes to the sender's own devices.
 		raw, ok := d.OptBytes(cDestination, 1, api.MaxUsername)
 		if !ok && c.Kind == kindSyncVerified {
 			raw = d.Bytes(cDestination, 1, api.MaxUsername)
@@ -303,6 +341,9 @@ func parseContent(b []byte) (*content, error) {
 			}
 			c.Destination = dest
 		}
+	}
+	if err := c.parseAction(&d); err != nil {
+		return nil, err
 	}
 	if c.Kind == kindSyncVerified {
 		c.VerifiedKey = bytes.Clone(d.Bytes(cVerifiedKey, keys.EncodedPublicKeySize, keys.EncodedPublicKeySize))
@@ -331,7 +372,8 @@ func parseContent(b []byte) (*content, error) {
 			}
 			c.Group = new(GroupID)
 			copy(c.Group[:], g)
-		} else if d.Err() == nil && (c.Kind.groupOnly() || (c.Kind == kindSyncSent || c.Kind == kindSyncRead) && c.Destination == "") {
+		} else if d.Err() == nil && (c.Kind.groupOnly() || (c.Kind == kindSyncSent || c.Kind == kindSyncRead) && c.Destination == "" ||
+			c.Kind == kindDelete && c.ForMe && c.Destination == "") {
 			return nil, fmt.Errorf("%w: kind %d without a group", errContent, c.Kind)
 		}
 	}
@@ -348,7 +390,7 @@ func parseContent(b []byte) (*content, error) {
 		c.GroupSeq = d.Uint(cGroupSeq, 1<<62)
 	case kindJoinRequest:
 		c.JoinProof = bytes.Clone(d.Bytes(cJoinProof, 1, 1024))
-	case kindText:
+	case kindText, kindEdit, kindDelete, kindReaction, kindTimer:
 		if c.Group != nil {
 			c.GroupSeq = d.Uint(cGroupSeq, 1<<62)
 		}
@@ -415,6 +457,8 @@ func (c *content) conversation(sender string) ConversationID {
 		return GroupConversation(*c.Group)
 	case c.Kind == kindSyncSent || c.Kind == kindSyncRead:
 		return Direct(c.Destination)
+	case c.Kind.action() && c.Destination != "":
+		return Direct(c.Destination) // from another of this account's devices (apply checks)
 	}
 	return Direct(sender)
 }

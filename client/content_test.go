@@ -47,6 +47,20 @@ func sampleContents() []*content {
 		{Kind: kindGroupRecords, ID: id, Timestamp: 16, Group: g, GroupRecords: [][]byte{{1, 2, 3}, bytes.Repeat([]byte{7}, 100)}},
 		{Kind: kindSenderKey, ID: id, Timestamp: 17, Group: g, Distribution: []byte{3, 4, 0x33}, GroupSeq: 42},
 		{Kind: kindJoinRequest, ID: id, Timestamp: 18, Group: g, JoinProof: bytes.Repeat([]byte{0x70}, 32)},
+		// The conversation features (spec/client.md §11).
+		{Kind: kindEdit, ID: id, Timestamp: 19, Target: &reply, Text: "fixed"},
+		{Kind: kindEdit, ID: id, Timestamp: 19, Target: &reply, Text: "fixed", Destination: "bob"},
+		{Kind: kindEdit, ID: id, Timestamp: 19, Target: &reply, Text: "", Group: g, GroupSeq: 8},
+		{Kind: kindDelete, ID: id, Timestamp: 20, Target: &reply},
+		{Kind: kindDelete, ID: id, Timestamp: 20, Target: &reply, Destination: "bob", ForMe: true},
+		{Kind: kindDelete, ID: id, Timestamp: 20, Target: &reply, Group: g, ForMe: true},
+		{Kind: kindReaction, ID: id, Timestamp: 21, Target: &reply, Emoji: "👍🏽"},
+		{Kind: kindReaction, ID: id, Timestamp: 21, Target: &reply, Remove: true, Group: g, GroupSeq: 9},
+		{Kind: kindReaction, ID: id, Timestamp: 21, Target: &reply, Emoji: "1️⃣", Destination: "bob"},
+		{Kind: kindTimer, ID: id, Timestamp: 22, Timer: 30},
+		{Kind: kindTimer, ID: id, Timestamp: 22, Timer: 0, Group: g, GroupSeq: 10},
+		{Kind: kindText, ID: id, Timestamp: 23, Text: "forwarded, disappearing", Timer: 2419200, Forwarded: true},
+		{Kind: kindSyncSent, ID: id, Timestamp: 24, Text: "sent", Destination: "bob", Timer: 300},
 	}
 }
 
@@ -79,7 +93,9 @@ func TestContentRoundTrip(t *testing.T) {
 		for n := range len(b) {
 			p, err := parseContent(b[:n])
 			optional := c.ReplyTo != nil || len(c.ReceiptIDs) >= 2 || c.Attachment != nil || len(c.GroupRecords) >= 2 ||
-				c.Group != nil && (c.Kind == kindText || c.Kind == kindReceipt || c.Kind == kindTyping) // a 1:1 content
+				c.Group != nil && (c.Kind == kindText || c.Kind == kindReceipt || c.Kind == kindTyping || c.Kind.action()) || // a 1:1 content
+				c.Timer != 0 && c.Kind != kindTimer || c.Forwarded || c.ForMe || c.Kind.action() && c.Destination != "" ||
+				c.Remove || c.Kind == kindReaction && c.Group != nil
 			if err == nil && (!optional || !bytes.Equal(p.marshal(), b[:n])) {
 				t.Errorf("kind %d: prefix of %d/%d bytes parsed", c.Kind, n, len(b))
 			}
@@ -89,19 +105,27 @@ func TestContentRoundTrip(t *testing.T) {
 
 func TestContentRefusesNonsense(t *testing.T) {
 	bad := map[string]*content{
-		"receipt without ids":                  {Kind: kindReceipt, Receipt: ReceiptDelivered},
-		"unknown kind":                         {Kind: 99},
-		"sync to invalid name":                 {Kind: kindSyncSent, Destination: "no spaces allowed"},
-		"attachment key too short":             {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 31), Name: "x", ContentType: "a/b"}},
-		"attachment without a name":            {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), ContentType: "a/b"}},
-		"attachment without a type":            {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "x"}},
-		"attachment name not UTF-8":            {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "\xff", ContentType: "a/b"}},
-		"verified key not X25519":              {Kind: kindSyncVerified, Destination: "bob", VerifiedKey: append([]byte{0x0a}, make([]byte, 32)...)},
-		"verified key too short":               {Kind: kindSyncVerified, Destination: "bob", VerifiedKey: make([]byte, 32)},
-		"verified without a name":              {Kind: kindSyncVerified, VerifiedKey: identityKeySample()},
-		"attachment too large":                 {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "x", ContentType: "a/b", Size: attachment.MaxSize + 1}},
-		"decryption error without what failed": {Kind: kindDecryptionError},
-		"decryption error from device 0":       {Kind: kindDecryptionError, Failed: &decryptionError{ID: MessageID{1}}},
+		"receipt without ids":                     {Kind: kindReceipt, Receipt: ReceiptDelivered},
+		"unknown kind":                            {Kind: 99},
+		"sync to invalid name":                    {Kind: kindSyncSent, Destination: "no spaces allowed"},
+		"attachment key too short":                {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 31), Name: "x", ContentType: "a/b"}},
+		"attachment without a name":               {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), ContentType: "a/b"}},
+		"attachment without a type":               {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "x"}},
+		"attachment name not UTF-8":               {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "\xff", ContentType: "a/b"}},
+		"verified key not X25519":                 {Kind: kindSyncVerified, Destination: "bob", VerifiedKey: append([]byte{0x0a}, make([]byte, 32)...)},
+		"verified key too short":                  {Kind: kindSyncVerified, Destination: "bob", VerifiedKey: make([]byte, 32)},
+		"verified without a name":                 {Kind: kindSyncVerified, VerifiedKey: identityKeySample()},
+		"attachment too large":                    {Kind: kindText, Attachment: &filePointer{Blob: make([]byte, 32), Key: make([]byte, 32), Name: "x", ContentType: "a/b", Size: attachment.MaxSize + 1}},
+		"decryption error without what failed":    {Kind: kindDecryptionError},
+		"decryption error from device 0":          {Kind: kindDecryptionError, Failed: &decryptionError{ID: MessageID{1}}},
+		"edit without a target":                   {Kind: kindEdit, Text: "x"},
+		"reaction that is a word":                 {Kind: kindReaction, Target: &MessageID{1}, Emoji: "yes"},
+		"reaction with a control character":       {Kind: kindReaction, Target: &MessageID{1}, Emoji: "👍\x1b[2J"},
+		"reaction with neither emoji nor removal": {Kind: kindReaction, Target: &MessageID{1}},
+		"timer of 7 seconds":                      {Kind: kindTimer, Timer: 7},
+		"text with a timer of 1 minute":           {Kind: kindText, Text: "x", Timer: 60},
+		"delete for me naming no chat":            {Kind: kindDelete, Target: &MessageID{1}, ForMe: true},
+		"action to an invalid name":               {Kind: kindEdit, Target: &MessageID{1}, Destination: "no spaces"},
 	}
 	for name, c := range bad {
 		if _, err := parseContent(c.marshal()); !errors.Is(err, errContent) {

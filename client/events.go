@@ -15,6 +15,19 @@ type MessageEvent struct {
 	Resent  bool
 }
 
+// MessageChangedEvent reports that a stored message changed: it was
+// edited, deleted for everyone (its Kind is now KindDeleted), or reacted
+// to. Message is the message as it is now.
+type MessageChangedEvent struct{ Message Message }
+
+// MessageErasedEvent reports that a message is gone from the store: its
+// disappearing timer ran out, or it was deleted for me on some device of
+// this account.
+type MessageErasedEvent struct {
+	Conversation ConversationID
+	ID           MessageID
+}
+
 // ReceiptEvent reports that From's devices received or read outgoing
 // messages of Conversation; IDs are those whose status (or, in a group,
 // count of receipts) changed.
@@ -71,6 +84,8 @@ func (*UndeliveredEvent) event() {}
 type SyncedEvent struct{}
 
 func (*MessageEvent) event()           {}
+func (*MessageChangedEvent) event()    {}
+func (*MessageErasedEvent) event()     {}
 func (*ReceiptEvent) event()           {}
 func (*TypingEvent) event()            {}
 func (*IdentityChangedEvent) event()   {}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"time"
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/client/transport"
@@ -121,3 +122,24 @@ func (c *Client) GroupStateForTest(ctx context.Context, conv ConversationID) (*g
 
 // IdentityKeyForTest is the account's public identity key.
 func (c *Client) IdentityKeyForTest() keys.PublicKey { return c.id.Public() }
+
+// SendActionForTest sends an edit (emoji "", text set) or a reaction of
+// the message target to the peer to, with the given timestamp and ID,
+// without applying it here or checking anything: as a forger would.
+func (c *Client) SendActionForTest(ctx context.Context, to string, id, target MessageID, at time.Time, text, emoji string) error {
+	ct := &content{Kind: kindEdit, ID: id, Timestamp: at.UnixMilli(), Target: &target, Text: text}
+	if emoji != "" {
+		ct = &content{Kind: kindReaction, ID: id, Timestamp: at.UnixMilli(), Target: &target, Emoji: emoji}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deliver(ctx, to, ct, false)
+}
+
+// SendTextWithIDForTest sends a text with a chosen ID, to the peer only.
+func (c *Client) SendTextWithIDForTest(ctx context.Context, to string, id MessageID, text string) error {
+	ct := &content{Kind: kindText, ID: id, Timestamp: c.nowMillis(), Text: text}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deliver(ctx, to, ct, false)
+}

@@ -115,14 +115,15 @@ func (c *Client) handleGroupMessage(ctx context.Context, f *api.Frame, rb *recei
 			drop = "unreadable content: " + err.Error()
 		case ct.Group == nil || *ct.Group != id:
 			drop = "content of another conversation"
-		case ct.Kind != kindText && ct.Kind != kindTyping:
+		case ct.Kind != kindText && ct.Kind != kindTyping && !ct.Kind.action():
 			drop = "content kind not sent to groups"
 		}
 		if drop != "" {
 			return nil
 		}
 		rr.State = recv.Marshal()
-		if ct.Kind == kindText {
+		ct.stored = f.Timestamp
+		if ct.Kind != kindTyping {
 			evs, fresh, err := c.checkSeq(tx, conv, sender, dev, &rr, ct)
 			if err != nil {
 				return err
@@ -145,6 +146,7 @@ func (c *Client) handleGroupMessage(ctx context.Context, f *api.Frame, rb *recei
 	if drop != "" && drop != "repeat" {
 		c.log.Warn("group envelope dropped", "sender", sender, "device", dev, "why", drop)
 	}
+	c.purgeStore(ctx)
 	c.emitAll(events)
 	rb.add(conv, sender, receipts)
 	return nil
@@ -225,9 +227,9 @@ func (c *Client) groupAllows(tx sealedTx, conv ConversationID, sender string, ct
 	}
 	s := l.State()
 	switch ct.Kind {
-	case kindText, kindTyping:
+	case kindText, kindTyping, kindEdit, kindDelete, kindReaction, kindTimer:
 		m, ok := s.Member(sender)
-		if !ok || (ct.Kind == kindText && s.Settings().SendAdminsOnly && !m.Admin) {
+		if !ok || (ct.Kind != kindTyping && s.Settings().SendAdminsOnly && !m.Admin) {
 			c.log.Warn("group content from a sender the group does not allow", "sender", sender)
 			return false, nil
 		}

@@ -131,8 +131,9 @@ func (c *Client) sendGroupText(ctx context.Context, to ConversationID, ct *conte
 	}
 	rec := &messageRecord{ID: ct.ID, Conv: to, Outgoing: true, From: c.acct.Username, FromDevice: c.acct.DeviceID,
 		Kind: KindText, Text: ct.Text, ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp,
-		Status: StatusSending, Recipients: members, Mentions: mentions}
-	if err := c.update(ctx, func(tx sealedTx) error { _, err := storeMessage(tx, rec); return err }); err != nil {
+		Status: StatusSending, Recipients: members, Mentions: mentions, Forwarded: ct.Forwarded}
+	sentTimer(rec, ct)
+	if err := c.update(ctx, func(tx sealedTx) error { _, _, err := c.storeText(tx, rec); return err }); err != nil {
 		return Message{}, err
 	}
 	sendErr := c.groupSend(ctx, id, ct, false)

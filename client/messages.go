@@ -41,6 +41,8 @@ const (
 	KindGroupChange      MessageKind = 5 // a change of the group's state ("alice added bob")
 	KindGroupRefused     MessageKind = 6 // a change of the group's state was refused (forged, not allowed, replayed)
 	KindGap              MessageKind = 7 // messages from a member device did not arrive (yet)
+	KindDeleted          MessageKind = 8 // a message its author deleted for everyone (nothing of it is kept)
+	KindTimerChanged     MessageKind = 9 // someone set the chat's disappearing timer (Timer)
 )
 
 // MessageStatus is an outgoing message's progress, or whether an
@@ -102,13 +104,73 @@ type Message struct {
 	Mentions   []string
 	MentionsMe bool
 
+	// The conversation features (spec/client.md §11).
+	Forwarded bool
+	Edited    bool   // the text is not the first one sent
+	Edits     []Edit // the earlier texts, oldest first (Edited)
+	// Reactions maps each account that reacted to its emoji.
+	Reactions map[string]string
+	// Timer is the message's disappearing timer (0: it stays); ExpiresAt
+	// is when it goes (zero until its countdown starts: when it is read,
+	// or for an outgoing one, sent). For KindTimerChanged, the new timer.
+	Timer     time.Duration
+	ExpiresAt time.Time
+
 	receipts map[string]MessageStatus
 }
 
+// Edit is a text a message had before it was edited.
+type Edit struct {
+	Text string
+	Time time.Time // when it was written
+}
+
+// ReactionCount is how many accounts reacted to a message with Emoji.
+type ReactionCount struct {
+	Emoji string
+	Count int
+}
+
+// ReactionCounts counts the reactions by emoji, most first (then by
+// emoji, for a stable order).
+func (m Message) ReactionCounts() []ReactionCount {
+	n := map[string]int{}
+	for _, e := range m.Reactions {
+		n[e]++
+	}
+	var out []ReactionCount
+	for e, k := range n {
+		out = append(out, ReactionCount{e, k})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Emoji < out[j].Emoji
+	})
+	return out
+}
+
 func (r *messageRecord) message() Message {
-	return Message{ID: r.ID, Conversation: r.Conv, Outgoing: r.Outgoing, From: r.From, FromDevice: r.FromDevice,
+	m := Message{ID: r.ID, Conversation: r.Conv, Outgoing: r.Outgoing, From: r.From, FromDevice: r.FromDevice,
 		Kind: r.Kind, Text: r.Text, ReplyTo: r.ReplyTo, Attachment: r.Attachment.public(), Time: time.UnixMilli(r.Timestamp), Status: r.Status,
-		Recipients: len(r.Recipients), receipts: maps.Clone(r.Receipts), Mentions: slices.Clone(r.Mentions), MentionsMe: r.MentionsMe}
+		Recipients: len(r.Recipients), receipts: maps.Clone(r.Receipts), Mentions: slices.Clone(r.Mentions), MentionsMe: r.MentionsMe,
+		Forwarded: r.Forwarded, Edited: r.EditID != nil, Timer: time.Duration(r.Timer) * time.Second}
+	for _, e := range r.Edits {
+		m.Edits = append(m.Edits, Edit{Text: e.Text, Time: time.UnixMilli(e.At)})
+	}
+	for who, re := range r.Reactions {
+		if re.Emoji != "" {
+			if m.Reactions == nil {
+				m.Reactions = map[string]string{}
+			}
+			m.Reactions[who] = re.Emoji
+		}
+	}
+	if r.ExpireAt != 0 {
+		m.ExpiresAt = time.UnixMilli(r.ExpireAt)
+	}
+	return m
 }
 
 // Conversation summarises one conversation: with a peer, or a group.
@@ -150,11 +212,15 @@ func (c *Client) Messages(ctx context.Context, conv ConversationID, limit int) (
 		return nil, err
 	}
 	var out []Message
+	now := c.nowMillis()
 	err = c.view(ctx, func(tx sealedTx) error {
 		return tx.scan(bucketMessage, string(conv)+"/", func(_ string, v []byte) error {
 			var r messageRecord
 			if err := jsonUnmarshal(v, &r); err != nil {
 				return err
+			}
+			if r.expired(now) {
+				return nil // its timer ran out: erased at the next chance
 			}
 			out = append(out, r.message())
 			return nil
@@ -187,6 +253,9 @@ func (c *Client) MarkRead(ctx context.Context, conv ConversationID) error {
 				return nil
 			}
 			r.Status = StatusRead
+			if err := startCountdown(tx, &r, c.nowMillis()); err != nil {
+				return err
+			}
 			switch r.Kind {
 			case KindText:
 				ids = append(ids, r.ID)
@@ -236,7 +305,7 @@ func (c *Client) MarkRead(ctx context.Context, conv ConversationID) error {
 // markReadElsewhere applies a read sync from another of this account's
 // devices: the named messages of conv are read. It returns those that
 // were unread here.
-func markReadElsewhere(tx sealedTx, conv ConversationID, ids []MessageID) ([]MessageID, error) {
+func markReadElsewhere(tx sealedTx, conv ConversationID, ids []MessageID, now int64) ([]MessageID, error) {
 	var changed []MessageID
 	for _, id := range ids {
 		mk, r, err := messageByID(tx, conv, id)
@@ -250,6 +319,9 @@ func markReadElsewhere(tx sealedTx, conv ConversationID, ids []MessageID) ([]Mes
 			continue
 		}
 		r.Status = StatusRead
+		if err := startCountdown(tx, &r, now); err != nil {
+			return nil, err
+		}
 		if err := tx.putJSON(bucketMessage, mk, &r); err != nil {
 			return nil, err
 		}

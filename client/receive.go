@@ -28,6 +28,11 @@ func (c *Client) Sync(ctx context.Context) error {
 // returns ctx's error, or an error that reconnecting cannot fix (the
 // device was removed).
 func (c *Client) Run(ctx context.Context) error {
+	// Disappearing messages go on time while Run runs (disappear.go).
+	rctx, stopReaper := context.WithCancel(ctx)
+	reaped := make(chan struct{})
+	go func() { c.reap(rctx); close(reaped) }()
+	defer func() { stopReaper(); <-reaped }()
 	backoff := time.Second
 	for {
 		start := c.now()
@@ -124,6 +129,9 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 			c.flushReceipts(ctx, &receipts)
 			c.pruneSeen(ctx)
 			c.pruneDrained(ctx, connected)
+			if _, err := c.EraseExpired(ctx); err != nil {
+				c.log.Warn("erasing expired messages failed", "err", err)
+			}
 			c.emit(&SyncedEvent{})
 			if untilEmpty {
 				return nil
@@ -223,6 +231,7 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 			return nil
 		}
 		rconv = ct.conversation(sender)
+		ct.stored = f.Timestamp
 		events, receipts, err = c.apply(tx, sender, dev, ct, nil, events)
 		return err
 	})
@@ -240,6 +249,7 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 	if err != nil || dup {
 		return err
 	}
+	c.purgeStore(ctx)
 	for _, e := range events {
 		c.emit(e)
 	}
@@ -262,6 +272,13 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, grou
 		c.log.Warn("content in the wrong conversation dropped", "sender", sender, "kind", ct.Kind)
 		return events, nil, nil
 	}
+	if ct.Kind.action() && !(ct.Kind == kindDelete && ct.ForMe && self && group == nil) &&
+		(group == nil && (ct.Destination != "") != self || !sameGroup(ct.Group, group)) {
+		// A peer's action is about the chat with the peer, one's own
+		// names the chat; a group's come under its sender keys only.
+		c.log.Warn("action in the wrong conversation dropped", "sender", sender, "kind", ct.Kind)
+		return events, nil, nil
+	}
 	conv := ct.conversation(sender)
 	if conv.IsGroup() && !ct.Kind.groupOnly() {
 		ok, err := c.groupAllows(tx, conv, sender, ct)
@@ -279,7 +296,8 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, grou
 		events = append(events, evs...)
 	case ct.Kind == kindText && !self:
 		r := &messageRecord{ID: ct.ID, Conv: conv, From: sender, FromDevice: dev, Kind: KindText, Text: ct.Text,
-			ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusUnread}
+			ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusUnread,
+			Stored: ct.stored, Forwarded: ct.Forwarded, Timer: ct.Timer}
 		if group != nil {
 			r.Mentions, r.MentionsMe = c.mentionsIn(tx, *group, ct.Text)
 		}
@@ -288,37 +306,43 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, grou
 		if err != nil {
 			return nil, nil, err
 		}
-		stored, err := storeMessage(tx, r)
+		stored, evs, err := c.storeText(tx, r)
 		if err != nil {
 			return nil, nil, err
 		}
 		receipts = append(receipts, ct.ID) // acknowledged even if stored before
 		if stored {
 			events = append(events, &MessageEvent{Message: r.message(), Resent: resent})
+			events = append(events, evs...)
 		}
 	case ct.Kind == kindText && self && group != nil:
 		// Sent to the group by another of this account's devices: it
 		// comes under that device's sender key, as to every member.
 		r := &messageRecord{ID: ct.ID, Conv: conv, Outgoing: true, From: sender, FromDevice: dev, Kind: KindText,
 			Text: ct.Text, ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusSent,
-			Recipients: c.groupRecipients(tx, *group)}
+			Recipients: c.groupRecipients(tx, *group), Stored: ct.stored, Forwarded: ct.Forwarded}
 		r.Mentions, r.MentionsMe = c.mentionsIn(tx, *group, ct.Text)
-		stored, err := storeMessage(tx, r)
+		sentTimer(r, ct)
+		stored, evs, err := c.storeText(tx, r)
 		if err != nil {
 			return nil, nil, err
 		}
 		if stored {
 			events = append(events, &MessageEvent{Message: r.message()})
+			events = append(events, evs...)
 		}
 	case ct.Kind == kindSyncSent && self && ct.Destination != c.acct.Username:
 		r := &messageRecord{ID: ct.ID, Conv: conv, Outgoing: true, From: sender, FromDevice: dev, Kind: KindText,
-			Text: ct.Text, ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusSent}
-		stored, err := storeMessage(tx, r)
+			Text: ct.Text, ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusSent,
+			Stored: ct.stored, Forwarded: ct.Forwarded}
+		sentTimer(r, ct)
+		stored, evs, err := c.storeText(tx, r)
 		if err != nil {
 			return nil, nil, err
 		}
 		if stored {
 			events = append(events, &MessageEvent{Message: r.message()})
+			events = append(events, evs...)
 		}
 	case ct.Kind == kindReceipt && !self:
 		status := StatusDelivered
@@ -336,7 +360,7 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, grou
 			events = append(events, &ReceiptEvent{Conversation: conv, From: sender, Type: ct.Receipt, IDs: changed})
 		}
 	case ct.Kind == kindSyncRead && self:
-		changed, err := markReadElsewhere(tx, conv, ct.ReceiptIDs)
+		changed, err := markReadElsewhere(tx, conv, ct.ReceiptIDs, c.nowMillis())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -353,6 +377,17 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, grou
 		}
 	case ct.Kind == kindDecryptionError && ct.Failed.Device == c.acct.DeviceID:
 		evs, err := c.decryptionErrorReceived(tx, sender, dev, ct.Failed)
+		if err != nil {
+			return nil, nil, err
+		}
+		events = append(events, evs...)
+	case ct.Kind.action():
+		evs, err := c.applyAction(tx, sender, dev, ct, conv)
+		var refused errRefused
+		if errors.As(err, &refused) {
+			c.log.Warn("action refused", "sender", sender, "device", dev, "kind", ct.Kind, "why", err)
+			return events, nil, nil
+		}
 		if err != nil {
 			return nil, nil, err
 		}

@@ -28,16 +28,18 @@ var ErrSelf = errors.New("client: cannot send a message to your own account")
 // as a sync transcript, to this account's other devices. It returns the
 // stored message; its status is Sent once the server has it.
 func (c *Client) Send(ctx context.Context, to ConversationID, text string) (Message, error) {
-	return c.sendText(ctx, to, text, nil, nil)
+	return c.sendText(ctx, to, &content{Text: text})
 }
 
 // Reply sends text as a reply to the message re of the conversation to.
 func (c *Client) Reply(ctx context.Context, to ConversationID, re MessageID, text string) (Message, error) {
-	return c.sendText(ctx, to, text, &re, nil)
+	return c.sendText(ctx, to, &content{Text: text, ReplyTo: &re})
 }
 
-// sendText sends a text, with an uploaded attachment if att is not nil.
-func (c *Client) sendText(ctx context.Context, to ConversationID, text string, replyTo *MessageID, att *filePointer) (Message, error) {
+// sendText sends a text: msg's Text, and its ReplyTo, Attachment (an
+// uploaded file) and Forwarded if set.
+func (c *Client) sendText(ctx context.Context, to ConversationID, msg *content) (Message, error) {
+	text := msg.Text
 	to, err := to.normalize()
 	if err != nil {
 		return Message{}, err
@@ -50,16 +52,25 @@ func (c *Client) sendText(ctx context.Context, to ConversationID, text string, r
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ct := &content{Kind: kindText, Timestamp: c.nowMillis(), Text: text, ReplyTo: replyTo, Attachment: att}
+	ct := &content{Kind: kindText, Timestamp: c.nowMillis(), Text: text, ReplyTo: msg.ReplyTo, Attachment: msg.Attachment, Forwarded: msg.Forwarded}
 	ct.setConversation(to)
 	c.rand.Read(ct.ID[:])
+	if err := c.view(ctx, func(tx sealedTx) error {
+		var err error
+		ct.Timer, err = chatTimer(tx, to)
+		return err
+	}); err != nil {
+		return Message{}, err
+	}
 	if to.IsGroup() {
 		return c.sendGroupText(ctx, to, ct)
 	}
 	peer := to.Peer()
 	rec := &messageRecord{ID: ct.ID, Conv: to, Outgoing: true, From: c.acct.Username, FromDevice: c.acct.DeviceID,
-		Kind: KindText, Text: text, ReplyTo: replyTo, Attachment: att, Timestamp: ct.Timestamp, Status: StatusSending}
-	if err := c.update(ctx, func(tx sealedTx) error { _, err := storeMessage(tx, rec); return err }); err != nil {
+		Kind: KindText, Text: text, ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusSending,
+		Forwarded: ct.Forwarded}
+	sentTimer(rec, ct)
+	if err := c.update(ctx, func(tx sealedTx) error { _, _, err := c.storeText(tx, rec); return err }); err != nil {
 		return Message{}, err
 	}
 	sendErr := c.deliver(ctx, peer, ct, false)

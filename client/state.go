@@ -27,6 +27,8 @@ const (
 	bucketOutbox   = "outbox"   // "m/"time/user/id → outboxRecord; "size" → outboxMeta (retry.go)
 	bucketOutboxID = "outboxid" // user/id → the message's key in bucketOutbox (raw)
 	bucketFailed   = "failed"   // sender/device/clientID → failedRecord: envelopes that did not decrypt
+	bucketPending  = "pending"  // conversation/target/id → pendingAction: an action that came before its message
+	bucketExpire   = "expire"   // time/message key → nothing: when a disappearing message goes (actions.go)
 	keySelf        = "self"
 )
 
@@ -110,6 +112,11 @@ type contactRecord struct {
 type convRecord struct {
 	Unread int   `json:"unread"`
 	Last   int64 `json:"last"` // timestamp of the newest message
+	// Timer is the disappearing-message timer in seconds (0 off), set at
+	// TimerAt (the sender's clock) by TimerID (spec/client.md §11.5).
+	Timer   uint32    `json:"timer,omitempty"`
+	TimerAt int64     `json:"timer_at,omitempty"`
+	TimerID MessageID `json:"timer_id,omitzero"`
 }
 
 // messageRecord is a stored message.
@@ -133,6 +140,31 @@ type messageRecord struct {
 	// Mentions: the members a group message names as @username.
 	Mentions   []string `json:"mentions,omitempty"`
 	MentionsMe bool     `json:"mentions_me,omitempty"`
+
+	// The conversation features (spec/client.md §11).
+	Stored    int64                     `json:"stored,omitempty"`    // when the server stored it, unix ms (0: unknown, or sent here)
+	Forwarded bool                      `json:"forwarded,omitempty"` // marked as forwarded by its sender
+	EditedAt  int64                     `json:"edited_at,omitempty"` // the sender's clock at the edit now shown
+	EditID    *MessageID                `json:"edit_id,omitempty"`   // the edit now shown
+	Edits     []editRecord              `json:"edits,omitempty"`     // earlier texts, oldest first
+	Reactions map[string]reactionRecord `json:"reactions,omitempty"` // account → its reaction
+	Timer     uint32                    `json:"timer,omitempty"`     // disappearing timer, seconds
+	ExpireAt  int64                     `json:"expire_at,omitempty"` // unix ms; 0 until its timer starts
+}
+
+// editRecord is a text a message had before an edit.
+type editRecord struct {
+	Text string    `json:"text"`
+	At   int64     `json:"at"` // when it was written (the message, or the edit that wrote it)
+	ID   MessageID `json:"id"` // the edit that wrote it; the message's own ID for the first text
+}
+
+// reactionRecord is one account's reaction to a message; Emoji "" is a
+// withdrawn reaction, kept so that an older one cannot come back.
+type reactionRecord struct {
+	Emoji string    `json:"emoji,omitempty"`
+	At    int64     `json:"at"`
+	ID    MessageID `json:"id"`
 }
 
 func idKey(id uint32) string { return fmt.Sprintf("%010d", id) }

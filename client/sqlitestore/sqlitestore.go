@@ -54,6 +54,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "foreign_keys(ON)")
+	// Deleted rows are overwritten with zeros, not left in free pages:
+	// what the client erases (a message deleted for everyone, or whose
+	// timer ran out) leaves no sealed copy in the file (see Purge).
+	q.Add("_pragma", "secure_delete(ON)")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
@@ -104,6 +108,19 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(client.Tx) error
 	}
 	return nil
 }
+
+// Purge implements client.Purger: it copies the write-ahead log into the
+// database and truncates it to zero bytes, so that the old versions of
+// erased rows that the log still held are gone from disk too (with
+// secure_delete, the database file has none).
+func (s *Store) Purge(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("sqlitestore: purge: %w", err)
+	}
+	return nil
+}
+
+var _ client.Purger = (*Store)(nil)
 
 // Close closes the database.
 func (s *Store) Close() error {
