@@ -80,9 +80,12 @@ type ViewsRequest struct {
 	IDs [][]byte `json:"ids"` // record IDs, 16 bytes each, at most 100
 }
 
-// ReportRequest is the body of POST /v1/reports.
+// ReportRequest is the body of POST /v1/reports: a report of a channel
+// (Channel, and RecordID for one of its records) or of an account
+// (Account), exactly one of the two.
 type ReportRequest struct {
-	Channel  string `json:"channel"`
+	Channel  string `json:"channel,omitempty"`
+	Account  string `json:"account,omitempty"`
 	RecordID []byte `json:"record_id,omitempty"`
 	Category string `json:"category"` // one of ReportCategories
 	Note     string `json:"note,omitempty"`
@@ -100,7 +103,9 @@ type ModerationRequest struct {
 // ReportInfo is one report, for the operator.
 type ReportInfo struct {
 	ID       int64  `json:"id"`
-	Channel  string `json:"channel"`
+	Channel  string `json:"channel,omitempty"`
+	Account  string `json:"account,omitempty"` // a reported account
+	Reporter string `json:"reporter"`
 	RecordID string `json:"record_id,omitempty"` // hex
 	Category string `json:"category"`
 	Note     string `json:"note,omitempty"`

@@ -119,6 +119,9 @@ func (c *Client) saveNew(ctx context.Context, a *accountRecord, gen *generated) 
 		if err := gen.save(tx); err != nil {
 			return err
 		}
+		if err := c.listKnown(tx); err != nil { // a new store: nobody is known yet
+			return err
+		}
 		return tx.putJSON(bucketAccount, keySelf, a)
 	})
 }

@@ -83,6 +83,9 @@ func (c *content) marshalAction(e *wire.Encoder) {
 			e.Bytes(cTarget, c.Target[:])
 		}
 	}
+	if (c.Kind == kindSyncBlock || c.Kind == kindSyncRequest) && c.Remove {
+		e.Uint(cRemove, 1)
+	}
 	if c.Kind == kindReaction {
 		if c.Remove {
 			e.Uint(cRemove, 1)
@@ -112,6 +115,14 @@ func (c *content) parseAction(d *wire.Decoder) error {
 	case kindEdit, kindDelete, kindReaction:
 		c.Target = new(MessageID)
 		copy(c.Target[:], d.Bytes(cTarget, len(MessageID{}), len(MessageID{})))
+	}
+	if c.Kind == kindSyncBlock || c.Kind == kindSyncRequest {
+		if v, ok := d.OptUint(cRemove, 1); ok {
+			if v != 1 {
+				return fmt.Errorf("%w: removal flag 0", errContent)
+			}
+			c.Remove = true
+		}
 	}
 	if c.Kind == kindReaction {
 		if v, ok := d.OptUint(cRemove, 1); ok {

@@ -167,6 +167,9 @@ func (c *Client) act(ctx context.Context, conv ConversationID, ct *content) (Mes
 	}
 	var events []Event
 	if err := c.update(ctx, func(tx sealedTx) error {
+		if b, err := isBlocked(tx, conv.Peer()); err != nil || b && !conv.IsGroup() && !ct.ForMe {
+			return cmpErr(err, ErrBlocked)
+		}
 		if conv.IsGroup() && !(ct.Kind == kindDelete && ct.ForMe) {
 			l, _, err := c.loadGroup(tx, *ct.Group)
 			if err != nil {

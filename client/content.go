@@ -64,7 +64,7 @@ type content struct {
 	// acts on, in the same conversation.
 	Target    *MessageID
 	Emoji     string // kindReaction: the reaction, or "" with Remove
-	Remove    bool   // kindReaction: the sender's reaction is withdrawn
+	Remove    bool   // kindReaction: the sender's reaction is withdrawn; kindSyncBlock: unblocked; kindSyncRequest: deleted
 	ForMe     bool   // kindDelete: delete on this account's devices only
 	Timer     uint32 // kindTimer: the chat's new timer; kindText, kindSyncSent: the timer of this message (seconds, 0 off)
 	Forwarded bool   // kindText, kindSyncSent: forwarded from another chat
@@ -105,7 +105,8 @@ const (
 	kindSyncSent contentKind = 4 // to one's own devices: "I sent this to Destination"
 	kindReset    contentKind = 5 // an empty message that starts a fresh session
 	// 6 edit, 7 delete for everyone, 8 reaction, 9 disappearing timer
-	// (spec/client.md §11); 10 profile key (§12); 11–15 reserved.
+	// (spec/client.md §11); 10 profile key (§12); 11 block sync, 12
+	// message-request sync (§11); 13–15 reserved.
 	// 16 was kindChannelKey, a channel key for an admin; not reused.
 	kindSyncRead contentKind = 17 // to one's own devices: "I read these messages from Destination"
 	// to one's own devices: "I verified (or unverified) Destination's key VerifiedKey"
@@ -119,6 +120,11 @@ const (
 	kindDelete   contentKind = 7 // "Target is deleted for everyone" (or, ForMe, on my devices)
 	kindReaction contentKind = 8 // "my reaction to Target is Emoji"
 	kindTimer    contentKind = 9 // "the chat's disappearing timer is now Timer"
+	// to one's own devices: "I blocked Destination" (Remove: unblocked)
+	kindSyncBlock contentKind = 11
+	// to one's own devices: "I accepted the request of Destination or
+	// Group" (Remove: deleted it)
+	kindSyncRequest contentKind = 12
 )
 
 // action reports whether k acts on the conversation or a message in it
@@ -132,7 +138,7 @@ func (k contentKind) action() bool {
 func (k contentKind) groupKind() bool {
 	switch k {
 	case kindText, kindSyncSent, kindReceipt, kindSyncRead, kindTyping, kindGroupRecords, kindSenderKey, kindJoinRequest,
-		kindEdit, kindDelete, kindReaction, kindTimer:
+		kindEdit, kindDelete, kindReaction, kindTimer, kindSyncRequest:
 		return true
 	}
 	return false
@@ -234,7 +240,8 @@ func (c *content) marshal() []byte {
 	case kindEdit:
 		e.Bytes(cText, []byte(c.Text))
 	}
-	if c.Kind == kindSyncVerified || (c.Kind == kindSyncSent || c.Kind == kindSyncRead) && c.Group == nil ||
+	if c.Kind == kindSyncVerified || c.Kind == kindSyncBlock ||
+		(c.Kind == kindSyncSent || c.Kind == kindSyncRead || c.Kind == kindSyncRequest) && c.Group == nil ||
 		c.Kind.action() && c.Group == nil && c.Destination != "" {
 		e.Bytes(cDestination, []byte(c.Destination))
 	}
@@ -314,6 +321,7 @@ func parseContent(b []byte) (*content, error) {
 		c.Text = string(d.Bytes(cText, 0, maxText))
 	case kindDelete, kindReaction, kindTimer: // fields follow
 	case kindReset, kindSyncVerified, kindGroupRecords, kindSenderKey, kindJoinRequest: // fields follow
+	case kindSyncBlock, kindSyncRequest: // fields follow
 	case kindDecryptionError:
 		f := &decryptionError{}
 		copy(f.ID[:], d.Bytes(cFailedID, len(f.ID), len(f.ID)))
@@ -326,15 +334,17 @@ func parseContent(b []byte) (*content, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", errContent, c.Kind)
 	}
-	if c.Kind == kindSyncVerified || c.Kind == kindSyncSent || c.Kind == kindSyncRead || c.Kind.action() {
+	if c.Kind == kindSyncVerified || c.Kind == kindSyncSent || c.Kind == kindSyncRead || c.Kind.action() ||
+		c.Kind == kindSyncBlock || c.Kind == kindSyncRequest {
 		// Required, except that a sync of a group names the group instead
 		// (checked with the group below); an action names it only when
 		// it goes to the sender's own devices.
 		raw, ok := d.OptBytes(cDestination, 1, api.MaxUsername)
-		if !ok && c.Kind == kindSyncVerified {
+		required := c.Kind == kindSyncVerified || c.Kind == kindSyncBlock
+		if !ok && required {
 			raw = d.Bytes(cDestination, 1, api.MaxUsername)
 		}
-		if ok || c.Kind == kindSyncVerified {
+		if ok || required {
 			dest, err := api.NormalizeUsername(string(raw))
 			if d.Err() == nil && (err != nil || dest != string(raw)) { // senders write it normalised: one encoding
 				return nil, fmt.Errorf("%w: destination", errContent)
@@ -372,7 +382,7 @@ func parseContent(b []byte) (*content, error) {
 			}
 			c.Group = new(GroupID)
 			copy(c.Group[:], g)
-		} else if d.Err() == nil && (c.Kind.groupOnly() || (c.Kind == kindSyncSent || c.Kind == kindSyncRead) && c.Destination == "" ||
+		} else if d.Err() == nil && (c.Kind.groupOnly() || (c.Kind == kindSyncSent || c.Kind == kindSyncRead || c.Kind == kindSyncRequest) && c.Destination == "" ||
 			c.Kind == kindDelete && c.ForMe && c.Destination == "") {
 			return nil, fmt.Errorf("%w: kind %d without a group", errContent, c.Kind)
 		}
@@ -444,7 +454,7 @@ func (c *content) setConversation(conv ConversationID) {
 		c.Destination = ""
 		return
 	}
-	if c.Kind == kindSyncSent || c.Kind == kindSyncRead {
+	if c.Kind == kindSyncSent || c.Kind == kindSyncRead || c.Kind == kindSyncRequest {
 		c.Destination = conv.Peer()
 	}
 }
@@ -455,7 +465,7 @@ func (c *content) conversation(sender string) ConversationID {
 	switch {
 	case c.Group != nil:
 		return GroupConversation(*c.Group)
-	case c.Kind == kindSyncSent || c.Kind == kindSyncRead:
+	case c.Kind == kindSyncSent || c.Kind == kindSyncRead || c.Kind == kindSyncRequest:
 		return Direct(c.Destination)
 	case c.Kind.action() && c.Destination != "":
 		return Direct(c.Destination) // from another of this account's devices (apply checks)

@@ -61,6 +61,10 @@ func sampleContents() []*content {
 		{Kind: kindTimer, ID: id, Timestamp: 22, Timer: 0, Group: g, GroupSeq: 10},
 		{Kind: kindText, ID: id, Timestamp: 23, Text: "forwarded, disappearing", Timer: 2419200, Forwarded: true},
 		{Kind: kindSyncSent, ID: id, Timestamp: 24, Text: "sent", Destination: "bob", Timer: 300},
+		{Kind: kindSyncBlock, ID: id, Timestamp: 25, Destination: "mallory"},
+		{Kind: kindSyncBlock, ID: id, Timestamp: 25, Destination: "mallory", Remove: true},
+		{Kind: kindSyncRequest, ID: id, Timestamp: 26, Destination: "carol"},
+		{Kind: kindSyncRequest, ID: id, Timestamp: 26, Group: g, Remove: true},
 	}
 }
 
@@ -126,6 +130,9 @@ func TestContentRefusesNonsense(t *testing.T) {
 		"text with a timer of 1 minute":           {Kind: kindText, Text: "x", Timer: 60},
 		"delete for me naming no chat":            {Kind: kindDelete, Target: &MessageID{1}, ForMe: true},
 		"action to an invalid name":               {Kind: kindEdit, Target: &MessageID{1}, Destination: "no spaces"},
+		"block sync naming nobody":                {Kind: kindSyncBlock},
+		"block sync naming a group":               {Kind: kindSyncBlock, Group: &GroupID{1}},
+		"request sync naming no chat":             {Kind: kindSyncRequest, Remove: true},
 	}
 	for name, c := range bad {
 		if _, err := parseContent(c.marshal()); !errors.Is(err, errContent) {

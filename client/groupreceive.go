@@ -54,6 +54,14 @@ func (c *Client) handleGroupMessage(ctx context.Context, f *api.Frame, rb *recei
 	)
 	err = c.update(ctx, func(tx sealedTx) error {
 		events, receipts, drop = nil, nil, ""
+		// What a blocked member says in a group goes undecrypted
+		// (spec/client.md §11.7).
+		if b, err := isBlocked(tx, sender); err != nil || b && sender != c.acct.Username {
+			if b {
+				drop = "blocked"
+			}
+			return err
+		}
 		if f.Seq != 0 {
 			if _, err := tx.get(bucketSeen, seenKey(sender, dev, f.ClientID)); err == nil {
 				drop = "repeat"

@@ -62,6 +62,10 @@ type provisionMessage struct {
 	// as far as they fit in provisionGroupBudget; the others reach the
 	// new device with the group's next change or message (groupsend.go).
 	Groups [][][]byte `json:"groups,omitempty"`
+	// Known lists the accounts this one wrote to or accepted; Blocks,
+	// those it blocked (spec/client.md §11.7, §11.8).
+	Known  []string `json:"known,omitempty"`
+	Blocks []string `json:"blocks,omitempty"`
 }
 
 // provisionGroupBudget bounds the group records of a link message, under
@@ -198,6 +202,9 @@ func (l *Linker) Wait(ctx context.Context) (*Client, error) {
 			}
 		}
 		if err := storeProvisionedChannels(tx, msg.Channels); err != nil {
+			return err
+		}
+		if err := c.storeProvisionedPeers(tx, msg.Known, msg.Blocks); err != nil {
 			return err
 		}
 		return c.storeProvisionedGroups(tx, msg.Groups)
@@ -354,6 +361,12 @@ func (c *Client) ApproveLink(ctx context.Context, code string) error {
 			return err
 		}
 		if msg.Channels, err = provisionedChannels(tx); err != nil {
+			return err
+		}
+		if msg.Known, err = knownAccounts(tx); err != nil {
+			return err
+		}
+		if msg.Blocks, err = tx.keys(bucketBlock, ""); err != nil {
 			return err
 		}
 		msg.Groups, err = c.provisionedGroups(tx)

@@ -179,6 +179,11 @@ type Conversation struct {
 	Title  string // the peer's username, or the group's title
 	Unread int
 	Last   time.Time
+	// Request is set for a chat started by an account this one never
+	// wrote to nor accepted (spec/client.md §11.8); Accept, DeleteChat
+	// or Block answer it.
+	Request bool
+	Blocked bool // the peer is blocked
 }
 
 // Conversations lists the conversations, newest first.
@@ -195,6 +200,14 @@ func (c *Client) Conversations(ctx context.Context) ([]Conversation, error) {
 			conv := Conversation{ID: ConversationID(k), Title: k, Unread: r.Unread, Last: time.UnixMilli(r.Last)}
 			if conv.ID.IsGroup() {
 				conv.Title = c.groupTitle(tx, conv.ID)
+			} else {
+				var err error
+				if conv.Request, err = c.isRequest(tx, conv.ID); err != nil {
+					return err
+				}
+				if conv.Blocked, err = isBlocked(tx, conv.ID.Peer()); err != nil {
+					return err
+				}
 			}
 			out = append(out, conv)
 			return nil
@@ -269,6 +282,22 @@ func (c *Client) MarkRead(ctx context.Context, conv ConversationID) error {
 		})
 		if err != nil {
 			return err
+		}
+		// No read receipts for a request, nor to a blocked account
+		// (spec/client.md §11.7, §11.8).
+		if req, err := c.isRequest(tx, conv); err != nil || req {
+			clear(bySender)
+			if err != nil {
+				return err
+			}
+		}
+		for sender := range bySender {
+			if b, err := isBlocked(tx, sender); err != nil || b {
+				delete(bySender, sender)
+				if err != nil {
+					return err
+				}
+			}
 		}
 		var cr convRecord
 		if err := tx.getJSON(bucketConv, string(conv), &cr); err != nil {

@@ -160,6 +160,10 @@ func TestTypingStartsNoSession(t *testing.T) {
 	bob.run()
 	alice.send("bob", "hello")
 	bob.waitMessage("hello")
+	// Typing from a message request is not shown (spec/client.md §11.8).
+	if err := bob.Accept(ctx, client.Direct("alice")); err != nil {
+		t.Fatal(err)
+	}
 	if err := alice.SendTyping(ctx, "bob", true); err != nil {
 		t.Fatal(err)
 	}

@@ -171,6 +171,16 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 	err := c.update(ctx, func(tx sealedTx) error {
 		events, receipts, dup = nil, nil, false
 		c.resends = c.resends[:0]
+		if err := c.listKnown(tx); err != nil {
+			return err
+		}
+		// A blocked account's envelope goes before its session is
+		// touched, unless it shares a group with this account
+		// (spec/client.md §11.7).
+		drop, groupOnly, err := c.blockedSender(tx, sender)
+		if err != nil || drop {
+			return err
+		}
 		if f.Seq != 0 {
 			if _, err := tx.get(bucketSeen, seenKey(sender, dev, f.ClientID)); err == nil {
 				dup = true
@@ -228,6 +238,9 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 				return err
 			}
 			events = append(events, &MessageEvent{Message: r.message()})
+			return nil
+		}
+		if groupOnly && !blockedKeeps(ct.Kind) {
 			return nil
 		}
 		rconv = ct.conversation(sender)
@@ -332,6 +345,9 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, grou
 			events = append(events, evs...)
 		}
 	case ct.Kind == kindSyncSent && self && ct.Destination != c.acct.Username:
+		if err := c.markKnown(tx, ct.Destination); err != nil {
+			return nil, nil, err
+		}
 		r := &messageRecord{ID: ct.ID, Conv: conv, Outgoing: true, From: sender, FromDevice: dev, Kind: KindText,
 			Text: ct.Text, ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusSent,
 			Stored: ct.stored, Forwarded: ct.Forwarded}
@@ -393,7 +409,18 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, grou
 		}
 		events = append(events, evs...)
 	case ct.Kind == kindTyping && !self:
+		if req, err := c.isRequest(tx, conv); err != nil || req {
+			return events, nil, err // a request's typing is not shown
+		}
 		events = append(events, &TypingEvent{Conversation: conv, From: sender, Device: dev, Started: ct.Typing})
+	case ct.Kind == kindSyncBlock && self:
+		if err := c.applyBlockSync(tx, ct); err != nil {
+			return nil, nil, err
+		}
+	case ct.Kind == kindSyncRequest && self:
+		if err := c.applyRequestSync(tx, ct, conv); err != nil {
+			return nil, nil, err
+		}
 	}
 	// kindReset, and contents that make no sense from this sender, carry
 	// nothing to store: decrypting them was all they were for.

@@ -20,6 +20,14 @@ const (
 	ownDevicesTTL   = 60 * time.Second       // how long the list of own devices is trusted
 )
 
+// cmpErr is err, or if err is nil, alt.
+func cmpErr(err, alt error) error {
+	if err != nil {
+		return err
+	}
+	return alt
+}
+
 // ErrSelf means a message was addressed to the sender's own account.
 var ErrSelf = errors.New("client: cannot send a message to your own account")
 
@@ -56,6 +64,9 @@ func (c *Client) sendText(ctx context.Context, to ConversationID, msg *content) 
 	ct.setConversation(to)
 	c.rand.Read(ct.ID[:])
 	if err := c.view(ctx, func(tx sealedTx) error {
+		if b, err := isBlocked(tx, to.Peer()); err != nil || b && !to.IsGroup() {
+			return cmpErr(err, ErrBlocked)
+		}
 		var err error
 		ct.Timer, err = chatTimer(tx, to)
 		return err
@@ -70,7 +81,14 @@ func (c *Client) sendText(ctx context.Context, to ConversationID, msg *content) 
 		Kind: KindText, Text: text, ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusSending,
 		Forwarded: ct.Forwarded}
 	sentTimer(rec, ct)
-	if err := c.update(ctx, func(tx sealedTx) error { _, _, err := c.storeText(tx, rec); return err }); err != nil {
+	if err := c.update(ctx, func(tx sealedTx) error {
+		// Writing to someone accepts their request (spec/client.md §11.8).
+		if err := c.markKnown(tx, peer); err != nil {
+			return err
+		}
+		_, _, err := c.storeText(tx, rec)
+		return err
+	}); err != nil {
 		return Message{}, err
 	}
 	sendErr := c.deliver(ctx, peer, ct, false)
@@ -146,6 +164,19 @@ func (c *Client) SendTyping(ctx context.Context, to ConversationID, started bool
 	c.rand.Read(ct.ID[:])
 	if to.IsGroup() {
 		return c.sendGroupEphemeral(ctx, to, ct)
+	}
+	// Not to a blocked account, nor before a request is accepted.
+	var quiet bool
+	if err := c.view(ctx, func(tx sealedTx) error {
+		b, err := isBlocked(tx, to.Peer())
+		if err != nil || b {
+			quiet = b
+			return err
+		}
+		quiet, err = c.isRequest(tx, to)
+		return err
+	}); err != nil || quiet {
+		return err
 	}
 	return c.deliver(ctx, to.Peer(), ct, true)
 }

@@ -114,28 +114,6 @@ func (h *Handler) takedownNotice(r *http.Request, c store.Channel, id [16]byte, 
 	return n.Sign(key)
 }
 
-// reports is GET /v1/admin/reports: the newest 200.
-func (h *Handler) reports(w http.ResponseWriter, r *http.Request) error {
-	rs, err := h.store.Reports(r.Context(), 200)
-	if err != nil {
-		return err
-	}
-	out := make([]api.ReportInfo, 0, len(rs))
-	for _, rep := range rs {
-		c, err := h.store.ChannelByID(r.Context(), rep.ChannelID)
-		if err != nil {
-			return err
-		}
-		ri := api.ReportInfo{ID: rep.ID, Channel: c.Handle, Category: rep.Category, Note: rep.Note, Created: rep.Created.UnixMilli()}
-		if rep.RecordID != nil {
-			ri.RecordID = hex.EncodeToString(rep.RecordID[:])
-		}
-		out = append(out, ri)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
 // audit is GET /v1/admin/audit: the newest 200 entries.
 func (h *Handler) audit(w http.ResponseWriter, r *http.Request) error {
 	es, err := h.store.AuditLog(r.Context(), 200)

@@ -402,42 +402,6 @@ func (h *Handler) listAdmins(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// report is POST /v1/reports: a user reports a channel or one of its
-// records; reports queue for the operator.
-func (h *Handler) report(w http.ResponseWriter, r *http.Request) error {
-	var req api.ReportRequest
-	if err := readJSON(w, r, &req); err != nil {
-		return err
-	}
-	if !slices.Contains(api.ReportCategories, req.Category) || len(req.Note) > 1024 {
-		return badRequest("category must be one of %v, and note at most 1024 bytes.", api.ReportCategories)
-	}
-	handle, err := api.NormalizeUsername(req.Channel)
-	if err != nil {
-		return errNotFound
-	}
-	c, err := h.store.ChannelByHandle(r.Context(), handle)
-	if err != nil {
-		return err
-	}
-	rep := store.Report{ChannelID: c.ID, ReporterID: callerOf(r).account.ID, Category: req.Category, Note: req.Note, Created: h.opts.Now()}
-	if req.RecordID != nil {
-		if len(req.RecordID) != 16 {
-			return badRequest("A record ID is 16 bytes.")
-		}
-		id := [16]byte(req.RecordID)
-		if _, err := h.store.ChannelRecordByID(r.Context(), c.ID, id); err != nil {
-			return err
-		}
-		rep.RecordID = &id
-	}
-	if _, err := h.store.AddReport(r.Context(), rep); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
 // followerCache keeps each channel's followers in memory for fan-out,
 // loaded from the store on first use and updated by follow and unfollow.
 // (One node; with several, bus events will keep it current.)

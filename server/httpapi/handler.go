@@ -17,6 +17,7 @@ import (
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/server/blob"
 	"github.com/parley-chat/parley/server/groups"
+	"github.com/parley-chat/parley/server/reports"
 	"github.com/parley-chat/parley/server/store"
 )
 
@@ -99,6 +100,8 @@ type Handler struct {
 	posters posterMaker // posters of videos (posters.go)
 
 	groups *groups.Service // sends to many and group links (groups.go)
+	// reportq is the operator's queue of user reports (reports.go).
+	reportq *reports.Service
 }
 
 // Drain closes every device WebSocket and waits for their handlers to
@@ -187,6 +190,7 @@ func New(o Options) *Handler {
 	h.views = newKeyLimiter(20, 200)
 	h.viewed = newViewCounter()
 	h.groups = h.newGroups()
+	h.reportq = reports.New(h.store, h.opts.Now)
 	h.routes()
 	return h
 }

@@ -89,15 +89,21 @@ type AuditEntry struct {
 	Notice []byte
 }
 
-// Report is a user's report of a channel or one of its records.
+// Report is a user's report of a channel or one of its records, or of
+// an account: exactly one of ChannelID and AccountID is set.
 type Report struct {
 	ID         int64
 	ChannelID  int64
-	RecordID   *[16]byte
+	AccountID  int64     // a reported account
+	RecordID   *[16]byte // with ChannelID only
 	ReporterID int64
 	Category   string
 	Note       string
 	Created    time.Time
+
+	// Filled by Reports: the usernames of the reported account and of
+	// the reporter ("" if the account is gone).
+	AccountName, ReporterName string
 }
 
 // ChannelStore holds channels, their records, followers, admins, views,

@@ -408,8 +408,8 @@ func (s *Store) AuditLog(ctx context.Context, limit int) ([]store.AuditEntry, er
 // AddReport implements store.ChannelStore.
 func (s *Store) AddReport(ctx context.Context, r store.Report) (store.Report, error) {
 	err := s.write(ctx, "add report", 0, func(t *wtx) error {
-		res, err := t.exec("INSERT INTO reports (channel_id, record_id, reporter_id, category, note, created) VALUES (?, ?, ?, ?, ?, ?)",
-			r.ChannelID, targetArg(r.RecordID), r.ReporterID, r.Category, r.Note, r.Created.UnixMilli())
+		res, err := t.exec("INSERT INTO reports (channel_id, account_id, record_id, reporter_id, category, note, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			nullID(r.ChannelID), nullID(r.AccountID), targetArg(r.RecordID), r.ReporterID, r.Category, r.Note, r.Created.UnixMilli())
 		if err != nil {
 			return err
 		}
@@ -425,7 +425,8 @@ func (s *Store) Reports(ctx context.Context, limit int) ([]store.Report, error) 
 	if err := s.readable(op); err != nil {
 		return nil, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, "SELECT id, channel_id, record_id, reporter_id, category, note, created FROM reports ORDER BY id DESC LIMIT ?", limit)
+	rows, err := s.rdb.QueryContext(ctx, "SELECT r.id, coalesce(r.channel_id, 0), coalesce(r.account_id, 0), r.record_id, r.reporter_id, r.category, r.note, r.created, coalesce(a.username, ''), coalesce(p.username, '') "+
+		"FROM reports r LEFT JOIN accounts a ON a.id = r.account_id LEFT JOIN accounts p ON p.id = r.reporter_id ORDER BY r.id DESC LIMIT ?", limit)
 	if err != nil {
 		return nil, s.wrap(op, err)
 	}
@@ -437,7 +438,7 @@ func (s *Store) Reports(ctx context.Context, limit int) ([]store.Report, error) 
 			rid []byte
 			ms  int64
 		)
-		if err := rows.Scan(&r.ID, &r.ChannelID, &rid, &r.ReporterID, &r.Category, &r.Note, &ms); err != nil {
+		if err := rows.Scan(&r.ID, &r.ChannelID, &r.AccountID, &rid, &r.ReporterID, &r.Category, &r.Note, &ms, &r.AccountName, &r.ReporterName); err != nil {
 			return nil, s.wrap(op, err)
 		}
 		r.Created = time.UnixMilli(ms)
@@ -448,6 +449,14 @@ func (s *Store) Reports(ctx context.Context, limit int) ([]store.Report, error) 
 		out = append(out, r)
 	}
 	return out, s.wrap(op, rows.Err())
+}
+
+// nullID is id as a query argument: NULL for 0, "none".
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
 }
 
 // OperatorKey implements store.ChannelStore.

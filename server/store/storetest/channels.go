@@ -328,9 +328,24 @@ func testModeration(t *testing.T, s store.Store, _ func() store.Store) {
 		t.Fatal(err)
 	}
 	s.AddReport(ctx, store.Report{ChannelID: c.ID, ReporterID: fan.ID, Category: "other", Created: now()})
+	spammer, _ := newAccount(t, s, "spammer")
+	if _, err := s.AddReport(ctx, store.Report{AccountID: spammer.ID, ReporterID: fan.ID, Category: "spam", Created: now()}); err != nil {
+		t.Fatal(err)
+	}
 	rs, err := s.Reports(ctx, 10)
-	if err != nil || len(rs) != 2 || rs[0].Category != "other" || rs[1].RecordID == nil || rs[1].Note != "ads" {
+	if err != nil || len(rs) != 3 || rs[1].Category != "other" || rs[2].RecordID == nil || rs[2].Note != "ads" || rs[2].ChannelID != c.ID {
 		t.Fatalf("reports: %+v %v", rs, err)
+	}
+	if rs[0].AccountID != spammer.ID || rs[0].ChannelID != 0 || rs[0].RecordID != nil || rs[1].AccountID != 0 ||
+		rs[0].AccountName != "spammer" || rs[0].ReporterName != "fan" || rs[1].AccountName != "" {
+		t.Fatalf("account report: %+v", rs[0])
+	}
+	// A report names one of a channel and an account.
+	if _, err := s.AddReport(ctx, store.Report{ChannelID: c.ID, AccountID: spammer.ID, ReporterID: fan.ID, Category: "spam", Created: now()}); err == nil {
+		t.Fatal("a report of both a channel and an account was stored")
+	}
+	if _, err := s.AddReport(ctx, store.Report{ReporterID: fan.ID, Category: "spam", Created: now()}); err == nil {
+		t.Fatal("a report of nothing was stored")
 	}
 }
 
