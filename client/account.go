@@ -122,6 +122,9 @@ func (c *Client) saveNew(ctx context.Context, a *accountRecord, gen *generated) 
 		if err := c.listKnown(tx); err != nil { // a new store: nobody is known yet
 			return err
 		}
+		if err := markIndexReady(tx); err != nil { // and its index is complete
+			return err
+		}
 		return tx.putJSON(bucketAccount, keySelf, a)
 	})
 }

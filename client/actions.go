@@ -199,10 +199,14 @@ func (c *Client) applyAction(tx sealedTx, sender string, dev uint32, ct *content
 	}
 	switch ct.Kind {
 	case kindEdit:
+		old := messageRecord{Kind: r.Kind, Text: r.Text, Timestamp: r.Timestamp}
 		if !applyEdit(&r, ct) {
 			return nil, nil
 		}
 		if err := tx.putJSON(bucketMessage, mk, &r); err != nil {
+			return nil, err
+		}
+		if err := reindexMessage(tx, mk, &old, &r); err != nil {
 			return nil, err
 		}
 	case kindReaction:
@@ -309,6 +313,9 @@ func applyReaction(r *messageRecord, sender string, ct *content) bool {
 // its earlier texts and reactions go; a note that it was deleted stays.
 func (c *Client) tombstone(tx sealedTx, mk string, r *messageRecord) error {
 	c.purge = true
+	if err := unindexMessage(tx, mk, r); err != nil {
+		return err
+	}
 	*r = messageRecord{ID: r.ID, Conv: r.Conv, Outgoing: r.Outgoing, From: r.From, FromDevice: r.FromDevice, Kind: KindDeleted,
 		Timestamp: r.Timestamp, Status: r.Status, Stored: r.Stored, Recipients: r.Recipients, Receipts: r.Receipts}
 	if err := unindexExpiry(tx, mk); err != nil {
@@ -321,6 +328,9 @@ func (c *Client) tombstone(tx sealedTx, mk string, r *messageRecord) error {
 // me, or its timer ran out).
 func (c *Client) eraseMessage(tx sealedTx, mk string, r *messageRecord) error {
 	c.purge = true
+	if err := unindexMessage(tx, mk, r); err != nil {
+		return err
+	}
 	if err := unindexExpiry(tx, mk); err != nil {
 		return err
 	}

@@ -212,10 +212,14 @@ func TestMessageRequest(t *testing.T) {
 	if st := carol.status(client.Direct("bob"), hi.ID); st != client.StatusDelivered {
 		t.Fatalf("carol's request is %v after bob read it, want Delivered (no read receipt before accepting)", st)
 	}
+	syncAll(t, bob2) // the read sync
 	if err := bob2.Accept(ctx, client.Direct("carol")); err != nil {
 		t.Fatal(err)
 	}
-	syncAll(t, bob)
+	syncAll(t, bob, carol)
+	if st := carol.status(client.Direct("bob"), hi.ID); st != client.StatusRead {
+		t.Fatalf("carol's request is %v after bob accepted it, want Read (what he read, she may now know)", st)
+	}
 	if bob.conversation(client.Direct("carol")).Request {
 		t.Fatal("accepted on the laptop, still a request on the phone")
 	}

@@ -143,3 +143,32 @@ func (c *Client) SendTextWithIDForTest(ctx context.Context, to string, id Messag
 	defer c.mu.Unlock()
 	return c.deliver(ctx, to, ct, false)
 }
+
+// StoreReceivedForTest stores texts as messages from the peer from, one
+// millisecond apart from start, as if they had arrived, in transactions
+// of 1,000: the history a search benchmark needs without sending 100,000
+// messages.
+func (c *Client) StoreReceivedForTest(ctx context.Context, from string, texts []string, start time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(texts) > 0 {
+		n := min(len(texts), 1000)
+		batch := texts[:n]
+		err := c.update(ctx, func(tx sealedTx) error {
+			for i, text := range batch {
+				r := &messageRecord{Conv: Direct(from), From: from, FromDevice: 1, Kind: KindText, Text: text,
+					Timestamp: start.UnixMilli() + int64(i), Status: StatusRead}
+				c.rand.Read(r.ID[:])
+				if _, _, err := c.storeText(tx, r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		texts, start = texts[n:], start.Add(time.Duration(n)*time.Millisecond)
+	}
+	return nil
+}

@@ -385,6 +385,9 @@ func storeMessage(tx sealedTx, r *messageRecord) (bool, error) {
 	if err := tx.putJSON(bucketMessage, mk, r); err != nil {
 		return false, err
 	}
+	if err := indexMessage(tx, mk, r); err != nil {
+		return false, err
+	}
 	if err := tx.put(bucketMsgIndex, ik, []byte(mk)); err != nil {
 		return false, err
 	}
@@ -492,7 +495,11 @@ func applyEarlyReceipt(tx sealedTx, r *messageRecord) error {
 // forgetMessage removes a message, and its conversation if it held
 // nothing else.
 func forgetMessage(tx sealedTx, r *messageRecord) error {
-	if err := tx.del(bucketMessage, messageKey(r.Conv, r.Timestamp, r.ID)); err != nil {
+	mk := messageKey(r.Conv, r.Timestamp, r.ID)
+	if err := unindexMessage(tx, mk, r); err != nil {
+		return err
+	}
+	if err := tx.del(bucketMessage, mk); err != nil {
 		return err
 	}
 	if err := tx.del(bucketMsgIndex, msgIndexKey(r.Conv, r.ID)); err != nil {

@@ -26,7 +26,8 @@ func (c *Client) isRequest(tx sealedTx, conv ConversationID) (bool, error) {
 }
 
 // Accept accepts the message request of conv: the peer becomes an
-// account this one talks to, on every device of the account.
+// account this one talks to, on every device of the account, and gets
+// the read receipts of what was read of the request.
 func (c *Client) Accept(ctx context.Context, conv ConversationID) error {
 	conv, err := conv.normalize()
 	if err != nil {
@@ -37,10 +38,29 @@ func (c *Client) Accept(ctx context.Context, conv ConversationID) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.update(ctx, func(tx sealedTx) error { return c.markKnown(tx, conv.Peer()) }); err != nil {
+	var read []MessageID
+	if err := c.update(ctx, func(tx sealedTx) error {
+		if err := c.markKnown(tx, conv.Peer()); err != nil {
+			return err
+		}
+		return tx.scan(bucketMessage, string(conv)+"/", func(_ string, v []byte) error {
+			var r messageRecord
+			if err := jsonUnmarshal(v, &r); err != nil {
+				return err
+			}
+			if !r.Outgoing && r.Kind == KindText && r.Status == StatusRead {
+				read = append(read, r.ID)
+			}
+			return nil
+		})
+	}); err != nil {
 		return err
 	}
-	return c.syncRequest(ctx, conv, false)
+	if err := c.syncRequest(ctx, conv, false); err != nil {
+		return err
+	}
+	// What the user read of the request, the sender may now know.
+	return c.sendReceipts(ctx, conv, conv.Peer(), ReceiptRead, read)
 }
 
 // DeleteChat erases every message of conv from this account's devices,

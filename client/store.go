@@ -37,3 +37,12 @@ type Tx interface {
 
 // ErrNotFound is returned by Tx.Get for a missing value.
 var ErrNotFound = errors.New("client: not found")
+
+// PageScanner is a Tx that can read a scan a page at a time; the search
+// index (search.go) uses it, where a backend has it, to read only the
+// newest entries of a word. Without it, Tx.Scan serves.
+type PageScanner interface {
+	// ScanAfter is Scan limited to the first limit keys that sort after
+	// after.
+	ScanAfter(bucket, prefix, after string, limit int, fn func(key string, value []byte) error) error
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,7 +57,12 @@ type vaultHeader struct {
 // vault seals and opens values with the data key.
 type vault struct {
 	aead cipher.AEAD
+	// indexKey names the words of the search index (search.go):
+	// HKDF-SHA256 of the data key (RFC 5869), info searchIndexInfo.
+	indexKey []byte
 }
+
+const searchIndexInfo = "Parley search index v1"
 
 func newVault(key []byte) (*vault, error) {
 	block, err := aes.NewCipher(key)
@@ -66,7 +73,11 @@ func newVault(key []byte) (*vault, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &vault{aead: aead}, nil
+	ik, err := hkdf.Key(sha256.New, key, nil, searchIndexInfo, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &vault{aead: aead, indexKey: ik}, nil
 }
 
 func passphraseKey(pass []byte, h *vaultHeader) (*vault, error) {

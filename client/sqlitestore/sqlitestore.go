@@ -43,6 +43,8 @@ const (
 	// sqlScan reads a key range of a bucket in key order, from the
 	// primary key's index (see tx.Scan).
 	sqlScan = `SELECT key, value FROM kv WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key`
+	// sqlScanAfter is a page of a scan: keys after the last one seen.
+	sqlScanAfter = `SELECT key, value FROM kv WHERE bucket = ? AND key >= ? AND key > ? AND key < ? ORDER BY key LIMIT ?`
 )
 
 var _ client.Store = (*Store)(nil)
@@ -171,7 +173,17 @@ func (t *tx) Scan(bucket, prefix string, fn func(key string, value []byte) error
 	// the range [prefix, prefix+0xFF…) holds exactly the keys that start
 	// with prefix, for ASCII keys, and the primary key's index gives them
 	// in order: no sort, and no reading of the bucket's other rows.
-	rows, err := t.tx.QueryContext(t.ctx, sqlScan, bucket, prefix, prefix+"\xff")
+	return t.scan(fn, prefix, sqlScan, bucket, prefix, prefix+"\xff")
+}
+
+// ScanAfter implements client.PageScanner: the first limit keys of
+// bucket that start with prefix and sort after after.
+func (t *tx) ScanAfter(bucket, prefix, after string, limit int, fn func(key string, value []byte) error) error {
+	return t.scan(fn, prefix, sqlScanAfter, bucket, prefix, after, prefix+"\xff", limit)
+}
+
+func (t *tx) scan(fn func(key string, value []byte) error, prefix, query string, args ...any) error {
+	rows, err := t.tx.QueryContext(t.ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: scan: %w", err)
 	}

@@ -35,7 +35,7 @@ func (c *initCmd) Run(r *run) error {
 type recoverCmd struct {
 	Server      string `required:"" help:"The server's URL." env:"PARLEY_SERVER"`
 	Name        string `required:"" help:"Your username."`
-	RecoveryKey string `required:"" help:"The recovery key shown at parley init." env:"PARLEY_RECOVERY_KEY"`
+	RecoveryKey string `required:"" help:"The recovery key shown at parley init; write --recovery-key=KEY, since a key may start with -." env:"PARLEY_RECOVERY_KEY"`
 	Device      string `help:"A name for this device." default:"cli"`
 }
 

@@ -78,6 +78,17 @@ type commandLine struct {
 	Whoami   whoamiCmd   `cmd:"" help:"Show this device's account, device and server."`
 	Channel  channelCmd  `cmd:"" help:"Create, post to, follow and read public channels."`
 	Group    groupCmd    `cmd:"" help:"Create and manage private groups (named +Title)."`
+	Edit     editCmd     `cmd:"" help:"Edit a message you sent (within 24 hours)."`
+	Delete   deleteCmd   `cmd:"" help:"Delete a message for everyone (yours, within 24 hours), for you, or a whole chat."`
+	React    reactCmd    `cmd:"" help:"React to a message with an emoji, or withdraw your reaction."`
+	Reply    replyCmd    `cmd:"" help:"Reply to a message, quoting it."`
+	Forward  forwardCmd  `cmd:"" help:"Forward a message to another chat."`
+	Timer    timerCmd    `cmd:"" help:"Show or set a chat's disappearing-message timer."`
+	Search   searchCmd   `cmd:"" help:"Search this device's history for words."`
+	Block    blockCmd    `cmd:"" help:"Block an account (and optionally report it), or list the blocked ones."`
+	Unblock  unblockCmd  `cmd:"" help:"Unblock an account."`
+	Requests requestsCmd `cmd:"" help:"List message requests: chats started by accounts you never wrote to."`
+	Accept   acceptCmd   `cmd:"" help:"Accept a message request."`
 }
 
 // run is the state a command gets.

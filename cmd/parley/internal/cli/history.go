@@ -10,6 +10,7 @@ import (
 type historyCmd struct {
 	Peer string `arg:"" help:"The contact, e.g. @bob, or a group, e.g. +Family."`
 	N    int    `short:"n" default:"20" help:"How many of the newest messages to show."`
+	IDs  bool   `name:"ids" help:"Start each message with its ID, as edit, delete, react and reply take it."`
 }
 
 // Run fetches what is queued for this device (marking nothing read) and
@@ -54,7 +55,11 @@ func (c *historyCmd) Run(r *run) error {
 		return nil
 	}
 	for _, m := range ms {
-		printMessage(r, m, state(m), "")
+		where := ""
+		if c.IDs {
+			where = shortID(m.ID)
+		}
+		printMessage(r, m, state(m), where)
 	}
 	return nil
 }

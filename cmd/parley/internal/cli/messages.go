@@ -201,6 +201,7 @@ func (c *inboxCmd) Run(r *run) error {
 		return err
 	}
 	shown := 0
+	var requests []string
 	for _, conv := range convs {
 		if conv.Unread == 0 {
 			continue
@@ -216,6 +217,9 @@ func (c *inboxCmd) Run(r *run) error {
 			printMessage(r, m, "", where(conv, groups))
 			shown++
 		}
+		if conv.Request {
+			requests = append(requests, conv.Title)
+		}
 		if !c.Peek {
 			if err := cl.MarkRead(r.ctx, conv.ID); err != nil {
 				return err
@@ -224,6 +228,13 @@ func (c *inboxCmd) Run(r *run) error {
 	}
 	if shown == 0 {
 		r.errf("no unread messages\n")
+	}
+	// A request is read like any message, but its sender gets no read
+	// receipt until it is accepted (spec/client.md §11.8).
+	for _, p := range requests {
+		p = safe(p)
+		r.errf("@%s is a message request: they do not see that you read it\n", p)
+		r.errf("  → answer with `parley accept @%s`, or `parley block @%s` (--report spam), or `parley delete @%s --chat`\n", p, p, p)
 	}
 	return nil
 }
@@ -263,10 +274,40 @@ func printMessage(r *run, m client.Message, state, where string) {
 			// The ID is what `parley get` takes.
 			text = strings.TrimSpace(fmt.Sprintf("%s [file %s, %s, id %s]", text, safe(a.SafeName()), size(a.Size), m.ID))
 		}
-		r.outf("%s  %s@%s: %s%s\n", stamp(m.Time), where, safe(m.From), text, state)
+		r.outf("%s  %s@%s: %s%s%s\n", stamp(m.Time), where, safe(m.From), marks(m, text), reactions(m), state)
+	case client.KindDeleted:
+		r.outf("%s  %s@%s: (deleted)%s\n", stamp(m.Time), where, safe(m.From), state)
 	case client.KindGroupChange:
 		r.outf("%s  %s* %s\n", stamp(m.Time), where, safe(m.Text))
 	default:
 		r.outf("%s  %s! %s\n", stamp(m.Time), where, safe(m.Text))
 	}
+}
+
+// marks adds to a message's text what the conversation features say of
+// it: a reply's reference, forwarded, edited.
+func marks(m client.Message, text string) string {
+	if m.ReplyTo != nil {
+		text = "↩ " + shortID(*m.ReplyTo) + " " + text
+	}
+	if m.Forwarded {
+		text = "(forwarded) " + text
+	}
+	if m.Edited {
+		text += " (edited)"
+	}
+	return text
+}
+
+// reactions is "  [👍 2 ❤️ 1]", or "" for a message without any.
+func reactions(m client.Message) string {
+	rc := m.ReactionCounts()
+	if len(rc) == 0 {
+		return ""
+	}
+	parts := make([]string, len(rc))
+	for i, c := range rc {
+		parts[i] = fmt.Sprintf("%s %d", safe(c.Emoji), c.Count)
+	}
+	return "  [" + strings.Join(parts, " ") + "]"
 }
