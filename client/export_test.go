@@ -143,3 +143,17 @@ func (c *Client) SendTextWithIDForTest(ctx context.Context, to string, id Messag
 	defer c.mu.Unlock()
 	return c.deliver(ctx, to, ct, false)
 }
+
+// ActiveSessionForTest returns the base key of the session the device
+// sends to user's device on, or nil if it has none.
+func (c *Client) ActiveSessionForTest(ctx context.Context, user string, device uint32) ([]byte, error) {
+	var base []byte
+	err := c.view(ctx, func(tx sealedTx) error {
+		ds, err := loadSessions(tx, user, device)
+		if err == nil && ds.active != nil {
+			base = ds.active.BaseKey().Encode()
+		}
+		return err
+	})
+	return base, err
+}

@@ -37,3 +37,14 @@ type Tx interface {
 
 // ErrNotFound is returned by Tx.Get for a missing value.
 var ErrNotFound = errors.New("client: not found")
+
+// Pager is an optional interface of a Tx that reads a bucket a page at a
+// time, so that a caller reading a whole bucket (Backup) holds one page in
+// memory rather than the bucket. client/sqlitestore implements it; over a
+// Tx without it, Backup reads each bucket with one Scan.
+type Pager interface {
+	// Page calls fn for at most limit keys of bucket that sort after
+	// after ("" for the first page), in ascending byte order, until fn
+	// returns an error.
+	Page(bucket, after string, limit int, fn func(key string, value []byte) error) error
+}

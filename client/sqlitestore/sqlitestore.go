@@ -43,9 +43,13 @@ const (
 	// sqlScan reads a key range of a bucket in key order, from the
 	// primary key's index (see tx.Scan).
 	sqlScan = `SELECT key, value FROM kv WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key`
+	sqlPage = `SELECT key, value FROM kv WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?`
 )
 
-var _ client.Store = (*Store)(nil)
+var (
+	_ client.Store = (*Store)(nil)
+	_ client.Pager = (*tx)(nil)
+)
 
 // Open opens or creates the database at path.
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -175,6 +179,21 @@ func (t *tx) Scan(bucket, prefix string, fn func(key string, value []byte) error
 	if err != nil {
 		return fmt.Errorf("sqlitestore: scan: %w", err)
 	}
+	return each(rows, prefix, fn)
+}
+
+// Page implements client.Pager.
+func (t *tx) Page(bucket, after string, limit int, fn func(key string, value []byte) error) error {
+	rows, err := t.tx.QueryContext(t.ctx, sqlPage, bucket, after, limit)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: page: %w", err)
+	}
+	return each(rows, "", fn)
+}
+
+// each reads rows whose key starts with prefix, then calls fn for each,
+// after the rows are closed, so that fn may write.
+func each(rows *sql.Rows, prefix string, fn func(key string, value []byte) error) error {
 	type kv struct {
 		k string
 		v []byte
