@@ -68,25 +68,27 @@ func (c *backupRestoreCmd) Run(r *run) error {
 	if err != nil {
 		return err
 	}
+	restored := false
+	defer func() {
+		if !restored { // a failed restore leaves no store behind
+			cfg.Store.Close()
+			removeStore(r)
+		}
+	}()
 	key, err := r.backupKey()
 	if err != nil {
-		cfg.Store.Close()
-		removeStore(r)
 		return err
 	}
 	f, err := os.Open(c.File)
 	if err != nil {
-		cfg.Store.Close()
-		removeStore(r)
 		return err
 	}
 	defer f.Close()
 	cl, err := client.RestoreBackup(r.ctx, cfg, bufio.NewReaderSize(f, 1<<20), key)
 	if err != nil {
-		cfg.Store.Close()
-		removeStore(r)
 		return err
 	}
+	restored = true
 	defer cl.Close()
 	r.outf("@%s (device %d) on %s, restored from %s\n", cl.Username(), cl.DeviceID(), cl.Server(), c.File)
 	r.errf("This is the same device as the one backed up: stop parley there, or the two will share its messages.\n")
