@@ -313,7 +313,7 @@ func (c *Client) download(ctx context.Context, p *filePointer, w io.Writer, prog
 	if err != nil {
 		return ErrDamaged
 	}
-	blob := c.remoteBlob(ctx, p)
+	blob := c.openBlob(ctx, p)
 	defer blob.Close()
 	h := sha256.New()
 	var src io.Reader = io.NewSectionReader(blob, 0, size)
@@ -366,7 +366,7 @@ func writeChecked(path string, fill func(io.Writer) error) error {
 // blob is not read. Errors of authentication are ErrDamaged.
 type AttachmentReader struct {
 	r    *attachment.RandomReader
-	blob *remoteBlob
+	blob blobSource
 }
 
 // OpenAttachment opens the attachment of message id in the conversation
@@ -385,7 +385,7 @@ func (c *Client) OpenAttachment(ctx context.Context, conv ConversationID, id Mes
 	if err != nil {
 		return nil, ErrDamaged
 	}
-	blob := c.remoteBlob(ctx, p)
+	blob := c.openBlob(ctx, p)
 	r, err := attachment.NewRandomReader(blob, size, &key)
 	if err == nil && r.Size() != p.Size {
 		err = attachment.ErrDecrypt

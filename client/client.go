@@ -68,6 +68,11 @@ type Config struct {
 	// TempDir holds attachments while they are encrypted and uploaded;
 	// "" means os.TempDir().
 	TempDir string
+	// AttachmentDir holds the attachments' ciphertexts that a restored
+	// backup brought (attachmentdir.go): Download and OpenAttachment read
+	// a blob from here before asking the server. RestoreBackup requires
+	// it; "" means none.
+	AttachmentDir string
 }
 
 // Client is one device of one account.

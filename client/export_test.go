@@ -172,3 +172,42 @@ func (c *Client) StoreReceivedForTest(ctx context.Context, from string, texts []
 	}
 	return nil
 }
+
+// ActiveSessionForTest returns the base key of the session the device
+// sends to user's device on, or nil if it has none.
+func (c *Client) ActiveSessionForTest(ctx context.Context, user string, device uint32) ([]byte, error) {
+	var base []byte
+	err := c.view(ctx, func(tx sealedTx) error {
+		ds, err := loadSessions(tx, user, device)
+		if err == nil && ds.active != nil {
+			base = ds.active.BaseKey().Encode()
+		}
+		return err
+	})
+	return base, err
+}
+
+// FillHistoryForTest stores n text messages of size bytes each in the
+// conversation with peer, as if exchanged, without the network: the
+// backup benchmark's history.
+func (c *Client) FillHistoryForTest(ctx context.Context, peer string, n, size int) error {
+	const batch = 5000
+	base := c.nowMillis() - int64(n)
+	text := string(make([]byte, size))
+	for done := 0; done < n; done += batch {
+		err := c.update(ctx, func(tx sealedTx) error {
+			for i := done; i < min(done+batch, n); i++ {
+				r := &messageRecord{ID: newID(c), Conv: ConversationID(peer), Outgoing: i%2 == 0, From: peer,
+					Kind: KindText, Text: text, Timestamp: base + int64(i), Status: StatusRead}
+				if _, err := storeMessage(tx, r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

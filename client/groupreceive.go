@@ -22,6 +22,11 @@ type receiverRecord struct {
 	// have not arrived (at most maxMissing, oldest dropped).
 	Next    uint64   `json:"next"`
 	Missing []uint64 `json:"missing,omitempty"`
+	// Chain is the chain ID of the last message that counted, if
+	// Chained: a number seen before on another chain is the device
+	// numbering anew (checkSeq).
+	Chain   uint32 `json:"chain,omitempty"`
+	Chained bool   `json:"chained,omitempty"`
 }
 
 const maxMissing = 1000
@@ -132,7 +137,7 @@ func (c *Client) handleGroupMessage(ctx context.Context, f *api.Frame, rb *recei
 		rr.State = recv.Marshal()
 		ct.stored = f.Timestamp
 		if ct.Kind != kindTyping {
-			evs, fresh, err := c.checkSeq(tx, conv, sender, dev, &rr, ct)
+			evs, fresh, err := c.checkSeq(tx, conv, sender, dev, &rr, ct, m.ChainID)
 			if err != nil {
 				return err
 			}
@@ -163,12 +168,19 @@ func (c *Client) handleGroupMessage(ctx context.Context, f *api.Frame, rb *recei
 // checkSeq follows the message numbers of one member device: a number
 // past the next expected leaves a gap, told to the user as a note (the
 // server withheld or delayed messages); a late message fills its place;
-// a number seen before is not fresh.
-func (c *Client) checkSeq(tx sealedTx, conv ConversationID, sender string, dev uint32, rr *receiverRecord, ct *content) ([]Event, bool, error) {
+// a number seen before is not fresh, unless it comes on another chain
+// than the last message: only the sender device can start a chain, so it
+// numbers anew (a device restored from a backup, spec/client.md §13.5)
+// and the receiver follows it. A replay on a chain fails to decrypt
+// before it gets here.
+func (c *Client) checkSeq(tx sealedTx, conv ConversationID, sender string, dev uint32, rr *receiverRecord, ct *content, chain uint32) ([]Event, bool, error) {
 	seq := ct.GroupSeq
 	switch {
 	case seq == 0:
 		return nil, false, nil
+	case seq < rr.Next && rr.Chained && chain != rr.Chain && !slices.Contains(rr.Missing, seq):
+		rr.Next, rr.Missing, rr.Chain = seq+1, nil, chain
+		return nil, true, nil
 	case rr.Next == 0 || seq == rr.Next:
 	case seq > rr.Next:
 		n := seq - rr.Next
@@ -185,7 +197,7 @@ func (c *Client) checkSeq(tx sealedTx, conv ConversationID, sender string, dev u
 			return nil, false, err
 		}
 		events = append(events, &GroupGapEvent{Conversation: conv, From: sender, Device: dev, Missing: int(n)})
-		rr.Next = seq + 1
+		rr.Next, rr.Chain, rr.Chained = seq+1, chain, true
 		return events, true, nil
 	default:
 		i := slices.Index(rr.Missing, seq)
@@ -195,7 +207,7 @@ func (c *Client) checkSeq(tx sealedTx, conv ConversationID, sender string, dev u
 		rr.Missing = slices.Delete(rr.Missing, i, i+1)
 		return nil, true, nil
 	}
-	rr.Next = seq + 1
+	rr.Next, rr.Chain, rr.Chained = seq+1, chain, true
 	return nil, true, nil
 }
 

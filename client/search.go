@@ -258,8 +258,8 @@ func scanPage(tx sealedTx, prefix, after string, n int) ([]string, error) {
 		}
 		return nil
 	}
-	if ps, ok := tx.tx.(PageScanner); ok {
-		return out, ps.ScanAfter(bucketSearch, prefix, after, n, add)
+	if pg, ok := tx.tx.(Pager); ok {
+		return out, pg.Page(bucketSearch, prefix, after, n, add)
 	}
 	return out, tx.tx.Scan(bucketSearch, prefix, add)
 }

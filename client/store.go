@@ -38,11 +38,14 @@ type Tx interface {
 // ErrNotFound is returned by Tx.Get for a missing value.
 var ErrNotFound = errors.New("client: not found")
 
-// PageScanner is a Tx that can read a scan a page at a time; the search
-// index (search.go) uses it, where a backend has it, to read only the
-// newest entries of a word. Without it, Tx.Scan serves.
-type PageScanner interface {
-	// ScanAfter is Scan limited to the first limit keys that sort after
-	// after.
-	ScanAfter(bucket, prefix, after string, limit int, fn func(key string, value []byte) error) error
+// Pager is an optional interface of a Tx that reads a bucket a page at a
+// time: a caller reading a whole bucket (Backup) holds one page in memory
+// rather than the bucket, and the search index (search.go) reads only the
+// newest entries of a word. client/sqlitestore implements it; over a Tx
+// without it, Scan serves.
+type Pager interface {
+	// Page calls fn for at most limit keys of bucket that start with
+	// prefix and sort after after ("" for the first page), in ascending
+	// byte order, until fn returns an error.
+	Page(bucket, prefix, after string, limit int, fn func(key string, value []byte) error) error
 }

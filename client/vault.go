@@ -89,17 +89,7 @@ func passphraseKey(pass []byte, h *vaultHeader) (*vault, error) {
 // createVault writes a new header to st, which must hold none, and returns
 // the vault of a new random data key.
 func createVault(ctx context.Context, st Store, pass []byte) (*vault, error) {
-	h := &vaultHeader{Version: vaultVersion, Salt: make([]byte, saltSize), Time: argonTime, MemoryKiB: argonMemory, Threads: argonThreads}
-	rand.Read(h.Salt)
-	dk := make([]byte, dataKeySize)
-	rand.Read(dk)
-	defer clear(dk)
-	kek, err := passphraseKey(pass, h)
-	if err != nil {
-		return nil, err
-	}
-	h.WrappedKey = kek.seal(nil, adHeader, dk)
-	b, err := json.Marshal(h)
+	b, v, err := newVaultHeader(pass)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +104,28 @@ func createVault(ctx context.Context, st Store, pass []byte) (*vault, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newVault(dk)
+	return v, nil
+}
+
+// newVaultHeader makes a new random data key and returns its header,
+// wrapped under pass, and its vault.
+func newVaultHeader(pass []byte) ([]byte, *vault, error) {
+	h := &vaultHeader{Version: vaultVersion, Salt: make([]byte, saltSize), Time: argonTime, MemoryKiB: argonMemory, Threads: argonThreads}
+	rand.Read(h.Salt)
+	dk := make([]byte, dataKeySize)
+	rand.Read(dk)
+	defer clear(dk)
+	kek, err := passphraseKey(pass, h)
+	if err != nil {
+		return nil, nil, err
+	}
+	h.WrappedKey = kek.seal(nil, adHeader, dk)
+	b, err := json.Marshal(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := newVault(dk)
+	return b, v, err
 }
 
 // openVault reads the header and unwraps the data key. It writes nothing,

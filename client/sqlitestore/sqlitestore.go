@@ -43,11 +43,14 @@ const (
 	// sqlScan reads a key range of a bucket in key order, from the
 	// primary key's index (see tx.Scan).
 	sqlScan = `SELECT key, value FROM kv WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key`
-	// sqlScanAfter is a page of a scan: keys after the last one seen.
-	sqlScanAfter = `SELECT key, value FROM kv WHERE bucket = ? AND key >= ? AND key > ? AND key < ? ORDER BY key LIMIT ?`
+	// sqlPage is a page of a scan: keys after the last one seen.
+	sqlPage = `SELECT key, value FROM kv WHERE bucket = ? AND key >= ? AND key > ? AND key < ? ORDER BY key LIMIT ?`
 )
 
-var _ client.Store = (*Store)(nil)
+var (
+	_ client.Store = (*Store)(nil)
+	_ client.Pager = (*tx)(nil)
+)
 
 // Open opens or creates the database at path.
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -176,10 +179,10 @@ func (t *tx) Scan(bucket, prefix string, fn func(key string, value []byte) error
 	return t.scan(fn, prefix, sqlScan, bucket, prefix, prefix+"\xff")
 }
 
-// ScanAfter implements client.PageScanner: the first limit keys of
-// bucket that start with prefix and sort after after.
-func (t *tx) ScanAfter(bucket, prefix, after string, limit int, fn func(key string, value []byte) error) error {
-	return t.scan(fn, prefix, sqlScanAfter, bucket, prefix, after, prefix+"\xff", limit)
+// Page implements client.Pager: the first limit keys of bucket that
+// start with prefix and sort after after.
+func (t *tx) Page(bucket, prefix, after string, limit int, fn func(key string, value []byte) error) error {
+	return t.scan(fn, prefix, sqlPage, bucket, prefix, after, prefix+"\xff", limit)
 }
 
 func (t *tx) scan(fn func(key string, value []byte) error, prefix, query string, args ...any) error {
@@ -187,6 +190,12 @@ func (t *tx) scan(fn func(key string, value []byte) error, prefix, query string,
 	if err != nil {
 		return fmt.Errorf("sqlitestore: scan: %w", err)
 	}
+	return each(rows, prefix, fn)
+}
+
+// each reads rows whose key starts with prefix, then calls fn for each,
+// after the rows are closed, so that fn may write.
+func each(rows *sql.Rows, prefix string, fn func(key string, value []byte) error) error {
 	type kv struct {
 		k string
 		v []byte

@@ -65,3 +65,48 @@ func TestScan(t *testing.T) {
 		t.Fatalf("scan plan %q: want a search of the primary key and no sort", p)
 	}
 }
+
+// TestPage: pages after a key give every key of the bucket once, in
+// order, and no other bucket's.
+func TestPage(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "store.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var want []string
+	if err := s.Update(ctx, func(tx client.Tx) error {
+		for i := range 10 {
+			k := strings.Repeat("k", i+1)
+			want = append(want, k)
+			if err := tx.Put("msg", k, []byte(k)); err != nil {
+				return err
+			}
+		}
+		return tx.Put("other", "a", nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := s.View(ctx, func(tx client.Tx) error {
+		after := ""
+		for {
+			n := 0
+			if err := tx.(client.Pager).Page("msg", "", after, 3, func(k string, v []byte) error {
+				if string(v) != k {
+					t.Errorf("%q holds %q", k, v)
+				}
+				got, after, n = append(got, k), k, n+1
+				return nil
+			}); err != nil || n < 3 {
+				return err
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("pages gave %q, want %q", got, want)
+	}
+}

@@ -36,7 +36,7 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){"randfile": randFile, "setmatch": setMatch,
-			"setquoted": setQuoted, "nocontrol": noControl},
+			"setquoted": setQuoted, "nocontrol": noControl, "flipbyte": flipByte},
 		Setup: func(env *testscript.Env) error {
 			url, stop, err := startServer(filepath.Join(env.WorkDir, ".server"))
 			if err != nil {
@@ -62,6 +62,26 @@ func randFile(ts *testscript.TestScript, neg bool, args []string) {
 	for i := range b {
 		b[i] = byte(r.Uint32())
 	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o600))
+}
+
+// flipByte: flipbyte FILE OFFSET flips the low bit of the byte at OFFSET
+// (negative: from the end).
+func flipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: flipbyte FILE OFFSET")
+	}
+	at, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	b, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if at < 0 {
+		at += len(b)
+	}
+	if at < 0 || at >= len(b) {
+		ts.Fatalf("%s has %d bytes, no byte at %s", args[0], len(b), args[1])
+	}
+	b[at] ^= 1
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o600))
 }
 

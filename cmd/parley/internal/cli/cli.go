@@ -89,6 +89,7 @@ type commandLine struct {
 	Unblock  unblockCmd  `cmd:"" help:"Unblock an account."`
 	Requests requestsCmd `cmd:"" help:"List message requests: chats started by accounts you never wrote to."`
 	Accept   acceptCmd   `cmd:"" help:"Accept a message request."`
+	Backup   backupCmd   `cmd:"" help:"Back this device up to an encrypted file, or restore it from one."`
 }
 
 // run is the state a command gets.
@@ -179,6 +180,16 @@ func report(w io.Writer, err error) {
 		what, next = "the safety number with this contact changed since you verified it; nothing was sent", "compare the new number with `parley verify` and the contact's name, then confirm it with --confirm"
 	case errors.Is(err, client.ErrVerificationNotSynced):
 		what, next = "the mark is set on this device, but your other devices could not be told", "run the same command again when the server is reachable"
+	case errors.Is(err, client.ErrBackupKey):
+		what, next = "the backup key does not open this backup", "check the 30 digits shown when the backup was made; each backup has its own key"
+	case errors.Is(err, client.ErrBackupKeyFormat):
+		what, next = "a backup key is 30 digits", "type the key as shown when the backup was made (spaces are fine)"
+	case errors.Is(err, client.ErrBackupCorrupt):
+		what, next = "the backup is damaged, cut short or altered; nothing was restored", "restore from another copy of the backup file"
+	case errors.Is(err, client.ErrNotBackup):
+		what, next = "this file is not a Parley backup", "give the file `parley backup create` wrote"
+	case errors.Is(err, client.ErrBackupVersion):
+		what, next = "the backup was made by a newer version of Parley", "restore it with that version or a later one"
 	case errors.Is(err, client.ErrNoSuchUser):
 		what, next = "no such user on this server", "check the spelling of the username"
 	case errors.Is(err, client.ErrForgedRecord):
@@ -330,7 +341,21 @@ func (r *run) newConfig(events func(client.Event)) (client.Config, error) {
 	if err != nil {
 		return client.Config{}, err
 	}
-	return client.Config{Store: st, Passphrase: pass, Events: events}, nil
+	dir, err := r.attachmentDir()
+	if err != nil {
+		st.Close()
+		return client.Config{}, err
+	}
+	return client.Config{Store: st, Passphrase: pass, Events: events, AttachmentDir: dir}, nil
+}
+
+// attachmentDir holds the attachments a restored backup brought.
+func (r *run) attachmentDir() (string, error) {
+	h, err := r.home()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(h, "attachments"), nil
 }
 
 // open opens this device's account.
@@ -350,7 +375,12 @@ func (r *run) open(events func(client.Event)) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.Open(r.ctx, client.Config{Store: st, Passphrase: pass, Events: events})
+	dir, err := r.attachmentDir()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	c, err := client.Open(r.ctx, client.Config{Store: st, Passphrase: pass, Events: events, AttachmentDir: dir})
 	if err != nil {
 		st.Close()
 		return nil, err
