@@ -17,6 +17,7 @@ import (
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/server/blob"
 	"github.com/parley-chat/parley/server/groups"
+	"github.com/parley-chat/parley/server/profiles"
 	"github.com/parley-chat/parley/server/store"
 )
 
@@ -98,7 +99,8 @@ type Handler struct {
 	media   media       // uploads and blobs (media.go)
 	posters posterMaker // posters of videos (posters.go)
 
-	groups *groups.Service // sends to many and group links (groups.go)
+	groups   *groups.Service   // sends to many and group links (groups.go)
+	profiles *profiles.Service // encrypted profiles (profiles.go)
 }
 
 // Drain closes every device WebSocket and waits for their handlers to
@@ -187,6 +189,7 @@ func New(o Options) *Handler {
 	h.views = newKeyLimiter(20, 200)
 	h.viewed = newViewCounter()
 	h.groups = h.newGroups()
+	h.profiles = h.newProfiles()
 	h.routes()
 	return h
 }
@@ -216,6 +219,8 @@ func (h *Handler) routes() {
 	h.handle("PUT /v1/group-links/{id}", h.auth(h.putGroupLink))
 	h.handle("GET /v1/group-links/{id}", h.auth(h.getGroupLink))
 	h.handle("DELETE /v1/group-links/{id}", h.auth(h.deleteGroupLink))
+	h.handle("PUT /v1/profile", h.auth(h.putProfile))
+	h.handle("GET /v1/profile/{username}", h.auth(h.getProfile))
 	h.handle("POST /v1/provisioning", h.createProvisioning)
 	h.handle("PUT /v1/provisioning/{id}", h.auth(h.putProvisioning))
 	h.handle("GET /v1/provisioning/{id}", h.takeProvisioning)
