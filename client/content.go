@@ -69,6 +69,10 @@ type content struct {
 	Timer     uint32 // kindTimer: the chat's new timer; kindText, kindSyncSent: the timer of this message (seconds, 0 off)
 	Forwarded bool   // kindText, kindSyncSent: forwarded from another chat
 
+	// ProfileKey is the sender's profile key (spec/client.md §12):
+	// optional on kindText, required on kindProfileKey.
+	ProfileKey []byte
+
 	// stored is when the server stored the envelope that carried this
 	// content, unix ms (0 if unknown); not on the wire.
 	stored int64
@@ -106,6 +110,7 @@ const (
 	kindReset    contentKind = 5 // an empty message that starts a fresh session
 	// 6 edit, 7 delete for everyone, 8 reaction, 9 disappearing timer
 	// (spec/client.md §11); 10 profile key (§12); 11–15 reserved.
+	kindProfileKey contentKind = 10 // "my profile changed; here is its key": fetch it again
 	// 16 was kindChannelKey, a channel key for an admin; not reused.
 	kindSyncRead contentKind = 17 // to one's own devices: "I read these messages from Destination"
 	// to one's own devices: "I verified (or unverified) Destination's key VerifiedKey"
@@ -174,6 +179,7 @@ const (
 	cRemove     protowire.Number = 13 // reaction withdrawn: 1
 	cTimer      protowire.Number = 14 // timer; text: the message's own timer
 	cForwarded  protowire.Number = 15 // text: 1
+	cProfileKey protowire.Number = 17 // text (optional), profile key (required): the sender's profile key
 	cForMe      protowire.Number = 18 // delete on the sender's devices only: 1
 	cAttachBlob protowire.Number = 21 // the attachment: all five fields or none
 	cAttachKey  protowire.Number = 22
@@ -239,6 +245,9 @@ func (c *content) marshal() []byte {
 		e.Bytes(cDestination, []byte(c.Destination))
 	}
 	c.marshalAction(&e)
+	if c.ProfileKey != nil && (c.Kind == kindText || c.Kind == kindProfileKey) {
+		e.Bytes(cProfileKey, c.ProfileKey)
+	}
 	if c.Kind == kindSyncVerified {
 		e.Bytes(cVerifiedKey, c.VerifiedKey)
 		var v uint64
@@ -313,7 +322,7 @@ func parseContent(b []byte) (*content, error) {
 	case kindEdit:
 		c.Text = string(d.Bytes(cText, 0, maxText))
 	case kindDelete, kindReaction, kindTimer: // fields follow
-	case kindReset, kindSyncVerified, kindGroupRecords, kindSenderKey, kindJoinRequest: // fields follow
+	case kindReset, kindSyncVerified, kindGroupRecords, kindSenderKey, kindJoinRequest, kindProfileKey: // fields follow
 	case kindDecryptionError:
 		f := &decryptionError{}
 		copy(f.ID[:], d.Bytes(cFailedID, len(f.ID), len(f.ID)))
@@ -344,6 +353,14 @@ func parseContent(b []byte) (*content, error) {
 	}
 	if err := c.parseAction(&d); err != nil {
 		return nil, err
+	}
+	switch c.Kind {
+	case kindText:
+		if k, ok := d.OptBytes(cProfileKey, profileKeySize, profileKeySize); ok {
+			c.ProfileKey = bytes.Clone(k)
+		}
+	case kindProfileKey:
+		c.ProfileKey = bytes.Clone(d.Bytes(cProfileKey, profileKeySize, profileKeySize))
 	}
 	if c.Kind == kindSyncVerified {
 		c.VerifiedKey = bytes.Clone(d.Bytes(cVerifiedKey, keys.EncodedPublicKeySize, keys.EncodedPublicKeySize))

@@ -21,6 +21,7 @@ func sampleContents() []*content {
 	empty := &filePointer{Blob: bytes.Repeat([]byte{0xb2}, 32), Key: bytes.Repeat([]byte{0x6c}, 32),
 		Name: "é", ContentType: "application/octet-stream"}
 	g := &GroupID{0x67, 0x72, 0x70}
+	pk := bytes.Repeat([]byte{0x9c}, profileKeySize)
 	return []*content{
 		{Kind: kindText, ID: id, Timestamp: 1795737600000, Text: "hello"},
 		{Kind: kindText, ID: id, Timestamp: 1, Text: "", ReplyTo: &reply},
@@ -61,6 +62,11 @@ func sampleContents() []*content {
 		{Kind: kindTimer, ID: id, Timestamp: 22, Timer: 0, Group: g, GroupSeq: 10},
 		{Kind: kindText, ID: id, Timestamp: 23, Text: "forwarded, disappearing", Timer: 2419200, Forwarded: true},
 		{Kind: kindSyncSent, ID: id, Timestamp: 24, Text: "sent", Destination: "bob", Timer: 300},
+		// Profiles (spec/client.md §12).
+		{Kind: kindProfileKey, ID: id, Timestamp: 25, ProfileKey: pk},
+		{Kind: kindText, ID: id, Timestamp: 26, Text: "hi", ProfileKey: pk},
+		{Kind: kindText, ID: id, Timestamp: 27, Text: "all of it", ReplyTo: &reply, Timer: 30, Forwarded: true, ProfileKey: pk,
+			Attachment: file, Group: g, GroupSeq: 11},
 	}
 }
 
@@ -95,7 +101,7 @@ func TestContentRoundTrip(t *testing.T) {
 			optional := c.ReplyTo != nil || len(c.ReceiptIDs) >= 2 || c.Attachment != nil || len(c.GroupRecords) >= 2 ||
 				c.Group != nil && (c.Kind == kindText || c.Kind == kindReceipt || c.Kind == kindTyping || c.Kind.action()) || // a 1:1 content
 				c.Timer != 0 && c.Kind != kindTimer || c.Forwarded || c.ForMe || c.Kind.action() && c.Destination != "" ||
-				c.Remove || c.Kind == kindReaction && c.Group != nil
+				c.Remove || c.Kind == kindReaction && c.Group != nil || c.Kind == kindText && c.ProfileKey != nil
 			if err == nil && (!optional || !bytes.Equal(p.marshal(), b[:n])) {
 				t.Errorf("kind %d: prefix of %d/%d bytes parsed", c.Kind, n, len(b))
 			}
@@ -126,6 +132,9 @@ func TestContentRefusesNonsense(t *testing.T) {
 		"text with a timer of 1 minute":           {Kind: kindText, Text: "x", Timer: 60},
 		"delete for me naming no chat":            {Kind: kindDelete, Target: &MessageID{1}, ForMe: true},
 		"action to an invalid name":               {Kind: kindEdit, Target: &MessageID{1}, Destination: "no spaces"},
+		"profile notice without a key":            {Kind: kindProfileKey},
+		"profile key too short":                   {Kind: kindProfileKey, ProfileKey: make([]byte, profileKeySize-1)},
+		"profile key too long":                    {Kind: kindText, ProfileKey: make([]byte, profileKeySize+1)},
 	}
 	for name, c := range bad {
 		if _, err := parseContent(c.marshal()); !errors.Is(err, errContent) {
