@@ -52,7 +52,8 @@ func (c *Client) sendText(ctx context.Context, to ConversationID, msg *content) 
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ct := &content{Kind: kindText, Timestamp: c.nowMillis(), Text: text, ReplyTo: msg.ReplyTo, Attachment: msg.Attachment, Forwarded: msg.Forwarded}
+	ct := &content{Kind: kindText, Timestamp: c.nowMillis(), Text: text, ReplyTo: msg.ReplyTo, Attachment: msg.Attachment, Forwarded: msg.Forwarded,
+		ProfileKey: c.acct.ProfileKey} // the sender's, to the peer or the group (spec/client.md §12.2)
 	ct.setConversation(to)
 	c.rand.Read(ct.ID[:])
 	if err := c.view(ctx, func(tx sealedTx) error {
