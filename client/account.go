@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/parley-chat/parley/api"

@@ -121,8 +121,13 @@ func TestProfileSealOpen(t *testing.T) {
 				_, err := openProfile(k, "alice", p.Version, b)
 				return err
 			},
-			"cut short":    func() error { _, err := openProfile(k, "alice", p.Version, ct[:len(ct)-1]); return err },
-			"format 2":     func() error { b := bytes.Clone(ct); b[0] = 2; _, err := openProfile(k, "alice", p.Version, b); return err },
+			"cut short": func() error { _, err := openProfile(k, "alice", p.Version, ct[:len(ct)-1]); return err },
+			"format 2": func() error {
+				b := bytes.Clone(ct)
+				b[0] = 2
+				_, err := openProfile(k, "alice", p.Version, b)
+				return err
+			},
 			"no bytes":     func() error { _, err := openProfile(k, "alice", p.Version, nil); return err },
 			"a byte added": func() error { _, err := openProfile(k, "alice", p.Version, append(bytes.Clone(ct), 0)); return err },
 		} {
