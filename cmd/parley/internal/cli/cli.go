@@ -78,6 +78,7 @@ type commandLine struct {
 	Whoami   whoamiCmd   `cmd:"" help:"Show this device's account, device and server."`
 	Channel  channelCmd  `cmd:"" help:"Create, post to, follow and read public channels."`
 	Group    groupCmd    `cmd:"" help:"Create and manage private groups (named +Title)."`
+	Profile  profileCmd  `cmd:"" help:"Set or show display names, about lines and pictures."`
 }
 
 // run is the state a command gets.
