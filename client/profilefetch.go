@@ -23,12 +23,26 @@ func (c *Client) MyProfile(ctx context.Context) (Profile, error) {
 // ErrNoProfile that it set none; ErrProfileRefused that the server's copy
 // was refused.
 func (c *Client) Profile(ctx context.Context, username string) (Profile, error) {
+	return c.readProfile(ctx, username, false)
+}
+
+// RefreshProfile fetches username's profile from the server now, as
+// Profile does when its copy is stale.
+func (c *Client) RefreshProfile(ctx context.Context, username string) (Profile, error) {
+	return c.readProfile(ctx, username, true)
+}
+
+// readProfile is Profile, or with refresh RefreshProfile.
+func (c *Client) readProfile(ctx context.Context, username string, refresh bool) (Profile, error) {
 	user, err := api.NormalizeUsername(username)
 	if err != nil {
 		return Profile{}, ErrNoSuchUser
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if refresh {
+		return c.fetchProfile(ctx, user)
+	}
 	var rec profileRecord
 	if err := c.view(ctx, func(tx sealedTx) error { return getProfile(tx, user, &rec) }); err != nil {
 		return Profile{}, err
@@ -36,18 +50,6 @@ func (c *Client) Profile(ctx context.Context, username string) (Profile, error) 
 	if rec.Version > 0 && !rec.Stale {
 		return rec.public(user), nil
 	}
-	return c.fetchProfile(ctx, user)
-}
-
-// RefreshProfile fetches username's profile from the server now, as
-// Profile does when its copy is stale.
-func (c *Client) RefreshProfile(ctx context.Context, username string) (Profile, error) {
-	user, err := api.NormalizeUsername(username)
-	if err != nil {
-		return Profile{}, ErrNoSuchUser
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.fetchProfile(ctx, user)
 }
 

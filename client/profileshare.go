@@ -282,22 +282,11 @@ func (c *Client) profileAudience(tx sealedTx) ([]string, error) {
 		return nil, err
 	}
 	users = append(users, contacts...)
-	groups, err := tx.keys(bucketGroup, "")
+	groups, err := c.memberGroups(tx)
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range groups {
-		id, ok := parseGroupKey(k)
-		if !ok {
-			continue
-		}
-		l, _, err := c.loadGroup(tx, id)
-		if err != nil {
-			return nil, err
-		}
-		if _, ok := l.State().Member(c.acct.Username); !ok {
-			continue
-		}
+	for _, l := range groups {
 		for _, m := range l.State().Members() {
 			users = append(users, m.Username)
 		}
