@@ -48,6 +48,9 @@ const (
 	// Groups (spec/api.md §6.6, §13).
 	CodeTooManyRecipients Code = "too_many_recipients" // HTTP 413
 	CodeTooManyLinks      Code = "too_many_links"      // HTTP 429
+	// Profiles (spec/api.md §14).
+	CodeStaleVersion Code = "stale_version" // HTTP 409, with version
+	CodeNoProfile    Code = "no_profile"    // HTTP 404
 )
 
 // Error is the body of every error response, and the error type the Go
@@ -67,6 +70,9 @@ type Error struct {
 	// HeadPosition is set with CodeStaleHead: the position of the
 	// channel's last record.
 	HeadPosition uint64 `json:"head_position,omitempty"`
+	// Version is set with CodeStaleVersion: the version of the profile
+	// the server holds.
+	Version uint64 `json:"version,omitempty"`
 }
 
 func (e *Error) Error() string {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/parley-chat/parley/api"
@@ -87,8 +88,12 @@ func create(ctx context.Context, cfg Config, server, device string, register reg
 	recovery := base64.RawURLEncoding.EncodeToString(rk)
 	hash := sha256.Sum256([]byte(recovery))
 
+	pk := make([]byte, profileKeySize) // spec/client.md §12.1
+	if _, err := io.ReadFull(c.rand, pk); err != nil {
+		return nil, "", err
+	}
 	a := &accountRecord{Server: server, DeviceName: deviceName(device), Identity: id.Private.Bytes(), RecoveryKey: recovery,
-		Created: c.nowMillis(), NextPreKeyID: 1, NextKEMID: 1, NextSignedID: 1}
+		Created: c.nowMillis(), NextPreKeyID: 1, NextKEMID: 1, NextSignedID: 1, ProfileKey: pk, ProfileKeyAt: c.nowMillis()}
 	c.acct, c.id = a, id
 	gen, err := c.generatePreKeys(a, true)
 	if err != nil {

@@ -30,7 +30,7 @@ var backupBuckets = []string{
 	bucketOutbox, bucketOutboxID, bucketFailed, bucketPending, bucketExpire,
 	bucketGroup, bucketGroupSend, bucketGroupRecv, bucketGroupDist, bucketGroupStamp,
 	bucketChannel, bucketChannelKey, bucketChanRec, bucketChanFork, bucketOperator,
-	bucketBlock, bucketKnown,
+	bucketBlock, bucketKnown, bucketProfile,
 }
 
 // backupRebuilt lists the buckets a backup leaves out because the

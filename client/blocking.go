@@ -49,8 +49,16 @@ func isBlocked(tx sealedTx, user string) (bool, error) {
 // Block blocks user: nothing the account sends reaches this account's
 // devices any more, and nothing is sent to it but what a group it shares
 // with this account needs (spec/client.md §11.7). The account is not told.
+// The account's profile key is rotated, so the blocked account no longer
+// sees profile changes (spec/client.md §12.2).
 func (c *Client) Block(ctx context.Context, user string) error {
-	return c.setBlocked(ctx, user, true)
+	if err := c.setBlocked(ctx, user, true); err != nil {
+		return err
+	}
+	if err := c.RotateProfileKey(ctx, user); err != nil {
+		return fmt.Errorf("client: blocked, but the profile key was not changed (blocking again tries again): %w", err)
+	}
+	return nil
 }
 
 // Unblock lifts a block. What the account sent while blocked is gone.
@@ -169,6 +177,20 @@ func (c *Client) blockedSender(tx sealedTx, sender string) (drop, groupOnly bool
 		}
 	}
 	return true, false, nil
+}
+
+// groupHasBlocked reports whether a member of the group is blocked.
+func (c *Client) groupHasBlocked(tx sealedTx, id GroupID) (bool, error) {
+	l, _, err := c.loadGroup(tx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, m := range l.State().Members() {
+		if b, err := isBlocked(tx, m.Username); err != nil || b {
+			return b, err
+		}
+	}
+	return false, nil
 }
 
 // blockedKeeps reports whether a content from a blocked account that

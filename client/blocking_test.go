@@ -73,6 +73,15 @@ func TestBlockDropsBeforeDecryption(t *testing.T) {
 			t.Fatalf("%s.%d: the chat is not marked blocked: %+v", d.Username(), d.DeviceID(), got)
 		}
 	}
+	// Blocking changed Bob's profile key: Alice, who had the old one,
+	// cannot read the profile he sets now.
+	if _, err := bob.SetProfile(ctx, client.ProfileChange{Name: ptr("Bob, after the block")}); err != nil {
+		t.Fatal(err)
+	}
+	syncAll(t, bob2)
+	if p, err := alice.RefreshProfile(ctx, "bob"); err == nil && p.Name == "Bob, after the block" {
+		t.Fatal("the blocked account reads the profile set after the block")
+	}
 	sessionsBefore := [][][]byte{rawValues(t, bob.path, "session"), rawValues(t, bob2.path, "session")}
 
 	spam := alice.send("bob", "are you there?")

@@ -110,6 +110,9 @@ type Client struct {
 	// linkChecks are groups whose invite link this device made, changed
 	// by the envelope being processed: the server's copy follows.
 	linkChecks []GroupID
+	// profileFetches are the accounts whose profiles the envelope being
+	// processed marked stale: fetched once it commits (profileshare.go).
+	profileFetches map[string]bool
 	// groupMax is the server's bound on a group's members, learnt once
 	// (0 until then: the default, 1000).
 	groupMax int

@@ -69,6 +69,10 @@ type content struct {
 	Timer     uint32 // kindTimer: the chat's new timer; kindText, kindSyncSent: the timer of this message (seconds, 0 off)
 	Forwarded bool   // kindText, kindSyncSent: forwarded from another chat
 
+	// ProfileKey is the sender's profile key (spec/client.md §12):
+	// optional on kindText, required on kindProfileKey.
+	ProfileKey []byte
+
 	// stored is when the server stored the envelope that carried this
 	// content, unix ms (0 if unknown); not on the wire.
 	stored int64
@@ -107,6 +111,7 @@ const (
 	// 6 edit, 7 delete for everyone, 8 reaction, 9 disappearing timer
 	// (spec/client.md §11); 10 profile key (§12); 11 block sync, 12
 	// message-request sync (§11); 13–15 reserved.
+	kindProfileKey contentKind = 10 // "my profile changed; here is its key": fetch it again
 	// 16 was kindChannelKey, a channel key for an admin; not reused.
 	kindSyncRead contentKind = 17 // to one's own devices: "I read these messages from Destination"
 	// to one's own devices: "I verified (or unverified) Destination's key VerifiedKey"
@@ -180,6 +185,7 @@ const (
 	cRemove     protowire.Number = 13 // reaction withdrawn: 1
 	cTimer      protowire.Number = 14 // timer; text: the message's own timer
 	cForwarded  protowire.Number = 15 // text: 1
+	cProfileKey protowire.Number = 17 // text (optional), profile key (required): the sender's profile key
 	cForMe      protowire.Number = 18 // delete on the sender's devices only: 1
 	cAttachBlob protowire.Number = 21 // the attachment: all five fields or none
 	cAttachKey  protowire.Number = 22
@@ -246,6 +252,9 @@ func (c *content) marshal() []byte {
 		e.Bytes(cDestination, []byte(c.Destination))
 	}
 	c.marshalAction(&e)
+	if c.ProfileKey != nil && (c.Kind == kindText || c.Kind == kindProfileKey) {
+		e.Bytes(cProfileKey, c.ProfileKey)
+	}
 	if c.Kind == kindSyncVerified {
 		e.Bytes(cVerifiedKey, c.VerifiedKey)
 		var v uint64
@@ -320,7 +329,7 @@ func parseContent(b []byte) (*content, error) {
 	case kindEdit:
 		c.Text = string(d.Bytes(cText, 0, maxText))
 	case kindDelete, kindReaction, kindTimer: // fields follow
-	case kindReset, kindSyncVerified, kindGroupRecords, kindSenderKey, kindJoinRequest: // fields follow
+	case kindReset, kindSyncVerified, kindGroupRecords, kindSenderKey, kindJoinRequest, kindProfileKey: // fields follow
 	case kindSyncBlock, kindSyncRequest: // fields follow
 	case kindDecryptionError:
 		f := &decryptionError{}
@@ -354,6 +363,14 @@ func parseContent(b []byte) (*content, error) {
 	}
 	if err := c.parseAction(&d); err != nil {
 		return nil, err
+	}
+	switch c.Kind {
+	case kindText:
+		if k, ok := d.OptBytes(cProfileKey, profileKeySize, profileKeySize); ok {
+			c.ProfileKey = bytes.Clone(k)
+		}
+	case kindProfileKey:
+		c.ProfileKey = bytes.Clone(d.Bytes(cProfileKey, profileKeySize, profileKeySize))
 	}
 	if c.Kind == kindSyncVerified {
 		c.VerifiedKey = bytes.Clone(d.Bytes(cVerifiedKey, keys.EncodedPublicKeySize, keys.EncodedPublicKeySize))

@@ -21,6 +21,7 @@ func sampleContents() []*content {
 	empty := &filePointer{Blob: bytes.Repeat([]byte{0xb2}, 32), Key: bytes.Repeat([]byte{0x6c}, 32),
 		Name: "é", ContentType: "application/octet-stream"}
 	g := &GroupID{0x67, 0x72, 0x70}
+	pk := bytes.Repeat([]byte{0x9c}, profileKeySize)
 	return []*content{
 		{Kind: kindText, ID: id, Timestamp: 1795737600000, Text: "hello"},
 		{Kind: kindText, ID: id, Timestamp: 1, Text: "", ReplyTo: &reply},
@@ -65,6 +66,11 @@ func sampleContents() []*content {
 		{Kind: kindSyncBlock, ID: id, Timestamp: 25, Destination: "mallory", Remove: true},
 		{Kind: kindSyncRequest, ID: id, Timestamp: 26, Destination: "carol"},
 		{Kind: kindSyncRequest, ID: id, Timestamp: 26, Group: g, Remove: true},
+		// Profiles (spec/client.md §12).
+		{Kind: kindProfileKey, ID: id, Timestamp: 25, ProfileKey: pk},
+		{Kind: kindText, ID: id, Timestamp: 26, Text: "hi", ProfileKey: pk},
+		{Kind: kindText, ID: id, Timestamp: 27, Text: "all of it", ReplyTo: &reply, Timer: 30, Forwarded: true, ProfileKey: pk,
+			Attachment: file, Group: g, GroupSeq: 11},
 	}
 }
 
@@ -99,7 +105,7 @@ func TestContentRoundTrip(t *testing.T) {
 			optional := c.ReplyTo != nil || len(c.ReceiptIDs) >= 2 || c.Attachment != nil || len(c.GroupRecords) >= 2 ||
 				c.Group != nil && (c.Kind == kindText || c.Kind == kindReceipt || c.Kind == kindTyping || c.Kind.action()) || // a 1:1 content
 				c.Timer != 0 && c.Kind != kindTimer || c.Forwarded || c.ForMe || c.Kind.action() && c.Destination != "" ||
-				c.Remove || c.Kind == kindReaction && c.Group != nil
+				c.Remove || c.Kind == kindReaction && c.Group != nil || c.Kind == kindText && c.ProfileKey != nil
 			if err == nil && (!optional || !bytes.Equal(p.marshal(), b[:n])) {
 				t.Errorf("kind %d: prefix of %d/%d bytes parsed", c.Kind, n, len(b))
 			}
@@ -133,6 +139,9 @@ func TestContentRefusesNonsense(t *testing.T) {
 		"block sync naming nobody":                {Kind: kindSyncBlock},
 		"block sync naming a group":               {Kind: kindSyncBlock, Group: &GroupID{1}},
 		"request sync naming no chat":             {Kind: kindSyncRequest, Remove: true},
+		"profile notice without a key":            {Kind: kindProfileKey},
+		"profile key too short":                   {Kind: kindProfileKey, ProfileKey: make([]byte, profileKeySize-1)},
+		"profile key too long":                    {Kind: kindText, ProfileKey: make([]byte, profileKeySize+1)},
 	}
 	for name, c := range bad {
 		if _, err := parseContent(c.marshal()); !errors.Is(err, errContent) {

@@ -2,8 +2,8 @@ package client
 
 // Event is something that happened, reported through Config.Events: one
 // of *MessageEvent, *ReceiptEvent, *TypingEvent, *IdentityChangedEvent,
-// *DecryptionFailureEvent, *UndeliveredEvent, *SyncedEvent, and the
-// channel events.
+// *DecryptionFailureEvent, *UndeliveredEvent, *SyncedEvent,
+// *ProfileChangedEvent, and the channel and group events.
 type Event interface{ event() }
 
 // MessageEvent reports a message stored in a conversation: received from
@@ -82,6 +82,13 @@ func (*UndeliveredEvent) event() {}
 // SyncedEvent reports that everything queued for this device when it
 // connected has been processed.
 type SyncedEvent struct{}
+
+// ProfileChangedEvent reports that an account's profile changed (spec/client.md
+// §12.4): a contact's, a group member's, or this account's, set on another
+// device. Profile is the profile as it is now, made safe to show.
+type ProfileChangedEvent struct{ Profile Profile }
+
+func (*ProfileChangedEvent) event() {}
 
 func (*MessageEvent) event()           {}
 func (*MessageChangedEvent) event()    {}

@@ -224,24 +224,13 @@ func (c *Client) runRebases(ctx context.Context) {
 // provisionedGroups lists the chains of the groups the account is in,
 // for a link message, as many as fit in provisionGroupBudget.
 func (c *Client) provisionedGroups(tx sealedTx) ([][][]byte, error) {
-	ks, err := tx.keys(bucketGroup, "")
+	logs, err := c.memberGroups(tx)
 	if err != nil {
 		return nil, err
 	}
 	var out [][][]byte
 	budget := provisionGroupBudget
-	for _, k := range ks {
-		id, ok := parseGroupKey(k)
-		if !ok {
-			continue
-		}
-		l, _, err := c.loadGroup(tx, id)
-		if err != nil {
-			return nil, err
-		}
-		if _, ok := l.State().Member(c.acct.Username); !ok {
-			continue
-		}
+	for _, l := range logs {
 		chain := l.Chain()
 		n := 0
 		for _, b := range chain {
@@ -252,6 +241,30 @@ func (c *Client) provisionedGroups(tx sealedTx) ([][][]byte, error) {
 		}
 		budget -= n
 		out = append(out, chain)
+	}
+	return out, nil
+}
+
+// memberGroups returns the verified logs of the groups this account is
+// in, in the order of their IDs.
+func (c *Client) memberGroups(tx sealedTx) ([]*group.Log, error) {
+	ks, err := tx.keys(bucketGroup, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []*group.Log
+	for _, k := range ks {
+		id, ok := parseGroupKey(k)
+		if !ok {
+			continue
+		}
+		l, _, err := c.loadGroup(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := l.State().Member(c.acct.Username); ok {
+			out = append(out, l)
+		}
 	}
 	return out, nil
 }

@@ -162,6 +162,7 @@ func (c *Client) handleGroupMessage(ctx context.Context, f *api.Frame, rb *recei
 	c.purgeStore(ctx)
 	c.emitAll(events)
 	rb.add(conv, sender, receipts)
+	c.runProfileFetches(ctx)
 	return nil
 }
 

@@ -66,6 +66,10 @@ type provisionMessage struct {
 	// those it blocked (spec/client.md §11.7, §11.8).
 	Known  []string `json:"known,omitempty"`
 	Blocks []string `json:"blocks,omitempty"`
+	// ProfileKey is the account's profile key, made at ProfileKeyAt
+	// (spec/client.md §12.2).
+	ProfileKey   []byte `json:"profile_key,omitempty"`
+	ProfileKeyAt int64  `json:"profile_key_at,omitempty"`
 }
 
 // provisionGroupBudget bounds the group records of a link message, under
@@ -90,6 +94,9 @@ type provisionContact struct {
 	Identity []byte `json:"identity"`
 	Verified bool   `json:"verified"`
 	Blocked  bool   `json:"blocked"`
+	// The contact's profile key, as contactRecord keeps it.
+	ProfileKey   []byte `json:"profile_key,omitempty"`
+	ProfileKeyAt int64  `json:"profile_key_at,omitempty"`
 }
 
 // Linker is a new device waiting to be linked.
@@ -174,6 +181,9 @@ func (l *Linker) Wait(ctx context.Context) (*Client, error) {
 	}
 	a := &accountRecord{Server: l.server, DeviceName: l.device, Identity: msg.Identity, RecoveryKey: msg.RecoveryKey,
 		Created: c.nowMillis(), NextPreKeyID: 1, NextKEMID: 1, NextSignedID: 1}
+	if _, ok := profileKeyFrom(msg.ProfileKey); ok {
+		a.ProfileKey, a.ProfileKeyAt = msg.ProfileKey, msg.ProfileKeyAt
+	}
 	c.acct, c.id = a, keys.IdentityKeyPair{Private: id}
 	gen, err := c.generatePreKeys(a, true)
 	if err != nil {
@@ -197,6 +207,9 @@ func (l *Linker) Wait(ctx context.Context) (*Client, error) {
 				continue
 			}
 			r := contactRecord{Identity: pc.Identity, Verified: pc.Verified, Blocked: pc.Blocked, Added: c.nowMillis()}
+			if _, ok := profileKeyFrom(pc.ProfileKey); ok {
+				r.ProfileKey, r.ProfileKeyAt = pc.ProfileKey, pc.ProfileKeyAt
+			}
 			if err := tx.putJSON(bucketContact, name, &r); err != nil {
 				return err
 			}
@@ -347,14 +360,16 @@ func (c *Client) ApproveLink(ctx context.Context, code string) error {
 	if err != nil {
 		return err
 	}
-	msg := provisionMessage{Username: c.acct.Username, Identity: c.acct.Identity, LinkToken: tok.Token, RecoveryKey: c.acct.RecoveryKey}
+	msg := provisionMessage{Username: c.acct.Username, Identity: c.acct.Identity, LinkToken: tok.Token, RecoveryKey: c.acct.RecoveryKey,
+		ProfileKey: c.acct.ProfileKey, ProfileKeyAt: c.acct.ProfileKeyAt}
 	if err := c.view(ctx, func(tx sealedTx) error {
 		err := tx.scan(bucketContact, "", func(k string, v []byte) error {
 			var r contactRecord
 			if err := jsonUnmarshal(v, &r); err != nil {
 				return err
 			}
-			msg.Contacts = append(msg.Contacts, provisionContact{Username: k, Identity: r.Identity, Verified: r.Verified, Blocked: r.Blocked})
+			msg.Contacts = append(msg.Contacts, provisionContact{Username: k, Identity: r.Identity, Verified: r.Verified, Blocked: r.Blocked,
+				ProfileKey: r.ProfileKey, ProfileKeyAt: r.ProfileKeyAt})
 			return nil
 		})
 		if err != nil {

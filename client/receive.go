@@ -270,6 +270,7 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 	c.runResends(ctx)
 	c.runRebases(ctx)
 	c.runLinkChecks(ctx)
+	c.runProfileFetches(ctx)
 	return nil
 }
 
@@ -298,6 +299,9 @@ func (c *Client) apply(tx sealedTx, sender string, dev uint32, ct *content, grou
 		if err != nil || !ok {
 			return events, nil, err
 		}
+	}
+	if err := c.learnProfileKey(tx, sender, ct); err != nil {
+		return nil, nil, err
 	}
 	var receipts []MessageID
 	switch {

@@ -60,12 +60,25 @@ func (c *Client) sendText(ctx context.Context, to ConversationID, msg *content) 
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ct := &content{Kind: kindText, Timestamp: c.nowMillis(), Text: text, ReplyTo: msg.ReplyTo, Attachment: msg.Attachment, Forwarded: msg.Forwarded}
+	ct := &content{Kind: kindText, Timestamp: c.nowMillis(), Text: text, ReplyTo: msg.ReplyTo, Attachment: msg.Attachment, Forwarded: msg.Forwarded,
+		ProfileKey: c.acct.ProfileKey} // the sender's, to the peer or the group (spec/client.md §12.2)
 	ct.setConversation(to)
 	c.rand.Read(ct.ID[:])
 	if err := c.view(ctx, func(tx sealedTx) error {
 		if b, err := isBlocked(tx, to.Peer()); err != nil || b && !to.IsGroup() {
 			return cmpErr(err, ErrBlocked)
+		}
+		if to.IsGroup() {
+			// A group message has one ciphertext for every member: it
+			// carries no profile key if one of them is blocked, so a
+			// key rotated on blocking stays from them (spec/client.md
+			// §11.7).
+			if b, err := c.groupHasBlocked(tx, *ct.Group); err != nil || b {
+				ct.ProfileKey = nil
+				if err != nil {
+					return err
+				}
+			}
 		}
 		var err error
 		ct.Timer, err = chatTimer(tx, to)

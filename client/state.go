@@ -29,6 +29,7 @@ const (
 	bucketFailed   = "failed"   // sender/device/clientID → failedRecord: envelopes that did not decrypt
 	bucketPending  = "pending"  // conversation/target/id → pendingAction: an action that came before its message
 	bucketExpire   = "expire"   // time/message key → nothing: when a disappearing message goes (actions.go)
+	bucketProfile  = "profile"  // user → profileRecord: a profile as last fetched, this account's too (profile.go)
 	keySelf        = "self"
 )
 
@@ -49,6 +50,13 @@ type accountRecord struct {
 	SignedPreKeyID  uint32 `json:"signed_prekey_id"`
 	LastResortID    uint32 `json:"last_resort_id"`
 	SignedRotatedAt int64  `json:"signed_rotated_at"` // unix ms
+
+	// ProfileKey is the account's profile key, the same on every device
+	// (spec/client.md §12); nil until a profile is first set. ProfileKeyAt
+	// is when it was made (unix ms, the making device's clock): an older
+	// key from another device (a resent notice) does not replace it.
+	ProfileKey   []byte `json:"profile_key,omitempty"`
+	ProfileKeyAt int64  `json:"profile_key_at,omitempty"`
 }
 
 type signedPreKeyRecord struct {
@@ -106,6 +114,12 @@ type contactRecord struct {
 	// nothing is sent to them until the user verifies again.
 	Blocked bool  `json:"blocked"`
 	Added   int64 `json:"added"`
+	// ProfileKey is the peer's profile key, as the peer last sent it
+	// over its own sessions (spec/client.md §12), in a content of the
+	// peer's time ProfileKeyAt (unix ms): one that is older, such as a
+	// resent message, changes it no more.
+	ProfileKey   []byte `json:"profile_key,omitempty"`
+	ProfileKeyAt int64  `json:"profile_key_at,omitempty"`
 }
 
 // convRecord is a conversation's summary.

@@ -103,6 +103,9 @@ func TestJSONBodiesAreExact(t *testing.T) {
 		{"report", "POST", "/v1/reports", as(bob), func(t *testing.T) []byte {
 			return marshal(t, api.ReportRequest{Channel: "news", Category: "spam"}, nil)
 		}, `"nonexistent"`},
+		{"profile", "PUT", "/v1/profile", as(bob), func(t *testing.T) []byte {
+			return marshal(t, api.Profile{Version: 1, Ciphertext: []byte("sealed")}, nil)
+		}, `2`},
 		{"moderate", "POST", "/v1/admin/channels/news/suspend", operator, func(t *testing.T) []byte {
 			return marshal(t, api.ModerationRequest{Admin: "olga", Reason: "test"}, nil)
 		}, `"eve"`},

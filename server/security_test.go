@@ -47,6 +47,8 @@ var endpoints = []struct{ method, path, body string }{
 	{"PATCH", "/v1/uploads/abc", "x"},
 	{"GET", "/v1/uploads/abc", ""},
 	{"HEAD", "/v1/uploads/abc", ""}, // no body: the status alone is checked
+	{"PUT", "/v1/profile", `{"version":1,"ciphertext":"eA=="}`},
+	{"GET", "/v1/profile/victim", ""},
 }
 
 // TestAuthorizationMatrix calls every authenticated endpoint without
@@ -112,6 +114,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if got := recvUntilEmpty(t, connect(t, victim)); len(got) != 0 {
 		t.Fatalf("victim queue has %d envelopes", len(got))
 	}
+	_, err = victim.c.Profile(context.Background(), "victim")
+	wantCode(t, err, api.CodeNoProfile)
 	// Valid credentials of another account reach only their own account.
 	err = mallory.c.RemoveDevice(context.Background(), victim2.creds.DeviceID)
 	wantCode(t, err, api.CodeNotFound)

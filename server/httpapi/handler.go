@@ -17,6 +17,7 @@ import (
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/server/blob"
 	"github.com/parley-chat/parley/server/groups"
+	"github.com/parley-chat/parley/server/profiles"
 	"github.com/parley-chat/parley/server/reports"
 	"github.com/parley-chat/parley/server/store"
 )
@@ -99,7 +100,8 @@ type Handler struct {
 	media   media       // uploads and blobs (media.go)
 	posters posterMaker // posters of videos (posters.go)
 
-	groups *groups.Service // sends to many and group links (groups.go)
+	groups   *groups.Service   // sends to many and group links (groups.go)
+	profiles *profiles.Service // encrypted profiles (profiles.go)
 	// reportq is the operator's queue of user reports (reports.go).
 	reportq *reports.Service
 }
@@ -191,6 +193,7 @@ func New(o Options) *Handler {
 	h.viewed = newViewCounter()
 	h.groups = h.newGroups()
 	h.reportq = reports.New(h.store, h.opts.Now)
+	h.profiles = h.newProfiles()
 	h.routes()
 	return h
 }
@@ -220,6 +223,8 @@ func (h *Handler) routes() {
 	h.handle("PUT /v1/group-links/{id}", h.auth(h.putGroupLink))
 	h.handle("GET /v1/group-links/{id}", h.auth(h.getGroupLink))
 	h.handle("DELETE /v1/group-links/{id}", h.auth(h.deleteGroupLink))
+	h.handle("PUT /v1/profile", h.auth(h.putProfile))
+	h.handle("GET /v1/profile/{username}", h.auth(h.getProfile))
 	h.handle("POST /v1/provisioning", h.createProvisioning)
 	h.handle("PUT /v1/provisioning/{id}", h.auth(h.putProvisioning))
 	h.handle("GET /v1/provisioning/{id}", h.takeProvisioning)

@@ -1,6 +1,6 @@
 // Package store defines parleyd's durable state: accounts, devices,
-// prekeys, per-device message queues, provisioning mailboxes, link tokens and
-// invites. Store is the interface every backend implements; storetest is the
+// prekeys, per-device message queues, provisioning mailboxes, link tokens,
+// invites and encrypted profiles. Store is the interface every backend implements; storetest is the
 // one conformance suite they all pass, and sqlite is the embedded default.
 //
 // The store holds only what the server may know: public keys, hashes of
@@ -167,9 +167,10 @@ type QueueLimits struct {
 //   - After Close every method returns ErrClosed.
 type Store interface {
 	ChannelStore
-	BlobStore   // media: blobs, their owners, uploads in progress (blobs.go)
-	PosterStore // posters the server makes for videos (posters.go)
-	GroupStore  // shared contents and group links (groups.go)
+	BlobStore    // media: blobs, their owners, uploads in progress (blobs.go)
+	PosterStore  // posters the server makes for videos (posters.go)
+	GroupStore   // shared contents and group links (groups.go)
+	ProfileStore // encrypted profiles (profiles.go)
 
 	// CreateAccount creates an account (with a.RecoveryHash, if set), its
 	// first device (ID 1) and that device's prekeys (keys, as SetPreKeys)

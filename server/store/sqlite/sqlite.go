@@ -234,7 +234,7 @@ func isSentinel(err error) bool {
 		store.ErrNoKEMPreKey, store.ErrInviteRequired, store.ErrProvisionExists,
 		store.ErrQuotaExceeded, store.ErrOffsetMismatch,
 		store.ErrRecoveryInvalid, store.ErrHandleTaken, context.Canceled, context.DeadlineExceeded,
-		store.ErrNotOwner, store.ErrTooManyLinks,
+		store.ErrNotOwner, store.ErrTooManyLinks, store.ErrStaleVersion,
 	} {
 		if errors.Is(err, e) {
 			return true

@@ -73,6 +73,8 @@ func Run(t *testing.T, open Open) {
 		{"EnqueueSharedBounds", testEnqueueSharedBounds},
 		{"SharedContentGoes", testSharedContentGoes},
 		{"GroupLinks", testGroupLinks},
+		{"Profiles", testProfiles},
+		{"ProfileRace", testProfileRace},
 
 		{"Provisioning", testProvisioning},
 

@@ -90,6 +90,7 @@ type commandLine struct {
 	Requests requestsCmd `cmd:"" help:"List message requests: chats started by accounts you never wrote to."`
 	Accept   acceptCmd   `cmd:"" help:"Accept a message request."`
 	Backup   backupCmd   `cmd:"" help:"Back this device up to an encrypted file, or restore it from one."`
+	Profile  profileCmd  `cmd:"" help:"Set or show display names, about lines and pictures."`
 }
 
 // run is the state a command gets.
