@@ -125,9 +125,9 @@ func (c *Client) Search(ctx context.Context, query string, limit int) ([]Message
 			cs[i] = &cursor{tx: tx, prefix: tx.v.token(w) + "/"}
 		}
 		// A leapfrog join of the words' entries, newest first: each
-		// cursor in turn skips to the entry the others are at, by a
-		// point lookup and, if it has none, a short page after it; a
-		// common word is read only around the entries of a rare one.
+		// cursor in turn skips to the entry the others are at, within
+		// the page it holds or by reading the page that starts there;
+		// a common word is read only around the entries of a rare one.
 		for {
 			at, done, err := leapfrog(cs)
 			if err != nil || done {
@@ -152,7 +152,7 @@ func (c *Client) Search(ctx context.Context, query string, limit int) ([]Message
 }
 
 // searchPage is how many entries of a word a cursor reads at a time.
-const searchPage = 64
+const searchPage = 256
 
 // cursor walks a word's entries (their suffixes) in order.
 type cursor struct {
@@ -210,13 +210,14 @@ func (c *cursor) seek(target string) error {
 		c.buf = nil
 		return nil
 	}
-	if _, err := c.tx.tx.Get(bucketSearch, c.prefix+target); err == nil {
-		c.buf, c.end = []string{target}, false // what follows is read on next
-		return nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return err
-	}
-	return c.load(target)
+	return c.load(justBefore(target))
+}
+
+// justBefore is a key that sorts after every suffix below s and before s
+// itself (suffixes are of one length and end in a hex digit), so that a
+// page after it starts at s, if there is such an entry.
+func justBefore(s string) string {
+	return s[:len(s)-1] + string(rune(s[len(s)-1]-1)) + "\xff"
 }
 
 // leapfrog moves the cursors to the next entry they all have, and

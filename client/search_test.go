@@ -297,17 +297,40 @@ func BenchmarkSearch(b *testing.B) {
 	if _, err := c.Search(ctx, vocab[0], 0); err != nil { // and the index is ready
 		b.Fatal(err)
 	}
+	freq := map[string]int{}
+	for _, text := range all {
+		for _, w := range uniqueWords(text) {
+			freq[w]++
+		}
+	}
+	type slow struct {
+		q    string
+		d    time.Duration
+		hits int
+	}
+	var slowest []slow
 	b.ResetTimer()
 	var times []time.Duration
 	for b.Loop() {
 		q := query()
 		t0 := time.Now()
-		if _, err := c.Search(ctx, q, 0); err != nil {
+		ms, err := c.Search(ctx, q, 0)
+		if err != nil {
 			b.Fatal(err)
 		}
-		times = append(times, time.Since(t0))
+		d := time.Since(t0)
+		times = append(times, d)
+		slowest = append(slowest, slow{q, d, len(ms)})
 	}
 	b.StopTimer()
+	slices.SortFunc(slowest, func(a, b slow) int { return int(b.d - a.d) })
+	for _, s := range slowest[:min(5, len(slowest))] {
+		var fs []string
+		for _, w := range strings.Fields(s.q) {
+			fs = append(fs, fmt.Sprintf("%d", freq[w]))
+		}
+		b.Logf("slow: %v for %d results; messages holding each word: %s", s.d.Round(time.Millisecond), s.hits, strings.Join(fs, ", "))
+	}
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
@@ -318,4 +341,11 @@ func BenchmarkSearch(b *testing.B) {
 	}
 	b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "commonest-ms")
 	b.Logf("the commonest word: %d results shown (of its matches); %d queries timed", len(ms), len(times))
+}
+
+// uniqueWords lists the distinct words of a benchmark text.
+func uniqueWords(text string) []string {
+	ws := strings.Fields(text)
+	slices.Sort(ws)
+	return slices.Compact(ws)
 }

@@ -43,8 +43,12 @@ const (
 	// sqlScan reads a key range of a bucket in key order, from the
 	// primary key's index (see tx.Scan).
 	sqlScan = `SELECT key, value FROM kv WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key`
-	// sqlPage is a page of a scan: keys after the last one seen.
-	sqlPage = `SELECT key, value FROM kv WHERE bucket = ? AND key >= ? AND key > ? AND key < ? ORDER BY key LIMIT ?`
+	// sqlPage and sqlPageFrom are a page of a scan: the keys after the
+	// last one seen, or the first ones. One lower bound each, so that
+	// SQLite seeks the primary key's index to it rather than scanning
+	// from the start of the range.
+	sqlPage     = `SELECT key, value FROM kv WHERE bucket = ? AND key > ? AND key < ? ORDER BY key LIMIT ?`
+	sqlPageFrom = `SELECT key, value FROM kv WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`
 )
 
 var (
@@ -182,7 +186,10 @@ func (t *tx) Scan(bucket, prefix string, fn func(key string, value []byte) error
 // Page implements client.Pager: the first limit keys of bucket that
 // start with prefix and sort after after.
 func (t *tx) Page(bucket, prefix, after string, limit int, fn func(key string, value []byte) error) error {
-	return t.scan(fn, prefix, sqlPage, bucket, prefix, after, prefix+"\xff", limit)
+	if after < prefix {
+		return t.scan(fn, prefix, sqlPageFrom, bucket, prefix, prefix+"\xff", limit)
+	}
+	return t.scan(fn, prefix, sqlPage, bucket, after, prefix+"\xff", limit)
 }
 
 func (t *tx) scan(fn func(key string, value []byte) error, prefix, query string, args ...any) error {
