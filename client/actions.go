@@ -25,11 +25,13 @@ const (
 	// editSlack allows for the clocks of the sender and the server.
 	editSlack = 10 * time.Minute
 
-	maxEmoji       = 32 // bytes
-	maxEmojiRunes  = 10
-	maxEdits       = 50 // earlier texts kept per message
-	maxPendingPer  = 64 // actions waiting for one message
-	pendingKeepFor = seenTTL
+	maxEmoji      = 32 // bytes
+	maxEmojiRunes = 10
+	maxEdits      = 50 // earlier texts kept per message
+	maxPendingPer = 64 // actions waiting for one message
+	// actions waiting in one chat
+	maxPendingPerChat = 1000
+	pendingKeepFor    = seenTTL
 )
 
 // Timers are the disappearing-message timers a chat can have (spec/client.md
@@ -189,7 +191,7 @@ func (c *Client) applyAction(tx sealedTx, sender string, dev uint32, ct *content
 		if ct.Kind == kindDelete && ct.ForMe || sender == c.acct.Username && dev == c.acct.DeviceID {
 			return nil, refuse(ErrNoSuchMessage)
 		}
-		return nil, keepPending(tx, sender, dev, ct, conv)
+		return nil, keepPending(tx, sender, dev, ct, conv, c.nowMillis())
 	}
 	if err != nil {
 		return nil, err
@@ -353,7 +355,7 @@ func pendingPrefix(conv ConversationID, target MessageID) string {
 	return msgIndexKey(conv, target) + "/"
 }
 
-func keepPending(tx sealedTx, sender string, dev uint32, ct *content, conv ConversationID) error {
+func keepPending(tx sealedTx, sender string, dev uint32, ct *content, conv ConversationID, now int64) error {
 	prefix := pendingPrefix(conv, *ct.Target)
 	held, err := tx.keys(bucketPending, prefix)
 	if err != nil {
@@ -362,8 +364,35 @@ func keepPending(tx sealedTx, sender string, dev uint32, ct *content, conv Conve
 	if len(held) >= maxPendingPer {
 		return nil
 	}
+	// And a bound per chat: actions naming messages that never come
+	// cannot fill the store (they wait pendingKeepFor at most).
+	if all, err := tx.keys(bucketPending, string(conv)+"/"); err != nil || len(all) >= maxPendingPerChat {
+		return err
+	}
 	return tx.putJSON(bucketPending, prefix+ct.ID.String(),
-		&pendingAction{Sender: sender, Device: dev, Content: ct.marshal(), Stored: ct.stored, At: time.Now().UnixMilli()})
+		&pendingAction{Sender: sender, Device: dev, Content: ct.marshal(), Stored: ct.stored, At: now})
+}
+
+// prunePending forgets the actions that waited since before cutoff (unix
+// ms) for a message that never came: the deduplication window is as long
+// as a resend of it can take.
+func prunePending(tx sealedTx, cutoff int64) error {
+	var old []string
+	if err := tx.scan(bucketPending, "", func(k string, v []byte) error {
+		var p pendingAction
+		if jsonUnmarshal(v, &p) != nil || p.At < cutoff {
+			old = append(old, k)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range old {
+		if err := tx.del(bucketPending, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // applyPending applies the actions that waited for the message id of conv,

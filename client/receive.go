@@ -523,7 +523,7 @@ func (c *Client) pruneSeen(ctx context.Context) {
 				return err
 			}
 		}
-		return nil
+		return prunePending(tx, c.now().Add(-pendingKeepFor).UnixMilli())
 	})
 	if err != nil {
 		c.log.Warn("pruning deduplication records failed", "err", err)
