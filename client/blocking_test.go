@@ -263,9 +263,16 @@ func TestMessageRequest(t *testing.T) {
 	if got := bob.conversation(client.Direct("dave")); !got.Request {
 		t.Fatalf("a message after the deleted request: %+v, want a new request", got)
 	}
+	if err := bob.MarkRead(ctx, client.Direct("dave")); err != nil {
+		t.Fatal(err)
+	}
 	bob.send("dave", "hi dave")
 	if bob.conversation(client.Direct("dave")).Request {
 		t.Fatal("writing back did not accept the request")
+	}
+	syncAll(t, dave)
+	if ms, _ := dave.Messages(ctx, client.Direct("bob"), 0); len(ms) == 0 || ms[len(ms)-2].Text != "hello again" || ms[len(ms)-2].Status != client.StatusRead {
+		t.Fatalf("after bob wrote back, dave's messages %+v: want \"hello again\" read", ms)
 	}
 	syncAll(t, bob2)
 	if bob2.conversation(client.Direct("dave")).Request {

@@ -43,16 +43,9 @@ func (c *Client) Accept(ctx context.Context, conv ConversationID) error {
 		if err := c.markKnown(tx, conv.Peer()); err != nil {
 			return err
 		}
-		return tx.scan(bucketMessage, string(conv)+"/", func(_ string, v []byte) error {
-			var r messageRecord
-			if err := jsonUnmarshal(v, &r); err != nil {
-				return err
-			}
-			if !r.Outgoing && r.Kind == KindText && r.Status == StatusRead {
-				read = append(read, r.ID)
-			}
-			return nil
-		})
+		var err error
+		read, err = readOfPeer(tx, conv)
+		return err
 	}); err != nil {
 		return err
 	}
@@ -135,4 +128,21 @@ func (c *Client) applyRequestSync(tx sealedTx, ct *content, conv ConversationID)
 		return nil
 	}
 	return c.markKnown(tx, conv.Peer())
+}
+
+// readOfPeer lists the peer's texts in conv that were read: the read
+// receipts a request held back.
+func readOfPeer(tx sealedTx, conv ConversationID) ([]MessageID, error) {
+	var read []MessageID
+	err := tx.scan(bucketMessage, string(conv)+"/", func(_ string, v []byte) error {
+		var r messageRecord
+		if err := jsonUnmarshal(v, &r); err != nil {
+			return err
+		}
+		if !r.Outgoing && r.Kind == KindText && r.Status == StatusRead {
+			read = append(read, r.ID)
+		}
+		return nil
+	})
+	return read, err
 }

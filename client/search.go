@@ -126,7 +126,7 @@ func (c *Client) Search(ctx context.Context, query string, limit int) ([]Message
 		}
 		// A leapfrog join of the words' entries, newest first: each
 		// cursor in turn skips to the entry the others are at, within
-		// the page it holds or by reading the page that starts there;
+		// the page it holds or by reading a short page that starts there;
 		// a common word is read only around the entries of a rare one.
 		for {
 			at, done, err := leapfrog(cs)
@@ -151,8 +151,13 @@ func (c *Client) Search(ctx context.Context, query string, limit int) ([]Message
 	return out, err
 }
 
-// searchPage is how many entries of a word a cursor reads at a time.
-const searchPage = 256
+// A cursor reads searchPage entries of a word at a time as it walks on,
+// and seekPage where it lands after a skip: a skip usually lands among
+// entries it will skip again.
+const (
+	searchPage = 256
+	seekPage   = 16
+)
 
 // cursor walks a word's entries (their suffixes) in order.
 type cursor struct {
@@ -167,7 +172,7 @@ type cursor struct {
 func (c *cursor) cur() (string, error) {
 	if !c.loaded {
 		c.loaded = true
-		if err := c.load(""); err != nil {
+		if err := c.load("", searchPage); err != nil {
 			return "", err
 		}
 	}
@@ -177,10 +182,10 @@ func (c *cursor) cur() (string, error) {
 	return c.buf[0], nil
 }
 
-// load reads the page after the suffix after.
-func (c *cursor) load(after string) error {
-	page, err := scanPage(c.tx, c.prefix, c.prefix+after, searchPage)
-	c.buf, c.end = page, len(page) < searchPage
+// load reads n entries after the suffix after.
+func (c *cursor) load(after string, n int) error {
+	page, err := scanPage(c.tx, c.prefix, c.prefix+after, n)
+	c.buf, c.end = page, len(page) < n
 	return err
 }
 
@@ -192,7 +197,7 @@ func (c *cursor) next() error {
 	last := c.buf[0]
 	c.buf = c.buf[1:]
 	if len(c.buf) == 0 && !c.end {
-		return c.load(last)
+		return c.load(last, searchPage)
 	}
 	return nil
 }
@@ -210,7 +215,7 @@ func (c *cursor) seek(target string) error {
 		c.buf = nil
 		return nil
 	}
-	return c.load(justBefore(target))
+	return c.load(justBefore(target), seekPage)
 }
 
 // justBefore is a key that sorts after every suffix below s and before s

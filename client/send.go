@@ -94,8 +94,16 @@ func (c *Client) sendText(ctx context.Context, to ConversationID, msg *content) 
 		Kind: KindText, Text: text, ReplyTo: ct.ReplyTo, Attachment: ct.Attachment, Timestamp: ct.Timestamp, Status: StatusSending,
 		Forwarded: ct.Forwarded}
 	sentTimer(rec, ct)
+	var heldBack []MessageID // read receipts a request held back
 	if err := c.update(ctx, func(tx sealedTx) error {
 		// Writing to someone accepts their request (spec/client.md §11.8).
+		if known, err := c.known(tx, peer); err != nil {
+			return err
+		} else if !known {
+			if heldBack, err = readOfPeer(tx, to); err != nil {
+				return err
+			}
+		}
 		if err := c.markKnown(tx, peer); err != nil {
 			return err
 		}
@@ -133,6 +141,9 @@ func (c *Client) sendText(ctx context.Context, to ConversationID, msg *content) 
 		return rec.message(), sendErr
 	}
 	c.syncSent(ctx, to, ct, events)
+	if err := c.sendReceipts(ctx, to, peer, ReceiptRead, heldBack); err != nil {
+		c.log.Warn("read receipts of an accepted request not sent", "err", err)
+	}
 	return rec.message(), nil
 }
 

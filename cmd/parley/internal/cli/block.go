@@ -141,7 +141,9 @@ func (c *acceptCmd) Run(r *run) error {
 		return err
 	}
 	defer cl.Close()
-	if err := cl.Accept(r.ctx, conv); err != nil {
+	if err := cl.Accept(r.ctx, conv); errors.Is(err, client.ErrNotRequest) {
+		return fail("a group is not a message request: read it with `parley history`, or leave it with `parley group leave`", "%s is not a message request", safe(c.User))
+	} else if err != nil {
 		return err
 	}
 	r.errf("accepted @%s: they now get your read receipts and typing\n", safe(conv.Peer()))
