@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -36,7 +38,7 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){"randfile": randFile, "setmatch": setMatch,
-			"setquoted": setQuoted, "nocontrol": noControl, "flipbyte": flipByte},
+			"setquoted": setQuoted, "nocontrol": noControl, "flipbyte": flipByte, "status": exitStatus},
 		Setup: func(env *testscript.Env) error {
 			url, stop, err := startServer(filepath.Join(env.WorkDir, ".server"))
 			if err != nil {
@@ -63,6 +65,28 @@ func randFile(ts *testscript.TestScript, neg bool, args []string) {
 		b[i] = byte(r.Uint32())
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o600))
+}
+
+// exitStatus: status N PROGRAM ARGS... runs PROGRAM as exec does, keeping
+// its stdout and stderr for the next commands, and fails unless it exits
+// with status N.
+func exitStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status N PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
 }
 
 // flipByte: flipbyte FILE OFFSET flips the low bit of the byte at OFFSET

@@ -64,11 +64,15 @@ func convName(typed string, conv client.ConversationID) string {
 	return "@" + string(conv)
 }
 
-// sendError names the contact in the advice for a changed safety
-// number, and words a group's refusals as the group commands do.
+// sendError names the contact in the advice for a blocked account and
+// for a changed safety number, and words a group's refusals as the group commands do.
 func sendError(err error, to string) error {
 	if strings.HasPrefix(to, "+") {
 		return groupError(err, to)
+	}
+	if errors.Is(err, client.ErrBlocked) {
+		peer := safe(username(to))
+		return fail(fmt.Sprintf("unblock them first with `parley unblock @%s`", peer), "you blocked @%s; nothing was sent", peer)
 	}
 	if errors.Is(err, client.ErrIdentityNotVerified) {
 		peer := safe(username(to))
