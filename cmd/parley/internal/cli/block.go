@@ -189,7 +189,7 @@ func (c *searchCmd) Run(r *run) error {
 		if i := slices.IndexFunc(convs, func(cv client.Conversation) bool { return cv.ID == m.Conversation }); i >= 0 && m.Conversation.IsGroup() {
 			label = where(convs[i], groups)
 		}
-		printMessage(r, m, "", fmt.Sprintf("%s %s", shortID(m.ID), label))
+		printMessage(r, m, "", fmt.Sprintf("%s (%s)", shortID(m.ID), label))
 	}
 	return nil
 }
