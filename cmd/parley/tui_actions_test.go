@@ -104,3 +104,63 @@ func lastID(t *testing.T, u *cliUser, text string) string {
 	}
 	return m[1]
 }
+
+// TestTUIMenu drives the menu (Ctrl+O) and a delete in tmux: alice's
+// list marks bob's chat as a message request with his display name beside
+// his username; she accepts it and sets her display name from the menu
+// (bob's CLI shows it), deletes a message of hers for everyone (bob's
+// history shows it deleted), and blocks bob from the chat's menu.
+func TestTUIMenu(t *testing.T) {
+	bin, dir, alice, bob := tuiUsers(t)
+	bob.run("profile", "set", "--name", "Bob B")
+	bob.run("send", "@alice", "hi, we have not met")
+
+	tmux := startTmux(t, dir)
+	term := tmux.open("alice", 100, 30, alice.env(), bin, "chat")
+	term.waitFor(`(?m)^▸ @bob \(Bob B\) +message request`)
+	term.keys("C-o")
+	term.waitFor(`1 accept the message request of @bob`)
+	term.keys("1")
+	term.waitFor(`accepted: @bob can now see`)
+	if screen := term.waitFor(`(?m)^▸ @bob \(Bob B\) `); strings.Contains(screen, "message request") {
+		t.Fatalf("the chat is still a message request:\n%s", screen)
+	}
+
+	term.keys("C-o")
+	term.waitFor(`my display name: \(none\)…`)
+	term.keys("2") // block @bob, then the display name
+	term.waitFor(`(?m)^Display name:`)
+	term.keys("-l", "Alice A")
+	term.keys("Enter")
+	term.waitFor(`your display name is set`)
+	if out := bob.run("profile", "show", "@alice"); !strings.Contains(out, "name: Alice A") {
+		t.Fatalf("bob does not see alice's display name:\n%s", out)
+	}
+
+	term.keys("Enter")
+	term.waitFor(`Enter send`)
+	term.keys("-l", "oops, wrong chat")
+	term.keys("Enter")
+	term.waitFor(`alice: oops, wrong chat +✓`)
+	term.keys("Up")
+	term.waitFor(`(?m)^▸ \d\d:\d\d alice: oops, wrong chat`)
+	term.keys("d")
+	term.waitFor(`1 delete for everyone`)
+	term.keys("1")
+	term.waitFor(`alice: This message was deleted`)
+	term.waitFor(`deleted for everyone`)
+	if out := bob.run("history", "@alice"); !strings.Contains(out, "@alice: (deleted)") || strings.Contains(out, "oops") {
+		t.Fatalf("bob's history still shows alice's message:\n%s", out)
+	}
+
+	term.keys("C-o")
+	term.waitFor(`2 block @bob`)
+	term.keys("2")
+	term.waitFor(`blocked @bob: nothing they send reaches you`)
+	term.waitFor(`(?m)^@bob +blocked · Ctrl\+O$`)
+
+	term.keys("C-c")
+	if status, stderr := term.waitExit(); status != "0" {
+		t.Fatalf("alice's parley chat exited with status %s:\n%s", status, stderr)
+	}
+}

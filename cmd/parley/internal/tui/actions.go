@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -70,7 +71,7 @@ func describeAction(err error, at string) string {
 	case errors.Is(err, client.ErrProfileText):
 		return "a display name or about line is one line, without control characters"
 	case errors.Is(err, client.ErrProfileNameTooLong), errors.Is(err, client.ErrProfileAboutTooLong):
-		return clean(err.Error()[len("client: "):])
+		return clean(strings.TrimPrefix(err.Error(), "client: "))
 	case errors.Is(err, client.ErrEmptyQuery):
 		return "a search needs at least one word"
 	}
@@ -80,8 +81,7 @@ func describeAction(err error, at string) string {
 // openReactMenu offers the quick reactions and typing one; the
 // account's current reaction, chosen again, is withdrawn.
 func (m *model) openReactMenu(msg client.Message) tea.Cmd {
-	if why := actable(msg); why != "" {
-		m.setErrorText(why)
+	if m.refuse(msg) {
 		return nil
 	}
 	mine := msg.Reactions[m.me]
@@ -171,8 +171,7 @@ type forwardTargetsMsg struct {
 
 // openForwardMenu loads the conversations, then offers them as targets.
 func (m *model) openForwardMenu(msg client.Message) tea.Cmd {
-	if why := actable(msg); why != "" {
-		m.setErrorText(why)
+	if m.refuse(msg) {
 		return nil
 	}
 	m.chat.sel.on = false

@@ -72,6 +72,7 @@ func (m *model) openChat(peer string) tea.Cmd {
 	}
 	stop := m.stopTyping()
 	m.clearStatus()
+	m.menu, m.prompt = nil, nil
 	m.screen = screenChat
 	if p != m.chat.peer {
 		m.chat.reset(p)

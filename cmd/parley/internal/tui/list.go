@@ -93,6 +93,7 @@ func (l *listView) applyNames(msg namesMsg, m *model) {
 // openList shows the conversation list.
 func (m *model) openList() tea.Cmd {
 	m.clearStatus()
+	m.menu, m.prompt = nil, nil
 	m.screen = screenList
 	m.list.adding = false
 	m.list.input.Blur()
@@ -162,8 +163,8 @@ func (m *model) listScreen() string {
 		bottom = append(m.statusLines("Enter open · Esc cancel"), m.list.input.View())
 	} else {
 		hint := "↑/↓ select · Enter open · n new · Tab channels · Ctrl+O menu · / search · q quit"
-		if m.menu != nil || m.prompt != nil {
-			hint = "↑/↓ choose · Enter pick · Esc cancel"
+		if h, ok := m.overlayHint(); ok {
+			hint = h
 		}
 		bottom = append(m.overlayLines(), m.statusLines(hint)...)
 		if m.prompt != nil {

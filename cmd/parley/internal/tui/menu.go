@@ -144,6 +144,17 @@ func (m *model) promptInput(msg tea.Msg) tea.Cmd {
 // overlayLines is what a screen shows of an open menu.
 func (m *model) overlayLines() []string { return m.menuLines() }
 
+// overlayHint is the footer while a menu or a prompt is open.
+func (m *model) overlayHint() (string, bool) {
+	switch {
+	case m.prompt != nil:
+		return "Enter done · Esc cancel", true
+	case m.menu != nil:
+		return "↑/↓ choose · Enter or 1-9 pick · Esc cancel", true
+	}
+	return "", false
+}
+
 // inputLine is the screen's input line, or the prompt in its place.
 func (m *model) inputLine(line string) string {
 	if m.prompt != nil {

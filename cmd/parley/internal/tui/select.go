@@ -155,10 +155,18 @@ func actable(msg client.Message) string {
 	return "that is a note of the chat, not a message: pick a message"
 }
 
+// refuse says why msg cannot be acted on, if it cannot.
+func (m *model) refuse(msg client.Message) bool {
+	why := actable(msg)
+	if why != "" {
+		m.setErrorText(why)
+	}
+	return why != ""
+}
+
 // startReply makes the input line a reply to msg.
 func (m *model) startReply(msg client.Message) tea.Cmd {
-	if why := actable(msg); why != "" {
-		m.setErrorText(why)
+	if m.refuse(msg) {
 		return nil
 	}
 	m.chat.compose = compose{kind: composeReply, target: msg.ID,
@@ -170,8 +178,7 @@ func (m *model) startReply(msg client.Message) tea.Cmd {
 // with Enter; only this account's messages, within the edit window.
 func (m *model) startEdit(msg client.Message) tea.Cmd {
 	switch {
-	case actable(msg) != "":
-		m.setErrorText(actable(msg))
+	case m.refuse(msg):
 		return nil
 	case !msg.Outgoing:
 		m.setErrorText(fmt.Sprintf("only your own messages can be edited; this one is @%s's (r reacts, Enter replies)", clean(msg.From)))
@@ -231,15 +238,14 @@ func (m *model) composeLines() []string {
 // chatHint is the chat's footer: the keys of the mode it is in.
 func (m *model) chatHint() string {
 	v := &m.chat
+	if h, ok := m.overlayHint(); ok {
+		return h
+	}
 	switch {
-	case m.prompt != nil:
-		return "Enter done · Esc cancel"
-	case m.menu != nil:
-		return "↑/↓ choose · Enter or 1-9 pick · Esc cancel"
 	case v.sel.on:
 		return "↑/↓ pick · Enter/R reply · r react · e edit · d delete · f forward · Esc done"
 	case v.conv.Request:
-		return "Enter send · message request: Ctrl+O accept, block or delete · Esc back"
+		return "Enter send · message request: Ctrl+O accept, block or delete · ↑ pick a message · Esc back"
 	case v.group != nil:
 		return "Enter send · ↑ pick a message · Ctrl+O menu · Esc back · PgUp/PgDn scroll"
 	}

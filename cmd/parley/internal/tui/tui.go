@@ -1,6 +1,10 @@
 // Package tui is parley's terminal UI (bubbletea v2): conversations with
 // unread counts, a chat view with receipts and typing, an input line, the
 // safety-number screen, and the channels with their feeds (channels.go).
+// In a chat, select mode picks a message to reply to, react to, edit,
+// delete or forward (select.go, actions.go); the menu, Ctrl+O, sets the
+// chat's disappearing timer and this account's profile, blocks, and
+// answers a message request (chatmenu.go, menu.go).
 //
 // The UI holds no state of its own that matters: every screen is drawn
 // from what the client has stored, and is reloaded from the store on each
