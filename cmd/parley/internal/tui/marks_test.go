@@ -317,3 +317,38 @@ func TestSelectionFollowsID(t *testing.T) {
 		t.Error("select mode stayed on with no messages")
 	}
 }
+
+// TestMenuFromSelectMode: a menu opened on a picked message leaves
+// select mode with the input line focused, so typing works after it.
+func TestMenuFromSelectMode(t *testing.T) {
+	for _, k := range []string{"r", "d"} {
+		m := chatModel()
+		m.key(key("up"))
+		m.key(key(k))
+		if m.menu == nil || m.chat.sel.on || !m.chat.input.Focused() {
+			t.Errorf("%s: menu %v, select mode %v, input focused %v", k, m.menu != nil, m.chat.sel.on, m.chat.input.Focused())
+		}
+	}
+}
+
+// TestForwardAndSearchMenus: the forward menu leaves out the chat the
+// message is in and blocked chats; search results name their chat and
+// show their text made safe.
+func TestForwardAndSearchMenus(t *testing.T) {
+	m := chatModel()
+	m.forwardTargets(forwardTargetsMsg{from: "bob", convs: []client.Conversation{
+		{ID: "bob", Title: "bob"}, {ID: "carol", Title: "carol"}, {ID: "mallory", Title: "mallory", Blocked: true}}})
+	if m.menu == nil || len(m.menu.items) != 1 || m.menu.items[0].label != "@carol" {
+		t.Fatalf("forward menu: %+v", m.menu)
+	}
+	m.menu = nil
+	m.searched(searchMsg{query: "x", found: []client.Message{{Conversation: "bob", From: "bob", Text: "x\x1b[2J"}}})
+	if m.menu == nil || len(m.menu.items) != 1 || m.menu.items[0].label != "@bob · bob: x<U+001B>[2J" {
+		t.Fatalf("search menu: %+v", m.menu)
+	}
+	m.menu = nil
+	m.searched(searchMsg{query: "none"})
+	if m.menu != nil || !strings.Contains(m.status.text, `no message holds "none"`) {
+		t.Errorf("an empty search: %+v", m.status)
+	}
+}

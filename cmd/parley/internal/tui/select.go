@@ -128,7 +128,7 @@ func (m *model) selectKey(k tea.KeyPressMsg) tea.Cmd {
 	case "f":
 		return m.withPicked(m.openForwardMenu)
 	case "ctrl+o":
-		return m.openChatMenu()
+		return tea.Batch(m.openChatMenu(), m.leaveSelect())
 	}
 	return nil
 }
@@ -140,7 +140,11 @@ func (m *model) withPicked(act func(client.Message) tea.Cmd) tea.Cmd {
 		return nil
 	}
 	m.clearStatus()
-	return act(v.msgs[v.sel.idx])
+	cmd := act(v.msgs[v.sel.idx])
+	if !v.sel.on && !v.input.Focused() { // a menu took over: writing is next
+		cmd = tea.Batch(cmd, v.input.Focus())
+	}
+	return cmd
 }
 
 // actable says why msg cannot be replied to, reacted to or forwarded
