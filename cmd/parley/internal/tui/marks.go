@@ -48,7 +48,7 @@ func quoteLine(msg client.Message, byID map[client.MessageID]*client.Message) st
 	q, ok := byID[*msg.ReplyTo]
 	switch {
 	case !ok:
-		return styleFaint.Render("↩ a message that is not on this device")
+		return styleFaint.Render("↩ a message not loaded here (older, or not on this device)")
 	case q.Kind == client.KindDeleted:
 		return styleFaint.Render("↩ " + clean(q.From) + ": This message was deleted")
 	}

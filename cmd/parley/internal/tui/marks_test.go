@@ -103,7 +103,7 @@ func TestQuoteLine(t *testing.T) {
 		{q.ID, "↩ bob: first line…"},
 		{long.ID, "↩ bob: " + strings.Repeat("x", quoteRunes) + "…"},
 		{gone.ID, "↩ bob: This message was deleted"},
-		{client.MessageID{9}, "↩ a message that is not on this device"},
+		{client.MessageID{9}, "↩ a message not loaded here (older, or not on this device)"},
 	}
 	for _, tt := range tests {
 		if got := plain(quoteLine(reply(tt.to), byID)); got != tt.want {
