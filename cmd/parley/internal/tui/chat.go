@@ -30,6 +30,11 @@ type chatView struct {
 	input   textinput.Model
 	scroll  int // lines scrolled back from the newest
 	typing  ownTyping
+
+	sel     selection           // select mode: a message picked to act on
+	compose compose             // what Enter sends: a message, a reply or an edit
+	timer   time.Duration       // the chat's disappearing timer
+	conv    client.Conversation // its summary: a message request, blocked
 }
 
 func newChatView() chatView {
@@ -41,6 +46,7 @@ func newChatView() chatView {
 // reset empties the view for a conversation with peer.
 func (v *chatView) reset(peer string) {
 	v.peer, v.msgs, v.contact, v.known, v.pending, v.scroll, v.group = peer, nil, client.Contact{}, false, nil, 0, nil
+	v.sel, v.compose, v.timer, v.conv = selection{}, compose{}, 0, client.Conversation{}
 	v.input.Reset()
 	v.input.Placeholder = "Message @" + peer
 	if client.ConversationID(peer).IsGroup() {
@@ -66,6 +72,7 @@ func (m *model) openChat(peer string) tea.Cmd {
 	}
 	stop := m.stopTyping()
 	m.clearStatus()
+	m.menu, m.prompt = nil, nil
 	m.screen = screenChat
 	if p != m.chat.peer {
 		m.chat.reset(p)
@@ -81,6 +88,8 @@ type messagesMsg struct {
 	contact client.Contact
 	known   bool
 	group   *client.GroupInfo
+	timer   time.Duration
+	conv    client.Conversation
 	err     error
 }
 
@@ -95,6 +104,9 @@ func (m *model) loadMessages() tea.Cmd {
 			r.group, r.err = &g, err
 		} else if r.err == nil {
 			r.contact, r.known, r.err = findContact(ctx, c, peer)
+		}
+		if r.err == nil {
+			r.timer, r.conv, r.err = chatState(ctx, c, conv)
 		}
 		return r
 	}
@@ -121,13 +133,28 @@ func (v *chatView) apply(msg messagesMsg, m *model) {
 		return
 	}
 	v.msgs, v.contact, v.known, v.group = msg.msgs, msg.contact, msg.known, msg.group
+	v.timer, v.conv = msg.timer, msg.conv
+	v.sel.follow(v.msgs)
 }
 
 func (m *model) chatKey(k tea.KeyPressMsg) tea.Cmd {
+	if m.chat.sel.on {
+		return m.selectKey(k)
+	}
 	page := max(m.height-6, 1)
 	switch k.String() {
 	case "esc":
+		if m.chat.compose.kind != composeMessage {
+			m.cancelCompose()
+			return nil
+		}
 		return tea.Batch(m.stopTyping(), m.openList())
+	case "up":
+		if m.chat.input.Value() == "" {
+			return m.startSelect()
+		}
+	case "ctrl+o":
+		return m.openChatMenu()
 	case "tab":
 		return m.openChannels() // it stops typing too
 	case "ctrl+s":
@@ -137,7 +164,7 @@ func (m *model) chatKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 		return m.openSafety(m.chat.peer)
 	case "enter":
-		return m.send()
+		return m.submit()
 	case "pgup":
 		m.chat.scroll += page
 		return nil
@@ -173,6 +200,8 @@ func (m *model) send() tea.Cmd {
 	if strings.TrimSpace(text) == "" {
 		return nil
 	}
+	re := m.chat.compose.replyTo()
+	m.chat.compose = compose{}
 	m.chat.input.Reset()
 	m.chat.pending = append(m.chat.pending, text)
 	m.chat.scroll = 0
@@ -182,7 +211,12 @@ func (m *model) send() tea.Cmd {
 	t.gen++
 	ctx, c, peer := m.ctx, m.c, m.chat.peer
 	return func() tea.Msg {
-		_, err := c.Send(ctx, client.ConversationID(peer), text)
+		var err error
+		if re != nil {
+			_, err = c.Reply(ctx, client.ConversationID(peer), *re, text)
+		} else {
+			_, err = c.Send(ctx, client.ConversationID(peer), text)
+		}
 		if wasTyping {
 			tctx, cancel := context.WithTimeout(ctx, typingTimeout)
 			_ = c.SendTyping(tctx, client.ConversationID(peer), false) // best effort, as every typing notification
@@ -224,13 +258,14 @@ func (m *model) chatScreen() string {
 	} else if len(who) > 0 {
 		typing = styleFaint.Render(clean(v.peer) + " is typing…")
 	}
-	hint := "Enter send · Esc back · Ctrl+S safety number · PgUp/PgDn scroll"
-	if v.group != nil {
-		hint = "Enter send · Esc back · PgUp/PgDn scroll"
+	bottom := append([]string{typing}, m.overlayLines()...)
+	bottom = append(bottom, m.statusLines(m.chatHint())...)
+	bottom = append(bottom, m.composeLines()...)
+	bottom = append(bottom, m.inputLine(v.input.View()))
+	body, from, to := m.chatLines(time.Now())
+	if v.sel.on {
+		v.scroll = showLines(m.height-len(top)-len(bottom), len(body), from, to, v.scroll)
 	}
-	bottom := append([]string{typing}, m.statusLines(hint)...)
-	bottom = append(bottom, v.input.View())
-	body := m.chatLines(time.Now())
 	return layoutScrolled(m.width, m.height, top, body, bottom, &v.scroll)
 }
 
@@ -238,6 +273,8 @@ func (m *model) chatScreen() string {
 func (m *model) trustNote() string {
 	ct := m.chat.contact
 	switch {
+	case m.chat.conv.Blocked:
+		return styleError.Render("blocked · Ctrl+O")
 	case !m.chat.known:
 		return styleFaint.Render("new contact")
 	case ct.Blocked:
@@ -248,22 +285,33 @@ func (m *model) trustNote() string {
 	return styleFaint.Render("not verified · Ctrl+S")
 }
 
-// chatLines draws the conversation, wrapped to the width, oldest first.
-func (m *model) chatLines(now time.Time) []string {
+// chatLines draws the conversation, wrapped to the width, oldest first,
+// and says which lines [from, to) the selected message takes.
+func (m *model) chatLines(now time.Time) (lines []string, from, to int) {
 	v := &m.chat
 	if len(v.msgs) == 0 && len(v.pending) == 0 {
 		if v.group != nil {
-			return []string{styleFaint.Render("No messages in +" + clean(v.group.Title) + " yet. Say hello below.")}
+			return []string{styleFaint.Render("No messages in +" + clean(v.group.Title) + " yet. Say hello below.")}, 0, 0
 		}
-		return []string{styleFaint.Render("No messages with @" + clean(v.peer) + " yet. Say hello below.")}
+		return []string{styleFaint.Render("No messages with @" + clean(v.peer) + " yet. Say hello below.")}, 0, 0
 	}
-	var lines []string
 	sending := map[string]int{}
-	for _, msg := range v.msgs {
+	byID := make(map[client.MessageID]*client.Message, len(v.msgs))
+	for i := range v.msgs {
+		byID[v.msgs[i].ID] = &v.msgs[i]
+	}
+	for i, msg := range v.msgs {
 		if msg.Outgoing && msg.Status == client.StatusSending {
 			sending[msg.Text]++
 		}
-		lines = append(lines, wrap(formatMessage(msg, now), m.width)...)
+		picked := v.sel.on && i == v.sel.idx
+		if picked {
+			from = len(lines)
+		}
+		lines = append(lines, messageLines(msg, byID, now, m.width, picked)...)
+		if picked {
+			to = len(lines)
+		}
 	}
 	for _, text := range v.pending {
 		if sending[text] > 0 { // stored already, and drawn above
@@ -273,7 +321,7 @@ func (m *model) chatLines(now time.Time) []string {
 		pending := client.Message{Outgoing: true, From: m.me, Kind: client.KindText, Text: text, Time: now, Status: client.StatusSending}
 		lines = append(lines, wrap(formatMessage(pending, now), m.width)...)
 	}
-	return lines
+	return lines, from, to
 }
 
 // formatMessage is one message: time, sender, text and, for ours, how
@@ -281,7 +329,9 @@ func (m *model) chatLines(now time.Time) []string {
 func formatMessage(msg client.Message, now time.Time) string {
 	when := styleFaint.Render(stamp(msg.Time, now))
 	switch msg.Kind {
-	case client.KindText:
+	case client.KindText, client.KindDeleted:
+	case client.KindTimerChanged:
+		return when + " " + styleNote.Render("⏱ "+clean(msg.Text))
 	case client.KindDecryptionFailed, client.KindGroupRefused:
 		return when + " " + styleError.Render("! "+clean(msg.Text))
 	case client.KindGroupChange:
@@ -293,7 +343,13 @@ func formatMessage(msg client.Message, now time.Time) string {
 	if msg.Outgoing {
 		who = styleMe.Render(clean(msg.From))
 	}
-	line := when + " " + who + ": " + cleanBody(msg.Text)
+	if msg.Timer > 0 {
+		when += " " + styleNote.Render("⏱")
+	}
+	if msg.Kind == client.KindDeleted {
+		return when + " " + who + ": " + styleFaint.Render("This message was deleted")
+	}
+	line := when + " " + who + ": " + forwardedMark(msg) + cleanBody(msg.Text) + editedMark(msg)
 	if a := msg.Attachment; a != nil {
 		// The ID is what `parley get` takes.
 		line += styleNote.Render(fmt.Sprintf(" [file %s, %d byte%s; parley get %s]", clean(a.Name), a.Size, plural(a.Size), msg.ID))
@@ -303,7 +359,7 @@ func formatMessage(msg client.Message, now time.Time) string {
 	} else if msg.Outgoing {
 		line += "  " + receipt(msg.Status)
 	}
-	return line
+	return line + reactionsMark(msg)
 }
 
 // groupReceipt is an outgoing group message's mark: how many of its

@@ -43,21 +43,57 @@ func (m *model) loadConvs() tea.Cmd {
 	}
 }
 
-func (l *listView) apply(msg convsMsg, m *model) {
+func (l *listView) apply(msg convsMsg, m *model) tea.Cmd {
 	if msg.seq < l.applied {
-		return
+		return nil
 	}
 	l.applied = msg.seq
 	if msg.err != nil {
 		m.setError(msg.err, "")
-		return
+		return nil
 	}
 	l.convs.set(msg.convs)
+	return m.loadNames(msg.convs)
+}
+
+// namesMsg is the display names of some peers, from their profiles.
+type namesMsg map[string]string
+
+// loadNames reads the profiles of the peers in convs whose display name
+// was not read yet (once each: a ProfileChangedEvent brings a new one).
+func (m *model) loadNames(convs []client.Conversation) tea.Cmd {
+	var users []string
+	for _, cv := range convs {
+		if _, ok := m.names[string(cv.ID)]; !ok && !cv.ID.IsGroup() {
+			users = append(users, string(cv.ID))
+			m.names[string(cv.ID)] = ""
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	ctx, c := m.ctx, m.c
+	return func() tea.Msg {
+		out := namesMsg{}
+		for _, u := range users {
+			if p, err := c.Profile(ctx, u); err == nil {
+				out[u] = p.Name
+			}
+		}
+		return out
+	}
+}
+
+func (l *listView) applyNames(msg namesMsg, m *model) {
+	for u, n := range msg {
+		m.names[u] = n
+	}
 }
 
 // openList shows the conversation list.
 func (m *model) openList() tea.Cmd {
 	m.clearStatus()
+	m.menu, m.prompt = nil, nil
 	m.screen = screenList
 	m.list.adding = false
 	m.list.input.Blur()
@@ -85,6 +121,10 @@ func (m *model) listKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 	case "tab":
 		return m.openChannels()
+	case "ctrl+o":
+		return m.openListMenu()
+	case "/":
+		return m.openSearch()
 	case "n":
 		m.clearStatus()
 		m.list.adding = true
@@ -122,7 +162,14 @@ func (m *model) listScreen() string {
 	if m.list.adding {
 		bottom = append(m.statusLines("Enter open · Esc cancel"), m.list.input.View())
 	} else {
-		bottom = m.statusLines("↑/↓ select · Enter open · n new conversation · Tab channels · q quit")
+		hint := "↑/↓ select · Enter open · n new · Tab channels · Ctrl+O menu · / search · q quit"
+		if h, ok := m.overlayHint(); ok {
+			hint = h
+		}
+		bottom = append(m.overlayLines(), m.statusLines(hint)...)
+		if m.prompt != nil {
+			bottom = append(bottom, m.inputLine(""))
+		}
 	}
 	rows := m.height - len(top) - len(bottom)
 	return layout(m.width, m.height, top, m.listRows(rows), bottom)
@@ -149,16 +196,26 @@ func (m *model) listRow(c client.Conversation, selected bool, now time.Time) str
 	if c.ID.IsGroup() {
 		mark = "+"
 	}
-	name := "  " + mark + clean(c.Title)
+	title := mark + clean(c.Title)
+	if n := m.names[string(c.ID)]; n != "" && !c.ID.IsGroup() {
+		title += " (" + clean(n) + ")" // beside the username, never instead of it
+	}
+	name := "  " + title
 	if selected {
-		name = "▸ " + mark + clean(c.Title)
+		name = "▸ " + title
 	}
 	var note string
 	switch {
+	case c.Blocked:
+		note = styleError.Render("blocked ")
+	case c.Request:
+		note = styleNote.Render("message request ")
+	}
+	switch {
 	case m.typing.on(string(c.ID)):
-		note = styleFaint.Render("typing… ")
+		note += styleFaint.Render("typing… ")
 	case c.Unread > 0:
-		note = styleUnread.Render(fmt.Sprintf("%d unread ", c.Unread))
+		note += styleUnread.Render(fmt.Sprintf("%d unread ", c.Unread))
 	}
 	note += styleFaint.Render(stamp(c.Last, now))
 	if selected {

@@ -96,6 +96,8 @@ func describe(err error, peer string) string {
 		return "that is your own account: choose someone else"
 	case errors.Is(err, client.ErrSafetyNumberMismatch):
 		return "the safety number changed while you compared it: compare the new one"
+	case describeAction(err, at) != "":
+		return describeAction(err, at)
 	case errors.As(err, &ae):
 		return fmt.Sprintf("the server refused: %s (%s); try again later", strings.TrimSuffix(clean(ae.Message), "."), clean(string(ae.Code)))
 	case errors.As(err, &ne):

@@ -1,6 +1,10 @@
 // Package tui is parley's terminal UI (bubbletea v2): conversations with
 // unread counts, a chat view with receipts and typing, an input line, the
 // safety-number screen, and the channels with their feeds (channels.go).
+// In a chat, select mode picks a message to reply to, react to, edit,
+// delete or forward (select.go, actions.go); the menu, Ctrl+O, sets the
+// chat's disappearing timer and this account's profile, blocks, and
+// answers a message request (chatmenu.go, menu.go).
 //
 // The UI holds no state of its own that matters: every screen is drawn
 // from what the client has stored, and is reloaded from the store on each
@@ -70,15 +74,20 @@ type model struct {
 	typing   peerTyping
 	channels channelsView
 	feed     feedView
+
+	menu      *menu             // an open menu, which takes the keys
+	prompt    *prompt           // an open prompt, which takes the keys
+	myProfile client.Profile    // this account's, for the menu
+	names     map[string]string // display names from profiles, by username ("": none)
 }
 
 func newModel(ctx context.Context, c *client.Client, events <-chan client.Event, peer string) *model {
-	m := &model{ctx: ctx, c: c, events: events, me: c.Username(), typing: peerTyping{}}
+	m := &model{ctx: ctx, c: c, events: events, me: c.Username(), typing: peerTyping{}, names: map[string]string{}}
 	m.list = newListView()
 	m.chat = newChatView()
 	m.feed = newFeedView()
 	m.channels = newChannelsView()
-	m.first = m.openList()
+	m.first = tea.Batch(m.openList(), m.loadMyProfile())
 	if peer != "" {
 		m.first = tea.Batch(m.first, m.openChat(peer))
 	}
@@ -120,7 +129,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *model) result(msg tea.Msg) (tea.Cmd, bool) {
 	switch msg := msg.(type) {
 	case convsMsg:
-		m.list.apply(msg, m)
+		return m.list.apply(msg, m), true
 	case messagesMsg:
 		m.chat.apply(msg, m)
 	case safetyMsg:
@@ -144,6 +153,16 @@ func (m *model) result(msg tea.Msg) (tea.Cmd, bool) {
 		return m.feed.apply(msg, m), true
 	case publishedMsg:
 		return m.published(msg), true
+	case actedMsg:
+		return m.acted(msg), true
+	case forwardTargetsMsg:
+		return m.forwardTargets(msg), true
+	case profileMsg:
+		m.profileSet(msg)
+	case namesMsg:
+		m.list.applyNames(msg, m)
+	case searchMsg:
+		return m.searched(msg), true
 	default:
 		return nil, false
 	}
@@ -152,6 +171,12 @@ func (m *model) result(msg tea.Msg) (tea.Cmd, bool) {
 
 // key handles a key press on the current screen.
 func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case m.prompt != nil:
+		return m.promptKey(k)
+	case m.menu != nil:
+		return m.menuKey(k)
+	}
 	switch m.screen {
 	case screenChat:
 		return m.chatKey(k)
@@ -169,6 +194,8 @@ func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
 // that has the focus.
 func (m *model) forward(msg tea.Msg) tea.Cmd {
 	switch {
+	case m.prompt != nil:
+		return m.promptInput(msg)
 	case m.screen == screenChat:
 		return m.chatInput(msg)
 	case m.screen == screenFeed:
@@ -294,6 +321,8 @@ func (m *model) onEvents(evs eventsMsg) tea.Cmd {
 			m.identityChanged(e)
 		case *client.ChannelStateEvent:
 			m.channelState(e)
+		case *client.ProfileChangedEvent:
+			m.profileChanged(e.Profile)
 		case *client.ChannelModerationEvent:
 			if e.Restored {
 				m.setInfo(fmt.Sprintf("post #%d of @%s was restored", e.Seq, clean(e.Channel)))
@@ -331,6 +360,14 @@ func (m *model) messageArrived(msg client.Message) {
 		} else {
 			m.setInfo(fmt.Sprintf("new message from @%s (Esc: conversations)", clean(string(msg.Conversation))))
 		}
+	}
+}
+
+// profileChanged notes a new display name, or this account's profile.
+func (m *model) profileChanged(p client.Profile) {
+	m.names[p.Username] = p.Name
+	if p.Username == m.me {
+		m.myProfile = p
 	}
 }
 
