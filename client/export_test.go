@@ -211,3 +211,9 @@ func (c *Client) FillHistoryForTest(ctx context.Context, peer string, n, size in
 	}
 	return nil
 }
+
+// DropSearchIndexForTest forgets the search index's ready mark, as a
+// restored store lacks it, so that the next search rebuilds the index.
+func (c *Client) DropSearchIndexForTest(ctx context.Context) error {
+	return c.update(ctx, func(tx sealedTx) error { return tx.tx.Delete(bucketSearch, searchReady) })
+}
