@@ -69,9 +69,15 @@ func register(t *testing.T, srv *parleytest.Server, name string) (*device, strin
 // link adds a device to from's account.
 func link(t *testing.T, srv *parleytest.Server, from *device, name string) *device {
 	t.Helper()
-	ctx := context.Background()
 	d := newDevice(t)
-	l, err := client.BeginLink(ctx, config(t, d.path, d), srv.URL, name)
+	return linkDevice(t, srv, from, name, d, config(t, d.path, d))
+}
+
+// linkDevice links d, a new device opened with cfg, to from's account.
+func linkDevice(t *testing.T, srv *parleytest.Server, from *device, name string, d *device, cfg client.Config) *device {
+	t.Helper()
+	ctx := context.Background()
+	l, err := client.BeginLink(ctx, cfg, srv.URL, name)
 	if err != nil {
 		t.Fatal(err)
 	}

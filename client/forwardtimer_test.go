@@ -15,30 +15,12 @@ import (
 // linkClocked is link with the new device's clock taken from clk.
 func linkClocked(t *testing.T, srv *parleytest.Server, from *device, name string, clk *skewClock) *device {
 	t.Helper()
-	ctx := context.Background()
 	d := newDevice(t)
-	st, err := sqlitestore.Open(ctx, d.path)
+	st, err := sqlitestore.Open(context.Background(), d.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := client.BeginLink(ctx, client.Config{Store: st, Passphrase: passphrase, Events: d.record, Now: clk.now}, srv.URL, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		c, err := l.Wait(ctx)
-		d.Client = c
-		done <- err
-	}()
-	if err := from.ApproveLink(ctx, l.Code()); err != nil {
-		t.Fatalf("approve: %v", err)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("link wait: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
+	return linkDevice(t, srv, from, name, d, client.Config{Store: st, Passphrase: passphrase, Events: d.record, Now: clk.now})
 }
 
 // TestForwardAndTimerOnEveryDevice: two accounts with two devices each.
