@@ -421,3 +421,37 @@ func assertNoText(t *testing.T, d *device, s string) {
 		}
 	}
 }
+
+// TestMalformedActionsChangeNothing: an edit, a delete and a reaction
+// that do not decode (no target, no emoji) leave the message as it was;
+// each is noted as unreadable, and the session goes on.
+func TestMalformedActionsChangeNothing(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	alice, _ := register(t, srv, "alice")
+	bob, _ := register(t, srv, "bob")
+	m := alice.send("bob", "the original")
+	if _, err := bob.React(ctx, client.Direct("alice"), m.ID, "👍"); err == nil {
+		t.Fatal("bob reacted before he had the message")
+	}
+	syncAll(t, bob)
+	if _, err := bob.React(ctx, client.Direct("alice"), m.ID, "👍"); err != nil {
+		t.Fatal(err)
+	}
+	before := bob.message(client.Direct("alice"), m.ID)
+	for _, kind := range []uint8{6, 7, 8} { // (a bare kind 9 is valid: the timer off)
+		if err := alice.SendKindForTest(ctx, "bob", kind); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice.send("bob", "still talking")
+	syncAll(t, bob)
+	after := bob.message(client.Direct("alice"), m.ID)
+	if after.Text != before.Text || after.Edited || after.Kind != client.KindText || len(after.Reactions) != 1 || after.Reactions["bob"] != "👍" {
+		t.Fatalf("malformed actions changed the message: %+v, was %+v", after, before)
+	}
+	if got := bob.notes(client.Direct("alice"), client.KindDecryptionFailed); len(got) != 3 {
+		t.Fatalf("%d notes of unreadable messages, want 3: %q", len(got), got)
+	}
+	bob.waitMessage("still talking")
+}

@@ -95,7 +95,7 @@ func TestUnreadableContentKeepsTheSession(t *testing.T) {
 	ctx := context.Background()
 	alice, _ := newTestClient(t, srv.URL, "alice")
 	bob, events := newTestClient(t, srv.URL, "bob")
-	if err := alice.SendKindForTest(ctx, "bob", 12); err != nil { // a kind from a later version
+	if err := alice.SendKindForTest(ctx, "bob", 99); err != nil { // a kind from a later version
 		t.Fatal(err)
 	}
 	if _, err := alice.Send(ctx, "bob", "and a normal one"); err != nil {
