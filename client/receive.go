@@ -66,6 +66,7 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 		}
 		c.log.Warn("prekey maintenance failed", "err", err)
 	}
+	c.keepAvatars(ctx)
 	c.mu.Lock()
 	c.learnGroupMax(ctx)
 	c.mu.Unlock()
