@@ -67,3 +67,31 @@ func TestProfiles(t *testing.T) {
 		t.Fatalf("without credentials: %v, want unauthorized", err)
 	}
 }
+
+// TestProfileReadsAreBounded: one account reads 1,000 profiles at once,
+// then about one a second (429 rate_limited past that); another
+// account's reads are its own.
+func TestProfileReadsAreBounded(t *testing.T) {
+	srv := parleytest.Start(t, server.Config{})
+	ctx := context.Background()
+	alice := register(t, srv, "alice", 0)
+	bob := register(t, srv, "bob", 0)
+	if err := alice.c.PutProfile(ctx, api.Profile{Version: 1, Ciphertext: []byte("sealed")}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for ; n < 1100; n++ {
+		if _, err := bob.c.Profile(ctx, "alice"); err != nil {
+			if ae := wantCode(t, err, api.CodeRateLimited); ae.Status != 429 {
+				t.Fatalf("status %d", ae.Status)
+			}
+			break
+		}
+	}
+	if n < 1000 || n > 1005 {
+		t.Fatalf("bob read %d profiles before 429, want 1,000 (and the few a second refills)", n)
+	}
+	if _, err := alice.c.Profile(ctx, "alice"); err != nil {
+		t.Fatalf("alice's own reads are hers: %v", err)
+	}
+}

@@ -95,7 +95,9 @@ type Handler struct {
 	followers followerCache // channel followers, for fan-out
 	operator  operatorKeys  // signs takedown notices
 	views     *keyLimiter   // per IP: channel view requests
-	viewed    *viewCounter  // which views count (views.go)
+	// profileReads is per account: GET /v1/profile/{username} (profiles.go)
+	profileReads *keyLimiter
+	viewed       *viewCounter // which views count (views.go)
 
 	media   media       // uploads and blobs (media.go)
 	posters posterMaker // posters of videos (posters.go)
@@ -190,6 +192,7 @@ func New(o Options) *Handler {
 	h.dir = newDirectory(h.store, 100_000)
 	h.followers.m = map[int64][]int64{}
 	h.views = newKeyLimiter(20, 200)
+	h.profileReads = newKeyLimiter(profileReadRate, profileReadBurst)
 	h.viewed = newViewCounter()
 	h.groups = h.newGroups()
 	h.reportq = reports.New(h.store, h.opts.Now)

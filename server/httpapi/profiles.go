@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/server/profiles"
@@ -40,8 +41,23 @@ func (h *Handler) putProfile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// An account reads at most profileReadBurst profiles at once (a device
+// joining a group of 1,000 fetches each member's), then profileReadRate
+// a second: enough for any client, and it bounds how fast one account
+// can ask which usernames have profiles (spec/api.md §14).
+const (
+	profileReadRate  = 1
+	profileReadBurst = 1000
+)
+
+var errProfileReads = apiError(http.StatusTooManyRequests, api.CodeRateLimited,
+	"Too many profile reads; wait a little and retry.")
+
 // getProfile is GET /v1/profile/{username}.
 func (h *Handler) getProfile(w http.ResponseWriter, r *http.Request) error {
+	if !h.profileReads.allow(strconv.FormatInt(callerOf(r).account.ID, 10), h.opts.Now()) {
+		return errProfileReads
+	}
 	p, err := h.profiles.Get(r.Context(), r.PathValue("username"))
 	if err != nil {
 		return err
