@@ -182,7 +182,7 @@ func (c *Client) pinnedIdentity(ctx context.Context, username string) (keys.Publ
 	var r contactRecord
 	err := c.view(ctx, func(tx sealedTx) error { return tx.getJSON(bucketContact, username, &r) })
 	if err == nil {
-		if r.Blocked {
+		if r.Held {
 			return keys.PublicKey{}, ErrIdentityNotVerified
 		}
 		return keys.DecodePublicKey(r.Identity)

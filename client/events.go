@@ -48,11 +48,11 @@ type TypingEvent struct {
 }
 
 // IdentityChangedEvent reports that the peer's identity key (safety
-// number) changed. Blocked is true if they were verified: sending to
-// them is refused until the user verifies again.
+// number) changed. Held is true if they were verified: sending to them
+// is refused until the user verifies again.
 type IdentityChangedEvent struct {
-	Peer    string
-	Blocked bool
+	Peer string
+	Held bool
 }
 
 // DecryptionFailureEvent reports a message that could not be decrypted.

@@ -93,7 +93,7 @@ type provisionContact struct {
 	Username string `json:"username"`
 	Identity []byte `json:"identity"`
 	Verified bool   `json:"verified"`
-	Blocked  bool   `json:"blocked"`
+	Held     bool   `json:"blocked"` // sending held after a key change (the name predates blocking)
 	// The contact's profile key, as contactRecord keeps it.
 	ProfileKey   []byte `json:"profile_key,omitempty"`
 	ProfileKeyAt int64  `json:"profile_key_at,omitempty"`
@@ -206,7 +206,7 @@ func (l *Linker) Wait(ctx context.Context) (*Client, error) {
 			if _, err := keys.DecodePublicKey(pc.Identity); err != nil {
 				continue
 			}
-			r := contactRecord{Identity: pc.Identity, Verified: pc.Verified, Blocked: pc.Blocked, Added: c.nowMillis()}
+			r := contactRecord{Identity: pc.Identity, Verified: pc.Verified, Held: pc.Held, Added: c.nowMillis()}
 			if _, ok := profileKeyFrom(pc.ProfileKey); ok {
 				r.ProfileKey, r.ProfileKeyAt = pc.ProfileKey, pc.ProfileKeyAt
 			}
@@ -368,7 +368,7 @@ func (c *Client) ApproveLink(ctx context.Context, code string) error {
 			if err := jsonUnmarshal(v, &r); err != nil {
 				return err
 			}
-			msg.Contacts = append(msg.Contacts, provisionContact{Username: k, Identity: r.Identity, Verified: r.Verified, Blocked: r.Blocked,
+			msg.Contacts = append(msg.Contacts, provisionContact{Username: k, Identity: r.Identity, Verified: r.Verified, Held: r.Held,
 				ProfileKey: r.ProfileKey, ProfileKeyAt: r.ProfileKeyAt})
 			return nil
 		})

@@ -215,7 +215,7 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 		} else if changed {
 			var r contactRecord
 			tx.getJSON(bucketContact, sender, &r)
-			events = append(events, &IdentityChangedEvent{Peer: sender, Blocked: r.Blocked})
+			events = append(events, &IdentityChangedEvent{Peer: sender, Held: r.Held})
 		}
 		if err := ds.save(tx, sender, dev); err != nil {
 			return err

@@ -397,7 +397,7 @@ func (c *Client) encryptAll(ctx context.Context, user string, self bool, plainte
 		return nil, err
 	}
 	if changed {
-		c.emit(&IdentityChangedEvent{Peer: user, Blocked: blocked})
+		c.emit(&IdentityChangedEvent{Peer: user, Held: blocked})
 	}
 	if blocked {
 		return nil, ErrIdentityNotVerified
@@ -418,7 +418,7 @@ func (c *Client) encryptIn(tx sealedTx, user string, self bool, plaintext []byte
 		if err := tx.getJSON(bucketContact, user, &r); err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, false, false, err
 		}
-		if r.Blocked {
+		if r.Held {
 			return nil, true, changed, nil // keep what was learnt, send nothing
 		}
 	}

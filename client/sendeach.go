@@ -156,7 +156,7 @@ func (c *Client) encryptEach(ctx context.Context, users []string, plaintext []by
 	for _, u := range users {
 		delete(fresh, u)
 		if slices.Contains(changed, u) {
-			c.emit(&IdentityChangedEvent{Peer: u, Blocked: slices.Contains(blocked, u)})
+			c.emit(&IdentityChangedEvent{Peer: u, Held: slices.Contains(blocked, u)})
 		}
 		switch {
 		case slices.Contains(blocked, u):

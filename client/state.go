@@ -110,10 +110,10 @@ const (
 type contactRecord struct {
 	Identity []byte `json:"identity"` // encoded public identity key
 	Verified bool   `json:"verified"`
-	// Blocked is set when a verified contact's identity key changed:
+	// Held is set when a verified contact's identity key changed:
 	// nothing is sent to them until the user verifies again.
-	Blocked bool  `json:"blocked"`
-	Added   int64 `json:"added"`
+	Held  bool  `json:"blocked"` // the name predates blocking (§11.7)
+	Added int64 `json:"added"`
 	// ProfileKey is the peer's profile key, as the peer last sent it
 	// over its own sessions (spec/client.md §12), in a content of the
 	// peer's time ProfileKeyAt (unix ms): one that is older, such as a

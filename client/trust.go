@@ -22,11 +22,12 @@ type Contact struct {
 	Username    string
 	IdentityKey []byte // encoded public identity key
 	Verified    bool
-	// Blocked means the contact was verified and their identity key has
+	// Held means the contact was verified and their identity key has
 	// changed since: sending to them fails with ErrIdentityNotVerified
-	// until Verify is called again.
-	Blocked bool
-	Added   time.Time
+	// until Verify is called again. (Blocking an account is another
+	// thing: IsBlocked, spec/client.md §11.7.)
+	Held  bool
+	Added time.Time
 }
 
 // Contacts lists every peer the client has exchanged keys with, by name.
@@ -38,7 +39,7 @@ func (c *Client) Contacts(ctx context.Context) ([]Contact, error) {
 			if err := jsonUnmarshal(v, &r); err != nil {
 				return err
 			}
-			out = append(out, Contact{Username: k, IdentityKey: r.Identity, Verified: r.Verified, Blocked: r.Blocked, Added: time.UnixMilli(r.Added)})
+			out = append(out, Contact{Username: k, IdentityKey: r.Identity, Verified: r.Verified, Held: r.Held, Added: time.UnixMilli(r.Added)})
 			return nil
 		})
 	})
@@ -81,7 +82,7 @@ var ErrSafetyNumberMismatch = errors.New("client: the scanned safety number does
 
 // Verify marks peer's current identity key as verified, after the user
 // compared the safety number (or scanned, if not nil, matched it). It
-// lifts a Blocked state.
+// lifts a Held state.
 func (c *Client) Verify(ctx context.Context, peer string, scanned []byte) error {
 	sn, r, err := c.safetyNumber(ctx, peer)
 	if err != nil {
@@ -127,7 +128,7 @@ func (c *Client) setVerified(ctx context.Context, peer string, identity []byte, 
 		if string(r.Identity) != string(identity) {
 			return ErrSafetyNumberMismatch // the key changed while the user was comparing
 		}
-		r.Verified, r.Blocked = verified, false
+		r.Verified, r.Held = verified, false
 		return tx.putJSON(bucketContact, peer, &r)
 	})
 	if err != nil {
@@ -189,10 +190,10 @@ func (c *Client) applyVerifiedSync(tx sealedTx, dev uint32, ct *content) (Event,
 			Text:      fmt.Sprintf("Your device %d marked %s %s for another safety number than this device has; nothing changed here. Compare the safety number on this device.", dev, peer, what),
 			Timestamp: c.nowMillis(), Status: StatusRead})
 		return ev, err
-	case r.Verified == ct.Verified && !r.Blocked:
+	case r.Verified == ct.Verified && !r.Held:
 		return nil, nil
 	}
-	r.Verified, r.Blocked = ct.Verified, false
+	r.Verified, r.Held = ct.Verified, false
 	return ev, tx.putJSON(bucketContact, peer, &r)
 }
 
@@ -216,7 +217,7 @@ func (c *Client) observeIdentity(tx sealedTx, peer string, key keys.PublicKey, e
 	}
 	r.Identity = key.Encode()
 	if r.Verified {
-		r.Verified, r.Blocked = false, true
+		r.Verified, r.Held = false, true
 	}
 	if err := tx.putJSON(bucketContact, peer, &r); err != nil {
 		return false, err

@@ -43,7 +43,7 @@ func TestReinstallShowsIdentityChange(t *testing.T) {
 	alice.send("bob", "after")
 	alice.waitEvent(func(e client.Event) bool {
 		ic, ok := e.(*client.IdentityChangedEvent)
-		return ok && ic.Peer == "bob" && !ic.Blocked
+		return ok && ic.Peer == "bob" && !ic.Held
 	})
 	bob2.waitMessage("after")
 	ms, _ := alice.Messages(ctx, "bob", 0)
@@ -97,7 +97,7 @@ func TestVerifiedContactBlockedUntilReverified(t *testing.T) {
 		t.Fatalf("verify with the old code: %v, want mismatch", err)
 	}
 	cs, _ := alice.Contacts(ctx)
-	if len(cs) != 1 || !cs[0].Blocked || cs[0].Verified {
+	if len(cs) != 1 || !cs[0].Held || cs[0].Verified {
 		t.Fatalf("contacts: %+v", cs)
 	}
 	_, newCode, err := bob2.SafetyNumber(ctx, "alice")

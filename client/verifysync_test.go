@@ -58,7 +58,7 @@ func TestVerificationSyncsToLinkedDevices(t *testing.T) {
 	if ev := verifiedElsewhere(tablet, "bob"); !ev.Verified || ev.Refused || ev.Device != alice.DeviceID() {
 		t.Fatalf("event: %+v", ev)
 	}
-	if c := contact(t, tablet, "bob"); !c.Verified || c.Blocked {
+	if c := contact(t, tablet, "bob"); !c.Verified || c.Held {
 		t.Fatalf("after the phone verified bob, the tablet has %+v", c)
 	}
 

@@ -26,7 +26,7 @@ func (contactsCmd) Run(r *run) error {
 	for _, c := range cs {
 		state := "unverified"
 		switch {
-		case c.Blocked:
+		case c.Held:
 			state = "CHANGED (verify before sending)"
 		case c.Verified:
 			state = "verified"

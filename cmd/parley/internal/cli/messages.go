@@ -121,7 +121,7 @@ func (w *identityWatch) report(r *run) {
 		seen[e.Peer] = true
 		peer := safe(e.Peer)
 		r.errf("! the safety number with @%s changed: a reinstall, an account recovery, or someone in the middle\n", peer)
-		if e.Blocked {
+		if e.Held {
 			r.errf("  → you had verified @%s, so nothing more is sent to them until you compare the new number with `parley verify @%s` and confirm it (--confirm)\n", peer, peer)
 		} else {
 			r.errf("  → compare the new number with @%s in person or over a channel you trust: `parley verify @%s`\n", peer, peer)

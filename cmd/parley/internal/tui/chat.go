@@ -277,7 +277,7 @@ func (m *model) trustNote() string {
 		return styleError.Render("blocked · Ctrl+O")
 	case !m.chat.known:
 		return styleFaint.Render("new contact")
-	case ct.Blocked:
+	case ct.Held:
 		return styleError.Render("⚠ safety number changed · Ctrl+S")
 	case ct.Verified:
 		return styleGood.Render("✓ verified")

@@ -146,7 +146,7 @@ func (m *model) safetyScreen() string {
 func (m *model) trustLine() string {
 	ct := m.safety.contact
 	switch {
-	case ct.Blocked:
+	case ct.Held:
 		return styleError.Render("⚠ Changed since you verified it: compare again")
 	case ct.Verified:
 		return styleGood.Render("✓ Verified")

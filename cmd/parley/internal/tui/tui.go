@@ -380,7 +380,7 @@ func (m *model) identityChanged(e *client.IdentityChangedEvent) {
 	if e.Peer != m.chat.peer || m.screen == screenList {
 		return
 	}
-	if e.Blocked {
+	if e.Held {
 		m.setWarn(fmt.Sprintf("@%s's safety number changed; sending is paused until you verify it again (Ctrl+S)", clean(e.Peer)))
 		return
 	}
