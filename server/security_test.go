@@ -35,6 +35,7 @@ var endpoints = []struct{ method, path, body string }{
 	{"PUT", "/v1/messages/victim", `{"client_id":"AAAAAAAAAAAAAAAAAAAAAA==","envelopes":[{"device_id":1,"type":1,"content":"eA=="}]}`},
 	{"PUT", "/v1/provisioning/abc", "x"},
 	{"GET", "/v1/ws", ""},
+	{"POST", "/v1/ws-tickets", ""},
 	{"POST", "/v1/channels", "{}"},
 	{"POST", "/v1/channels/news/records", "x"},
 	{"PUT", "/v1/channels/news/follow", ""},

@@ -119,7 +119,7 @@ var jsonTypes = []any{
 	api.ChannelRecords{}, api.PostResult{}, api.ViewsRequest{}, api.ReportRequest{},
 	api.ModerationRequest{}, api.ReportInfo{}, api.AuditInfo{}, api.ChannelAdmins{},
 	api.UploadRequest{}, api.UploadStatus{}, api.Error{}, api.ServerInfo{},
-	api.MultiSendRequest{}, api.MultiRecipient{}, api.StaleAccount{}, api.GroupLink{}, api.Profile{},
+	api.MultiSendRequest{}, api.MultiRecipient{}, api.StaleAccount{}, api.GroupLink{}, api.Profile{}, api.WSTicket{},
 }
 
 // TestEveryJSONTypeRoundTrips: the exact decoder reads what encoding/json

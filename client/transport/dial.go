@@ -17,3 +17,8 @@ func (c *Client) dial(ctx context.Context, u string) (*websocket.Conn, *http.Res
 	h := http.Header{"Authorization": r.Header["Authorization"]}
 	return websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: c.http, HTTPHeader: h})
 }
+
+// dialBare dials u with no credentials.
+func (c *Client) dialBare(ctx context.Context, u string) (*websocket.Conn, *http.Response, error) {
+	return websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: c.http})
+}

@@ -4,15 +4,18 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/coder/websocket"
 )
 
-// dial fails in the browser for now: browsers cannot set the
-// Authorization header on a WebSocket, and the server does not yet accept
-// another way to authenticate one (the browser client's issue adds it).
+// dial authenticates by a WebSocket ticket in the browser, which cannot
+// set the Authorization header on a WebSocket (spec/api.md §7.1).
 func (c *Client) dial(ctx context.Context, u string) (*websocket.Conn, *http.Response, error) {
-	return nil, nil, errors.New("transport: WebSocket authentication from a browser is not supported yet")
+	return c.dialTicket(ctx, u)
+}
+
+// dialBare dials u; the browser's WebSocket carries no credentials.
+func (c *Client) dialBare(ctx context.Context, u string) (*websocket.Conn, *http.Response, error) {
+	return websocket.Dial(ctx, u, nil)
 }

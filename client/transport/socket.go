@@ -3,6 +3,8 @@ package transport
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -20,11 +22,39 @@ type Socket struct {
 // Connect opens the device's WebSocket. The server first delivers what is
 // queued, then a FrameQueueEmpty, then new envelopes as they arrive.
 func (c *Client) Connect(ctx context.Context) (*Socket, error) {
+	return c.connect(ctx, c.dial)
+}
+
+// ConnectWithTicket is Connect authenticated by a WebSocket ticket
+// (spec/api.md §7.1) instead of the Authorization header: the way a
+// browser must, which Connect takes under js/wasm.
+func (c *Client) ConnectWithTicket(ctx context.Context) (*Socket, error) {
+	return c.connect(ctx, c.dialTicket)
+}
+
+// WSTicket asks for a ticket that opens one WebSocket within 30 s.
+func (c *Client) WSTicket(ctx context.Context) (api.WSTicket, error) {
+	var out api.WSTicket
+	err := c.do(ctx, http.MethodPost, "/v1/ws-tickets", nil, &out)
+	return out, err
+}
+
+// dialTicket dials u with a fresh ticket in its query and no credentials
+// in the request: what a log of the URL keeps is spent within 30 s.
+func (c *Client) dialTicket(ctx context.Context, u string) (*websocket.Conn, *http.Response, error) {
+	t, err := c.WSTicket(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.dialBare(ctx, u+"?ticket="+url.QueryEscape(t.Ticket))
+}
+
+func (c *Client) connect(ctx context.Context, dial func(context.Context, string) (*websocket.Conn, *http.Response, error)) (*Socket, error) {
 	if c.creds == nil {
 		return nil, fmt.Errorf("transport: connect needs device credentials")
 	}
 	u := "ws" + strings.TrimPrefix(c.base, "http") + "/v1/ws"
-	ws, resp, err := c.dial(ctx, u)
+	ws, resp, err := dial(ctx, u)
 	if err != nil {
 		if resp != nil && resp.StatusCode >= 300 {
 			code := api.CodeUnavailable

@@ -20,6 +20,7 @@ import (
 	"github.com/parley-chat/parley/server/profiles"
 	"github.com/parley-chat/parley/server/reports"
 	"github.com/parley-chat/parley/server/store"
+	"github.com/parley-chat/parley/server/tickets"
 )
 
 // Log keys.
@@ -106,6 +107,7 @@ type Handler struct {
 	profiles *profiles.Service // encrypted profiles (profiles.go)
 	// reportq is the operator's queue of user reports (reports.go).
 	reportq *reports.Service
+	tickets *tickets.Book // WebSocket tickets (tickets.go)
 }
 
 // Drain closes every device WebSocket and waits for their handlers to
@@ -196,6 +198,7 @@ func New(o Options) *Handler {
 	h.viewed = newViewCounter()
 	h.groups = h.newGroups()
 	h.reportq = reports.New(h.store, h.opts.Now)
+	h.tickets = tickets.New()
 	h.profiles = h.newProfiles()
 	h.routes()
 	return h
@@ -231,7 +234,8 @@ func (h *Handler) routes() {
 	h.handle("POST /v1/provisioning", h.createProvisioning)
 	h.handle("PUT /v1/provisioning/{id}", h.auth(h.putProvisioning))
 	h.handle("GET /v1/provisioning/{id}", h.takeProvisioning)
-	h.handle("GET /v1/ws", h.auth(h.websocket))
+	h.handle("POST /v1/ws-tickets", h.auth(h.createTicket))
+	h.handle("GET /v1/ws", h.wsAuth(h.websocket))
 	h.handle("POST /v1/uploads", h.auth(h.createUpload))
 	h.handle("PATCH /v1/uploads/{id}", h.auth(h.patchUpload))
 	h.handle("GET /v1/uploads/{id}", h.auth(h.getUpload)) // and HEAD
