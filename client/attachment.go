@@ -132,11 +132,10 @@ func (c *Client) encryptUpload(ctx context.Context, f File, progress func(done, 
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.CreateTemp(c.cfg.TempDir, "parley-upload-*")
+	tmp, err := c.newSpool()
 	if err != nil {
-		return nil, fmt.Errorf("client: a temporary file for the encrypted attachment: %w", err)
+		return nil, err
 	}
-	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	w := attachment.NewWriter(tmp, &key)
 	n, err := io.Copy(w, f.Body)

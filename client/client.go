@@ -68,6 +68,10 @@ type Config struct {
 	// TempDir holds attachments while they are encrypted and uploaded;
 	// "" means os.TempDir().
 	TempDir string
+	// NewSpool, if set, makes the Spool an attachment is kept in from its
+	// encryption to its upload, instead of a temporary file in TempDir
+	// (MemorySpool keeps it in memory; under js/wasm that is the default).
+	NewSpool func() (Spool, error)
 	// AttachmentDir holds the attachments' ciphertexts that a restored
 	// backup brought (attachmentdir.go): Download and OpenAttachment read
 	// a blob from here before asking the server. RestoreBackup requires

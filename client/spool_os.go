@@ -1,0 +1,5 @@
+//go:build !js
+
+package client
+
+func defaultSpool(dir string) (Spool, error) { return newFileSpool(dir) }
