@@ -9,7 +9,8 @@ import (
 // byte values under (bucket, key) names. The SDK seals every value it
 // writes (vault.go) before it reaches the Store, so a backend only ever
 // holds ciphertext, except for the vault header itself. Backends:
-// client/sqlitestore (the CLI's SQLite file) and client/memstore.
+// client/sqlitestore (the CLI's SQLite file); client/storetest is the
+// conformance suite every backend passes.
 //
 // Buckets and keys are short ASCII names chosen by the SDK; they are not
 // secret (they include contacts' usernames), values are.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/client/storetest"
 )
 
 // TestScan: a scan gives exactly the keys of its bucket that start with
@@ -109,4 +110,18 @@ func TestPage(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("pages gave %q, want %q", got, want)
 	}
+}
+
+// TestConformance runs the client store conformance suite.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Open {
+		path := filepath.Join(t.TempDir(), "store.db")
+		return func(t *testing.T) client.Store {
+			s, err := Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+	})
 }
