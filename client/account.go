@@ -210,7 +210,7 @@ func (c *Client) generatePreKeys(a *accountRecord, rotate bool) (*generated, err
 // it on every connection.
 func (c *Client) MaintainPreKeys(ctx context.Context) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	counts, err := c.http.KeyCounts(ctx)
 	if err != nil {
 		return err

@@ -158,7 +158,7 @@ func (c *Client) act(ctx context.Context, conv ConversationID, ct *content) (Mes
 		return Message{}, ErrSelf
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	ct.Timestamp = c.nowMillis()
 	c.rand.Read(ct.ID[:])
 	ct.setConversation(conv)

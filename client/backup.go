@@ -95,7 +95,7 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (BackupSummary, error)
 // attachments the messages carry, each once.
 func (c *Client) backupRecords(ctx context.Context, rw *recordWriter) ([]backupBlobRef, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var refs []backupBlobRef
 	seen := map[[32]byte]bool{}
 	err := c.view(ctx, func(tx sealedTx) error {

@@ -75,7 +75,7 @@ func (c *Client) setBlocked(ctx context.Context, user string, blocked bool) erro
 		return ErrSelf
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if err := c.update(ctx, func(tx sealedTx) error { return c.putBlocked(tx, user, blocked) }); err != nil {
 		return err
 	}

@@ -142,7 +142,7 @@ func (c *Client) ChannelAdmins(ctx context.Context, handle string) ([]ChannelAdm
 		return nil, ErrNoSuchUser
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var out []ChannelAdmin
 	err = c.view(ctx, func(tx sealedTx) error {
 		var cr channelRecord
@@ -178,7 +178,7 @@ func (c *Client) requireOwner(ctx context.Context, handle string) error {
 // each device, from the prekey bundles).
 func (c *Client) pinnedIdentity(ctx context.Context, username string) (keys.PublicKey, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var r contactRecord
 	err := c.view(ctx, func(tx sealedTx) error { return tx.getJSON(bucketContact, username, &r) })
 	if err == nil {

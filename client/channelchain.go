@@ -98,7 +98,7 @@ func (c *Client) ResolveChannelFork(ctx context.Context, handle string) error {
 		return ErrNoSuchUser
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	delete(c.chains, handle)
 	return c.update(ctx, func(tx sealedTx) error {
 		var (

@@ -88,7 +88,7 @@ func (c *Client) recentHistory(ctx context.Context, handle string, posts []Post)
 // writes only when something does.
 func (c *Client) reconcile(ctx context.Context, handle string, recs []api.ChannelRecord) (bool, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var todo []api.ChannelRecord
 	err := c.view(ctx, func(tx sealedTx) error {
 		todo = todo[:0]

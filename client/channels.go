@@ -153,7 +153,7 @@ func (c *Client) CreateChannel(ctx context.Context, handle, title, about string)
 		return ChannelInfo{}, err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	err = c.update(ctx, func(tx sealedTx) error {
 		if err := tx.putJSON(bucketChannelKey, info.Handle, &channelKeyRecord{Seed: seed}); err != nil {
 			return err
@@ -271,7 +271,7 @@ func (c *Client) publish(ctx context.Context, handle string, r *channel.Record) 
 		if _, err := c.storeRecords(ctx, handle, []api.ChannelRecord{{Seq: res.Seq, Data: b}}); err != nil {
 			c.log.Warn("published channel record not stored", "channel", handle, "err", err)
 		}
-		c.mu.Unlock()
+		c.unlock()
 		return Post{Channel: handle, ID: r.ID, Seq: res.Seq, Time: time.UnixMilli(r.Time), Text: r.Text, Media: r.Media}, nil
 	}
 }
@@ -308,7 +308,7 @@ func (c *Client) channelSigner(ctx context.Context, handle string) (ed25519.Priv
 		return nil, err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var admin bool
 	err = c.view(ctx, func(tx sealedTx) error {
 		var cr channelRecord
@@ -332,7 +332,7 @@ func (c *Client) channelSigner(ctx context.Context, handle string) (ed25519.Priv
 // has it, with the owner key, or (owner nil) the identity key.
 func (c *Client) signNext(ctx context.Context, handle string, owner ed25519.PrivateKey, r *channel.Record) ([]byte, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var st *channel.State
 	if err := c.view(ctx, func(tx sealedTx) error {
 		var cr channelRecord
@@ -374,7 +374,7 @@ func (c *Client) pinChannel(ctx context.Context, handle string) error {
 		return c.channelAPIError(err)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.update(ctx, func(tx sealedTx) error {
 		err := tx.getJSON(bucketChannel, info.Handle, &cr)
 		if errors.Is(err, ErrNotFound) {
@@ -391,7 +391,7 @@ func (c *Client) Follow(ctx context.Context, handle string) (ChannelInfo, error)
 		return ChannelInfo{}, c.channelAPIError(err)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if err := c.update(ctx, func(tx sealedTx) error {
 		var cr channelRecord
 		err := tx.getJSON(bucketChannel, info.Handle, &cr)
@@ -427,7 +427,7 @@ func (c *Client) Unfollow(ctx context.Context, handle string) error {
 		return c.channelAPIError(err)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.update(ctx, func(tx sealedTx) error {
 		var cr channelRecord
 		if err := tx.getJSON(bucketChannel, handle, &cr); errors.Is(err, ErrNotFound) {
@@ -478,7 +478,7 @@ func (c *Client) Channels(ctx context.Context) ([]ChannelSummary, error) {
 			return nil
 		})
 	})
-	c.mu.Unlock()
+	c.unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -554,7 +554,7 @@ func (c *Client) catchUp(ctx context.Context, handle string) error {
 // catchUpInto is catchUp, appending what it fetched to fetched if not nil.
 func (c *Client) catchUpInto(ctx context.Context, handle string, fetched *[]api.ChannelRecord) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	for {
 		var cr channelRecord
 		if err := c.view(ctx, func(tx sealedTx) error {
@@ -718,7 +718,7 @@ func (c *Client) storeNext(ctx context.Context, f *api.Frame) (bool, error) {
 		return false, fmt.Errorf("%w (@%s, seq %d: %v)", ErrForgedRecord, f.Channel, f.Seq, err)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var (
 		cr   channelRecord
 		next bool

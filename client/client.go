@@ -123,6 +123,10 @@ type Client struct {
 	// purge is set when messages were erased: the store is asked to wipe
 	// their traces (Purger) once the transaction commits.
 	purge bool
+
+	qmu        sync.Mutex // guards queue and delivering (emit, unlock)
+	queue      []Event
+	delivering bool
 }
 
 // Open opens the account in cfg.Store with cfg.Passphrase. A wrong
@@ -204,10 +208,46 @@ func (c *Client) IdentityKey() []byte { return c.identity().Public().Encode() }
 
 func (c *Client) identity() keys.IdentityKeyPair { return c.id }
 
+// Events are queued by emit and delivered in order, never while c.mu is
+// held: a callback may call back into the client (its own events then go
+// out after it returns, in their place in the order), and a UI thread
+// that calls in is not held up by another's callback. A call delivers the
+// events it caused before it returns, unless another goroutine is
+// delivering at that moment, which then delivers them.
 func (c *Client) emit(e Event) {
-	if c.emitF != nil {
-		c.emitF(e)
+	if c.emitF == nil {
+		return
 	}
+	c.qmu.Lock()
+	c.queue = append(c.queue, e)
+	c.qmu.Unlock()
+	// Not under c.mu (nobody holds it): deliver now. Under it, this
+	// goroutine's or another's unlock delivers.
+	if c.mu.TryLock() {
+		c.unlock()
+	}
+}
+
+// unlock releases c.mu and delivers the queued events.
+func (c *Client) unlock() {
+	c.mu.Unlock()
+	c.qmu.Lock()
+	if c.delivering {
+		c.qmu.Unlock()
+		return // the goroutine delivering, maybe this one further up, delivers these
+	}
+	c.delivering = true
+	for len(c.queue) > 0 {
+		evs := c.queue
+		c.queue = nil
+		c.qmu.Unlock()
+		for _, e := range evs {
+			c.emitF(e)
+		}
+		c.qmu.Lock()
+	}
+	c.delivering = false
+	c.qmu.Unlock()
 }
 
 func (c *Client) nowMillis() int64 { return c.now().UnixMilli() }

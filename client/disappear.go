@@ -69,7 +69,7 @@ var errStop = errors.New("client: stop")
 // store may call it too.
 func (c *Client) EraseExpired(ctx context.Context) (int, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.eraseExpired(ctx)
 }
 

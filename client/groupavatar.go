@@ -65,7 +65,7 @@ func (c *Client) GroupAvatar(ctx context.Context, conv ConversationID, w io.Writ
 		}
 		return err
 	})
-	c.mu.Unlock()
+	c.unlock()
 	if err != nil {
 		return nil, err
 	}

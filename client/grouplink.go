@@ -56,7 +56,7 @@ func (c *Client) GroupInvite(ctx context.Context, conv ConversationID, direct bo
 	}
 	id, _ := conv.Group()
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var old []byte
 	if err := c.update(ctx, func(tx sealedTx) error {
 		_, gr, err := c.loadGroup(tx, id)
@@ -93,7 +93,7 @@ func (c *Client) RevokeGroupInvite(ctx context.Context, conv ConversationID) err
 	}
 	id, _ := conv.Group()
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	c.linkChecks = append(c.linkChecks, id)
 	c.runLinkChecks(ctx)
 	return err
@@ -213,7 +213,7 @@ func (c *Client) JoinGroup(ctx context.Context, link string) (GroupInfo, error) 
 		return GroupInfo{}, err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	snap, err := c.http.GroupLink(ctx, lk.ID)
 	var ae *api.Error
 	if errors.As(err, &ae) && ae.Code == api.CodeNotFound {

@@ -45,7 +45,7 @@ func recvKey(id GroupID, user string, dev uint32) string {
 func (c *Client) handleGroupMessage(ctx context.Context, f *api.Frame, rb *receiptBatch) error {
 	sender, dev := f.Sender, f.SenderDevice
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	m, err := wire.ParseSenderKeyMessage(f.Content)
 	if err != nil {
 		c.log.Warn("malformed group envelope dropped", "sender", sender, "device", dev, "err", err)

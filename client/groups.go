@@ -275,7 +275,7 @@ func (c *Client) info(s *group.State) GroupInfo {
 // Groups lists the groups this device knows, members or not, by title.
 func (c *Client) Groups(ctx context.Context) ([]GroupInfo, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var out []GroupInfo
 	err := c.view(ctx, func(tx sealedTx) error {
 		ks, err := tx.keys(bucketGroup, "")
@@ -311,7 +311,7 @@ func (c *Client) Group(ctx context.Context, conv ConversationID) (GroupInfo, err
 		return GroupInfo{}, ErrNoSuchGroup
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var g GroupInfo
 	err := c.view(ctx, func(tx sealedTx) error {
 		l, _, err := c.loadGroup(tx, id)
@@ -381,7 +381,7 @@ func (c *Client) CreateGroup(ctx context.Context, title string, members ...strin
 		return GroupInfo{}, err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	c.learnGroupMax(ctx)
 	if err := c.checkSize(len(users) + 1); err != nil {
 		return GroupInfo{}, err
@@ -487,7 +487,7 @@ func (c *Client) identityOf(ctx context.Context, user string) (keys.PublicKey, e
 // whole chain; and to also, who it removes). c.mu is not held.
 func (c *Client) change(ctx context.Context, conv ConversationID, kind group.Kind, fill func(r *group.Record, s *group.State) error, fresh, also []string) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.changeLocked(ctx, conv, kind, fill, fresh, also)
 }
 
@@ -571,12 +571,12 @@ func (c *Client) AddMembers(ctx context.Context, conv ConversationID, users ...s
 	for _, u := range users {
 		k, err := c.identityOf(ctx, u)
 		if err != nil {
-			c.mu.Unlock()
+			c.unlock()
 			return err
 		}
 		list = append(list, group.Member{Username: u, Identity: k})
 	}
-	c.mu.Unlock()
+	c.unlock()
 	return c.change(ctx, conv, group.KindAdd, func(r *group.Record, s *group.State) error {
 		if err := c.checkSize(s.Len() + len(list)); err != nil {
 			return err

@@ -52,7 +52,7 @@ func (c *Client) keepAvatars(ctx context.Context) {
 		}
 		return nil
 	})
-	c.mu.Unlock()
+	c.unlock()
 	if err != nil || !due {
 		if err != nil {
 			c.log.Warn("avatar upkeep failed", "err", err)
@@ -74,7 +74,7 @@ func (c *Client) keepAvatars(ctx context.Context) {
 		}
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if err := c.update(ctx, func(tx sealedTx) error {
 		return tx.put(bucketProfile, keyAvatarsKept, []byte(strconv.FormatInt(now, 10)))
 	}); err != nil {

@@ -355,7 +355,7 @@ func (c *Client) ApproveLink(ctx context.Context, code string) error {
 	}
 
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	tok, err := c.http.LinkToken(ctx)
 	if err != nil {
 		return err
@@ -445,7 +445,7 @@ func (c *Client) Devices(ctx context.Context) ([]Device, error) {
 // working at once.
 func (c *Client) RemoveDevice(ctx context.Context, id uint32) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if err := c.http.RemoveDevice(ctx, id); err != nil {
 		return err
 	}

@@ -189,7 +189,7 @@ type Conversation struct {
 // Conversations lists the conversations, newest first.
 func (c *Client) Conversations(ctx context.Context) ([]Conversation, error) {
 	c.mu.Lock() // the group titles come from the cached logs
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var out []Conversation
 	err := c.view(ctx, func(tx sealedTx) error {
 		return tx.scan(bucketConv, "", func(k string, _ []byte) error {
@@ -253,7 +253,7 @@ func (c *Client) MarkRead(ctx context.Context, conv ConversationID) error {
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	bySender := map[string][]MessageID{}
 	var ids []MessageID
 	err = c.update(ctx, func(tx sealedTx) error {

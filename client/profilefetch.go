@@ -39,7 +39,7 @@ func (c *Client) readProfile(ctx context.Context, username string, refresh bool)
 		return Profile{}, ErrNoSuchUser
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if refresh {
 		return c.fetchProfile(ctx, user)
 	}

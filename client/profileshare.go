@@ -103,7 +103,7 @@ func (c *Client) SetProfile(ctx context.Context, ch ProfileChange) (Profile, err
 		}
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if err := c.ensureProfileKey(ctx); err != nil {
 		return Profile{}, err
 	}
@@ -222,7 +222,7 @@ func (c *Client) putOwnProfile(ctx context.Context, change func(*profileRecord))
 // there: a group message has one ciphertext for every member.)
 func (c *Client) RotateProfileKey(ctx context.Context, except ...string) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	k := make([]byte, profileKeySize)
 	if _, err := io.ReadFull(c.rand, k); err != nil {
 		return err

@@ -117,7 +117,7 @@ func (c *Client) flushReceiptsOf(ctx context.Context, b *receiptBatch, groups bo
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	for _, o := range due {
 		if err := c.sendReceipts(ctx, o.to.conv, o.to.sender, ReceiptDelivered, o.ids); err != nil {
 			c.log.Warn("delivery receipt not sent", "peer", o.to.sender, "err", err)

@@ -69,7 +69,7 @@ func (c *Client) session(ctx context.Context, untilEmpty bool) error {
 	c.keepAvatars(ctx)
 	c.mu.Lock()
 	c.learnGroupMax(ctx)
-	c.mu.Unlock()
+	c.unlock()
 	connected := c.nowMillis() // a Queue Empty on this connection drains what was queued before
 	sock, err := c.http.Connect(ctx)
 	if err != nil {
@@ -161,7 +161,7 @@ func (c *Client) handle(ctx context.Context, f *api.Frame, rb *receiptBatch) err
 		return c.handleGroupMessage(ctx, f, rb)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var (
 		events   []Event
 		receipts []MessageID
@@ -473,7 +473,7 @@ func (c *Client) undecryptable(ctx context.Context, f *api.Frame) error {
 // keeps envelopes at most 30 days, so older repeats cannot arrive).
 func (c *Client) pruneSeen(ctx context.Context) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if c.now().Sub(c.prunedAt) < 24*time.Hour {
 		return
 	}
@@ -537,7 +537,7 @@ func (c *Client) pruneSeen(ctx context.Context) {
 // connected is when the connection that read its queue through began.
 func (c *Client) pruneDrained(ctx context.Context, connected int64) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var events []Event
 	err := c.update(ctx, func(tx sealedTx) error {
 		if err := c.pruneArchives(tx, connected); err != nil {

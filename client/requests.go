@@ -37,7 +37,7 @@ func (c *Client) Accept(ctx context.Context, conv ConversationID) error {
 		return ErrNotRequest
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	var read []MessageID
 	if err := c.update(ctx, func(tx sealedTx) error {
 		if err := c.markKnown(tx, conv.Peer()); err != nil {
@@ -66,7 +66,7 @@ func (c *Client) DeleteChat(ctx context.Context, conv ConversationID) error {
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if err := c.update(ctx, func(tx sealedTx) error { return c.deleteChat(tx, conv) }); err != nil {
 		return err
 	}

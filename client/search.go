@@ -285,7 +285,7 @@ func (c *Client) buildIndex(ctx context.Context) error {
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.update(ctx, func(tx sealedTx) error {
 		old, err := tx.keys(bucketSearch, "")
 		if err != nil {

@@ -59,7 +59,7 @@ func (c *Client) sendText(ctx context.Context, to ConversationID, msg *content) 
 		return Message{}, fmt.Errorf("client: a message is at most %d bytes", maxText)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	ct := &content{Kind: kindText, Timestamp: c.nowMillis(), Text: text, ReplyTo: msg.ReplyTo, Attachment: msg.Attachment, Forwarded: msg.Forwarded,
 		ProfileKey: c.acct.ProfileKey} // the sender's, to the peer or the group (spec/client.md §12.2)
 	ct.setConversation(to)
@@ -182,7 +182,7 @@ func (c *Client) SendTyping(ctx context.Context, to ConversationID, started bool
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	ct := &content{Kind: kindTyping, Timestamp: c.nowMillis(), Typing: started}
 	ct.setConversation(to)
 	c.rand.Read(ct.ID[:])

@@ -119,7 +119,7 @@ var ErrVerificationNotSynced = errors.New("client: the mark was set on this devi
 func (c *Client) setVerified(ctx context.Context, peer string, identity []byte, verified bool) error {
 	peer, _ = api.NormalizeUsername(peer)
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	err := c.update(ctx, func(tx sealedTx) error {
 		var r contactRecord
 		if err := tx.getJSON(bucketContact, peer, &r); err != nil {
