@@ -156,23 +156,12 @@ func (c *Client) blockedSender(tx sealedTx, sender string) (drop, groupOnly bool
 	if err != nil || !b {
 		return false, false, err
 	}
-	ids, err := tx.keys(bucketGroup, "")
+	groups, err := c.memberGroups(tx)
 	if err != nil {
 		return false, false, err
 	}
-	for _, k := range ids {
-		id, ok := parseGroupKey(k)
-		if !ok {
-			continue
-		}
-		l, _, err := c.loadGroup(tx, id)
-		if err != nil {
-			continue
-		}
-		st := l.State()
-		_, them := st.Member(sender)
-		_, me := st.Member(c.acct.Username)
-		if them && me {
+	for _, l := range groups {
+		if _, them := l.State().Member(sender); them {
 			return false, true, nil
 		}
 	}
